@@ -1,0 +1,197 @@
+"""Reading publication times: real formats, zones, day/month order, relative forms, plausibility."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from worker.pipeline.dates import find_date, parse_date
+
+FETCHED = datetime(2021, 6, 15, 12, 30, 45, tzinfo=UTC)
+SEED_DATELINE = "Page last updated at 15:54 GMT, Wednesday, 16 December 2009"
+ZONES = [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]
+
+
+# (expression, expected UTC instant, precision, utc_offset_minutes); times worked out by hand.
+REAL_FORMATS = [
+    (
+        "Page last updated at 15:54 GMT, Wednesday, 16 December 2009",
+        "2009-12-16T15:54",
+        "minute",
+        0,
+    ),
+    ("Published: 3:04 PM ET Nov 20, 2019", "2019-11-20T20:04", "minute", -300),
+    ("Updated 10:05 AM PT, Jul 4, 2020", "2020-07-04T17:05", "minute", -420),
+    ("20 November 2019", "2019-11-20T00:00", "day", None),
+    ("November 20th, 2019", "2019-11-20T00:00", "day", None),
+    ("2019-11-20T15:04:00-05:00", "2019-11-20T20:04", "minute", -300),
+    ("2019-11-20T15:04:59.123Z", "2019-11-20T15:04", "minute", 0),
+    ("2019-11-20T15:04:00.000+0000", "2019-11-20T15:04", "minute", 0),
+    ("2019-11-20", "2019-11-20T00:00", "day", None),
+    ("2019-11-20 15:04:00 UTC+02:00", "2019-11-20T13:04", "minute", 120),
+    ("Wed, 20 Nov 2019 15:04:00 -0500", "2019-11-20T20:04", "minute", -300),
+    ("Tue, 10 Dec 2019 08:00:00 GMT", "2019-12-10T08:00", "minute", 0),
+    ("16.12.2009, 15:54 Uhr", "2009-12-16T15:54", "minute", None),
+    ("12. Dezember 2019 um 14:05 MEZ", "2019-12-12T13:05", "minute", 60),
+    ("3. März 2020", "2020-03-03T00:00", "day", None),
+    ("Veröffentlicht am 1. Mai 2018, 08:15 MESZ", "2018-05-01T06:15", "minute", 120),
+    ("le 5 février 2020 à 10h30 CET", "2020-02-05T09:30", "minute", 60),
+    ("1 de diciembre de 2019", "2019-12-01T00:00", "day", None),
+    ("2019/11/20 10:00 CET", "2019-11-20T09:00", "minute", 60),
+    ("Jan 3, 2020 11:45 p.m. EST", "2020-01-04T04:45", "minute", -300),
+    ("June 5th, 2018 at 5pm", "2018-06-05T17:00", "minute", None),
+    ("Updated 18:20 IST, 2 Mar 2021", "2021-03-02T12:50", "minute", 330),
+    ("Posted 9:00 JST 1 April 2021", "2021-04-01T00:00", "minute", 540),
+    ("14:00 AEDT, 10 January 2021", "2021-01-10T03:00", "minute", 660),
+    ("18 Sep 09", "2009-09-18T00:00", "day", None),
+    # Day/month order: a field over 12 decides; otherwise a US sign, else day-first.
+    ("25/12/2019", "2019-12-25T00:00", "day", None),
+    ("12/25/2019", "2019-12-25T00:00", "day", None),
+    ("11/12/2019", "2019-12-11T00:00", "day", None),
+    ("11/12/2019 3:00 PM EST", "2019-11-12T20:00", "minute", -300),
+    ("05.04.2020", "2020-04-05T00:00", "day", None),
+]
+
+
+@pytest.mark.parametrize(("text", "at", "precision", "offset"), REAL_FORMATS)
+def test_real_formats(text: str, at: str, precision: str, offset: int | None) -> None:
+    published = parse_date(text, fetched_at=FETCHED, source="meta")
+    assert published is not None, text
+    assert published.at == datetime.fromisoformat(at).replace(tzinfo=UTC)
+    assert published.precision == precision
+    assert published.utc_offset_minutes == offset
+    assert published.source == "meta"
+
+
+def test_daylight_saving_decides_region_zones() -> None:
+    summer = parse_date("July 4, 2020 10:00 ET", fetched_at=FETCHED, source="meta")
+    winter = parse_date("January 4, 2020 10:00 ET", fetched_at=FETCHED, source="meta")
+    assert summer is not None
+    assert winter is not None
+    assert summer.utc_offset_minutes == -240
+    assert winter.utc_offset_minutes == -300
+
+
+@pytest.mark.parametrize(
+    ("text", "delta", "precision"),
+    [
+        ("2 hrs ago", timedelta(hours=2), "minute"),
+        ("an hour ago", timedelta(hours=1), "minute"),
+        ("15 minutes ago", timedelta(minutes=15), "minute"),
+        ("vor 3 Stunden", timedelta(hours=3), "minute"),
+        ("3 days ago", timedelta(days=3), "day"),
+        ("vor 2 Tagen", timedelta(days=2), "day"),
+    ],
+)
+def test_relative_forms_resolve_against_fetched_at(
+    text: str, delta: timedelta, precision: str
+) -> None:
+    published = parse_date(text, fetched_at=FETCHED, source="text")
+    assert published is not None
+    expected = FETCHED - delta
+    if precision == "day":
+        expected = datetime(expected.year, expected.month, expected.day, tzinfo=UTC)
+    assert published.at == expected.replace(second=0, microsecond=0)
+    assert published.precision == precision
+
+
+def test_yesterday_with_a_time() -> None:
+    published = parse_date("Yesterday, 18:40 GMT", fetched_at=FETCHED, source="text")
+    assert published is not None
+    assert published.at == datetime(2021, 6, 14, 18, 40, tzinfo=UTC)
+    assert published.precision == "minute"
+    german = parse_date("gestern", fetched_at=FETCHED, source="text")
+    assert german is not None
+    assert german.at == datetime(2021, 6, 14, tzinfo=UTC)
+    assert german.precision == "day"
+
+
+@pytest.mark.parametrize("text", ["2 hrs ago", "yesterday", "vor 3 Tagen"])
+def test_relative_forms_need_fetched_at(text: str) -> None:
+    assert parse_date(text, fetched_at=None, source="text") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1985-06-01",  # before the web
+        "17 June 2021 09:00 GMT",  # two days after the fetch
+        "2021-06-30",
+        "31 February 2020",  # no such day
+        "Sign in",
+        "",
+        "The 12 Days of Christmas",
+        "Call 555-1234 today",
+    ],
+)
+def test_implausible_or_absent_dates_give_none(text: str) -> None:
+    assert parse_date(text, fetched_at=FETCHED, source="meta") is None
+
+
+def test_a_day_after_fetch_is_still_accepted() -> None:
+    # Zone mistakes can put a real date slightly after the fetch; one day of slack absorbs them.
+    published = parse_date("16 June 2021", fetched_at=FETCHED, source="meta")
+    assert published is not None
+
+
+def test_hostile_expression_is_fast_enough_to_return() -> None:
+    hostile = "1" * 10_000 + ":" + "9" * 10_000 + " " * 10_000 + "December" * 1000
+    assert parse_date(hostile, fetched_at=FETCHED, source="meta") is None
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1990, 1, 2),
+        max_value=datetime(2021, 6, 14),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]
+        ),
+    )
+)
+def test_iso_round_trip(moment: datetime) -> None:
+    published = parse_date(moment.isoformat(), fetched_at=FETCHED, source="jsonld")
+    assert published is not None
+    assert published.at == moment.astimezone(UTC).replace(second=0, microsecond=0)
+    assert published.precision == "minute"
+    offset = moment.utcoffset()
+    assert offset is not None
+    assert published.utc_offset_minutes == int(offset.total_seconds() // 60)
+
+
+@given(st.dates(min_value=datetime(1990, 1, 1).date(), max_value=datetime(2021, 6, 1).date()))
+def test_english_long_date_round_trip(day: date) -> None:
+    text = f"{day:%A, %d %B %Y}"
+    published = parse_date(text, fetched_at=FETCHED, source="text")
+    assert published is not None
+    assert published.at.date() == day
+    assert published.precision == "day"
+
+
+def test_find_date_prefers_the_publication_line_over_related_story_dates() -> None:
+    lines = [
+        "Home | News | Sport",
+        "Senate passes the bill",
+        "By Jane Doe",
+        "Published: 3:04 PM ET Nov 20, 2019",
+        "The Senate passed the bill on 18 November 2019 after a long debate that lasted all week.",
+        "Related: Bill advances",
+        "18 Nov 19 | Politics",
+    ]
+    published = find_date(lines, fetched_at=FETCHED)
+    assert published is not None
+    assert published.at == datetime(2019, 11, 21, 1, 4, tzinfo=UTC) - timedelta(hours=5)
+    assert published.source == "text"
+
+
+def test_find_date_takes_the_first_dateline_without_cues() -> None:
+    lines = ["World", "16 December 2009", "Nato chief visits Moscow", "01 Aug 09 | Europe"]
+    published = find_date(lines, fetched_at=FETCHED)
+    assert published is not None
+    assert published.at == datetime(2009, 12, 16, tzinfo=UTC)
+
+
+def test_find_date_gives_none_without_dates() -> None:
+    assert find_date(["Home", "An article", "Some text here."], fetched_at=FETCHED) is None

@@ -1,0 +1,448 @@
+"""Read a page's own publication time from the words and numbers it prints.
+
+`parse_date` reads one date/time expression (a meta tag value, a `<time>` attribute, a dateline);
+`find_date` picks the publication date among the lines of a text dump. Both are pure: relative
+forms ("2 hrs ago", "yesterday") resolve against the crawl's `fetched_at` and give None without it,
+and the clock is never read.
+
+Rules, so results are predictable:
+
+- ISO 8601 goes through `datetime.fromisoformat`; everything else through compiled regexes for a
+  numeric or month-name date, a clock time, and a zone. No general-purpose parser runs: the forms
+  news pages print are few, and a fuzzy parser invents dates out of menus.
+- Month names are read in English, German, French, Spanish, Italian, Portuguese and Dutch, full or
+  abbreviated, with or without accents.
+- Numeric day/month order: a field above 12 is the day; otherwise month-first when the expression
+  carries a US sign (a US zone such as ET or PDT, or an AM/PM clock), day-first in every other case
+  (most of the world, and the German-heavy pages this service reads, write day first).
+- Two-digit years are 20yy below 70 and 19yy from 70 on.
+- A named zone or numeric offset sets `utc_offset_minutes`; US and European zone names without a
+  fixed offset (ET, PT, CT, MT) take the daylight-saving offset in force on that date. With no zone
+  the time is taken as UTC and `utc_offset_minutes` stays None, so callers can tell.
+- Implausible dates are refused rather than guessed: before 1990 (earlier than any web news page)
+  or more than one day after `fetched_at` (a page cannot be published after it was fetched; the
+  day of slack absorbs zone mistakes). Without `fetched_at`, years after 2100 are refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+from worker.pipeline.types import DateSource, Precision, PublishedAt
+
+__all__ = ["find_date", "parse_date"]
+
+_EARLIEST_YEAR = 1990
+_LATEST_YEAR_WITHOUT_FETCH = 2100
+_FUTURE_SLACK = timedelta(days=1)
+# One expression is short; bounding the input keeps every regex below linear and cheap.
+_MAX_EXPRESSION_CHARS = 200
+
+# English, German, French, Spanish, Italian, Portuguese, Dutch: full names and common abbreviations,
+# with and without accents, one string per month.
+_MONTH_NAMES = (
+    "january jan januar jänner janvier janv enero ene gennaio gen janeiro januari",
+    "february feb febr februar février fevrier févr fevr fév fev febrero febbraio fevereiro"
+    " februari",
+    "march mar märz maerz mär mars marzo março marco maart mrt",
+    "april apr avril avr abril abr aprile",
+    "may mai mayo maggio mag maio mei",
+    "june jun juni juin junio giugno giu junho",
+    "july jul juli juillet juil julio luglio lug julho",
+    "august aug août aout agosto ago augustus",
+    "september sep sept septembre septiembre settembre set setembro",
+    "october oct okt oktober octobre octubre ottobre ott outubro out",
+    "november nov novembre noviembre novembro",
+    "december dec dez dezember décembre decembre déc diciembre dic dicembre dezembro",
+)
+_MONTHS = {
+    name: month for month, names in enumerate(_MONTH_NAMES, start=1) for name in names.split()
+}
+
+# Fixed offsets in minutes. Names that are ambiguous worldwide take the reading news sites use most
+# (CST is US Central, IST is India).
+_FIXED_ZONES = {
+    name: minutes
+    for minutes, names in (
+        (0, "Z GMT UTC UT WET"),
+        (60, "BST WEST CET MEZ WAT"),
+        (120, "CEST MESZ EET SAST CAT"),
+        (180, "EEST MSK EAT"),
+        (300, "PKT"),
+        (330, "IST"),
+        (420, "WIB"),
+        (480, "HKT SGT PHT AWST"),
+        (540, "KST JST"),
+        (570, "ACST"),
+        (600, "AEST"),
+        (630, "ACDT"),
+        (660, "AEDT"),
+        (720, "NZST"),
+        (780, "NZDT"),
+        (-240, "EDT"),
+        (-300, "EST CDT"),
+        (-360, "CST MDT"),
+        (-420, "MST PDT"),
+        (-480, "PST AKDT"),
+        (-540, "AKST"),
+        (-600, "HST"),
+    )
+    for name in names.split()
+}
+# Zone names that do not say whether daylight saving is in force: the date decides.
+_REGION_ZONES = {
+    "ET": "America/New_York",
+    "CT": "America/Chicago",
+    "MT": "America/Denver",
+    "PT": "America/Los_Angeles",
+}
+# Every zone west of Greenwich in these tables is North American.
+_US_ZONES = frozenset(_REGION_ZONES) | {
+    name for name, minutes in _FIXED_ZONES.items() if minutes < 0
+}
+
+_ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
+_YMD_DATE = re.compile(r"(?<!\d)(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?!\d)")
+_NUMERIC_DATE = re.compile(r"(?<![\d.])(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?![\d])")
+_DAY_MONTH_YEAR = re.compile(
+    r"(?<![\d:])(\d{1,2})(?:st|nd|rd|th|er|º)?\.?\s{0,3}(?:de\s+)?([^\W\d_]{3,10})\.?,?\s{1,3}"
+    r"(?:de\s+)?(\d{4}|'?\d{2})(?![\d:])"
+)
+_MONTH_DAY_YEAR = re.compile(
+    r"(?<![^\W\d_])([^\W\d_]{3,10})\.?\s{1,3}(\d{1,2})(?:st|nd|rd|th)?,?\s{1,3}(\d{4})(?!\d)"
+)
+_CLOCK = re.compile(
+    r"(?<![\d:])(\d{1,2})(?::(\d{2})(?::(\d{2}))?(?:[.,]\d{1,9})?|h(\d{2})|\.(\d{2})(?=\s?Uhr))"
+    r"(?:\s?([AaPp])\.?\s?[Mm]\.?(?![^\W\d_]))?"
+)
+_BARE_HOUR = re.compile(r"(?<![\d:.])(\d{1,2})\s?([AaPp])\.?[Mm]\.?(?![^\W\d_])")
+_OFFSET_AFTER_CLOCK = re.compile(r"\s?(?:\(?(?:GMT|UTC)\s?)?([+−-])(\d{1,2})(?::?(\d{2}))?(?!\d)")
+_ZULU = re.compile(r"Z(?![A-Za-z])")
+_ZONE_WORD = re.compile(
+    r"(?<![A-Za-z])([A-Z]{2,5})(?:\s?([+−-])(\d{1,2})(?::?(\d{2}))?)?(?![A-Za-z\d])"
+)
+_ISO_LIKE = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
+_AGO = re.compile(
+    r"(?<![\w])(\d{1,3}|an?|one)\s?(seconds?|secs?|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?"
+    r"|wks?)\s+ago(?!\w)",
+    re.IGNORECASE,
+)
+_VOR = re.compile(
+    r"(?<![\w])vor\s+(\d{1,3}|einer|einem|ein)\s+(Sekunden?|Minuten?|Stunden?|Tag(?:en)?"
+    r"|Wochen?)(?!\w)",
+    re.IGNORECASE,
+)
+# Only at the start of an expression (after an optional cue): "today" inside a sentence or a menu
+# ("Today's paper") is not a dateline.
+_RELATIVE_DAY = re.compile(
+    r"\W{0,3}(?:(?:published|posted|updated|veröffentlicht|aktualisiert|publié|publicado)\W{1,3})?"
+    r"(yesterday|today|gestern|heute|hier|aujourd'hui|ayer|hoy)(?!\w)",
+    re.IGNORECASE,
+)
+_RELATIVE_DAY_OFFSET = {
+    "yesterday": 1,
+    "gestern": 1,
+    "hier": 1,
+    "ayer": 1,
+    "today": 0,
+    "heute": 0,
+    "aujourd'hui": 0,
+    "hoy": 0,
+}
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_GERMAN_UNIT = {"sek": "s", "min": "m", "stu": "h", "tag": "d", "woc": "w"}
+
+# Lines that say "this is when the article was published" beat any other dated line.
+_PUBLISHED_CUE = re.compile(
+    r"(?<![\w])(published|posted|updated|last updated|first published|date|dated|"
+    r"veröffentlicht|aktualisiert|stand|erschienen|publié|mis à jour|publicado|actualizado|"
+    r"pubblicato)(?!\w)",
+    re.IGNORECASE,
+)
+_MAX_LINE_CHARS = 200
+_MAX_FIND_LINES = 400
+
+
+def parse_date(text: str, *, fetched_at: datetime | None, source: DateSource) -> PublishedAt | None:
+    """One date/time expression (meta value, dateline, ...) -> its PublishedAt in UTC, or None."""
+    expression = text[:_MAX_EXPRESSION_CHARS]
+    if _ISO_LIKE.match(expression):
+        iso = _parse_iso(expression.strip(), fetched_at=fetched_at, source=source)
+        if iso is not None:
+            return iso
+    day = _absolute_date(expression)
+    if day is not None:
+        return _compose(expression, day, fetched_at=fetched_at, source=source)
+    return _relative(expression, fetched_at=fetched_at, source=source)
+
+
+def find_date(lines: Sequence[str], *, fetched_at: datetime | None) -> PublishedAt | None:
+    """The lines of a text dump -> the publication date they state (source "text"), or None."""
+    best: PublishedAt | None = None
+    best_rank = -1
+    for index, line in enumerate(lines[:_MAX_FIND_LINES]):
+        short = line.strip()[:_MAX_LINE_CHARS]
+        if not any(ch.isdigit() for ch in short) and not _RELATIVE_DAY.match(short):
+            continue
+        published = parse_date(short, fetched_at=fetched_at, source="text")
+        if published is None:
+            continue
+        rank = _line_rank(short, published, index)
+        if rank > best_rank:
+            best, best_rank = published, rank
+    return best
+
+
+def _line_rank(line: str, published: PublishedAt, index: int) -> int:
+    """Higher for lines that name themselves a publication date, carry a time, or sit early."""
+    rank = 0
+    if _PUBLISHED_CUE.search(line):
+        rank += 4
+    if published.precision == "minute":
+        rank += 2
+    if _ISO_LIKE.match(line) or _absolute_date(line) is not None:
+        # "2 hrs ago" beside another story's headline is common in lists; a printed date is not.
+        rank += 2
+    if len(line) <= 80:
+        # A dateline is short; a date inside a paragraph is usually about something else.
+        rank += 1
+    # Earlier lines win ties: the dateline sits near the headline, archives and lists come later.
+    return rank * 1000 - min(index, 999)
+
+
+def _parse_iso(
+    expression: str, *, fetched_at: datetime | None, source: DateSource
+) -> PublishedAt | None:
+    token = expression.split(maxsplit=1)[0] if " " not in expression[:11] else expression
+    try:
+        parsed = datetime.fromisoformat(token)
+    except ValueError:
+        return None
+    has_time = len(token) > 10
+    offset = _offset_minutes(parsed.utcoffset()) if parsed.tzinfo is not None else None
+    local = parsed.replace(tzinfo=None)
+    if not has_time:
+        return _finish(local.date(), None, offset, fetched_at=fetched_at, source=source)
+    return _finish(local.date(), local, offset, fetched_at=fetched_at, source=source)
+
+
+def _absolute_date(expression: str) -> date | None:
+    """The earliest calendar date written in the expression, or None."""
+    candidates: list[tuple[int, date]] = []
+    for pattern in (_ISO_DATE, _YMD_DATE):
+        match = pattern.search(expression)
+        if match:
+            day = _make_date(int(match[1]), int(match[2]), int(match[3]))
+            if day is not None:
+                candidates.append((match.start(), day))
+    for match in _overlapping(_DAY_MONTH_YEAR, expression):
+        month = _MONTHS.get(match[2].lower())
+        if month is not None:
+            day = _make_date(_full_year(match[3]), month, int(match[1]))
+            if day is not None:
+                candidates.append((match.start(), day))
+                break
+    for match in _overlapping(_MONTH_DAY_YEAR, expression):
+        month = _MONTHS.get(match[1].lower())
+        if month is not None:
+            day = _make_date(int(match[3]), month, int(match[2]))
+            if day is not None:
+                candidates.append((match.start(), day))
+                break
+    if not candidates:
+        numeric = _NUMERIC_DATE.search(expression)
+        if numeric:
+            day = _numeric_date(expression, numeric)
+            if day is not None:
+                candidates.append((numeric.start(), day))
+    if not candidates:
+        return None
+    return min(candidates, key=lambda candidate: candidate[0])[1]
+
+
+def _overlapping(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """Every match of the pattern, including ones that start inside an earlier rejected match."""
+    position = 0
+    while (match := pattern.search(text, position)) is not None:
+        yield match
+        position = match.start() + 1
+
+
+def _numeric_date(expression: str, match: re.Match[str]) -> date | None:
+    first, second, year = int(match[1]), int(match[3]), _full_year(match[4])
+    if first > 12:
+        return _make_date(year, second, first)
+    if second > 12:
+        return _make_date(year, first, second)
+    # Ambiguous: month-first only where the expression itself says it is American.
+    if match[2] == "/" and _looks_american(expression):
+        return _make_date(year, first, second)
+    return _make_date(year, second, first)
+
+
+def _looks_american(expression: str) -> bool:
+    clock = _CLOCK.search(expression)
+    if _BARE_HOUR.search(expression) or (clock is not None and clock[6] is not None):
+        return True
+    return any(match[1] in _US_ZONES for match in _ZONE_WORD.finditer(expression))
+
+
+def _full_year(text: str) -> int:
+    digits = int(text.lstrip("'"))
+    if len(text.lstrip("'")) == 4:
+        return digits
+    return 2000 + digits if digits < 70 else 1900 + digits
+
+
+def _make_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _compose(
+    expression: str,
+    day: date,
+    *,
+    fetched_at: datetime | None,
+    source: DateSource,
+) -> PublishedAt | None:
+    clock = _clock(expression)
+    if clock is None:
+        zone = _zone(expression, day, None, 0)
+        return _finish(day, None, zone, fetched_at=fetched_at, source=source)
+    hour, minute, clock_end = clock
+    local = datetime(day.year, day.month, day.day, hour, minute)
+    zone = _zone(expression, day, local, clock_end)
+    return _finish(day, local, zone, fetched_at=fetched_at, source=source)
+
+
+def _clock(expression: str) -> tuple[int, int, int] | None:
+    """The first clock time in the expression as (hour, minute, end of its text), or None."""
+    match = _CLOCK.search(expression)
+    if match is not None:
+        hour = int(match[1])
+        minute = int(match[2] or match[4] or match[5])
+        meridiem = match[6]
+        end = match.end()
+    else:
+        bare = _BARE_HOUR.search(expression)
+        if bare is None:
+            return None
+        hour, minute, meridiem, end = int(bare[1]), 0, bare[2], bare.end()
+    if meridiem is not None:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if meridiem in "Pp" else 0)
+    if hour > 23 or minute > 59:
+        return None
+    return hour, minute, end
+
+
+def _zone(expression: str, day: date, local: datetime | None, clock_end: int) -> int | None:
+    """The UTC offset in minutes the expression states, or None when it names no zone."""
+    if local is not None:
+        offset = _OFFSET_AFTER_CLOCK.match(expression, clock_end)
+        if offset is not None:
+            return _signed_minutes(offset[1], offset[2], offset[3])
+        if _ZULU.match(expression, clock_end):
+            return 0
+    for match in _ZONE_WORD.finditer(expression):
+        name = match[1]
+        if name in _FIXED_ZONES:
+            base = _FIXED_ZONES[name]
+            if match[2] is not None and name in {"GMT", "UTC"}:
+                return _signed_minutes(match[2], match[3], match[4])
+            return base
+        if name in _REGION_ZONES:
+            wall = local if local is not None else datetime(day.year, day.month, day.day, 12)
+            aware = wall.replace(tzinfo=ZoneInfo(_REGION_ZONES[name]))
+            return _offset_minutes(aware.utcoffset())
+    return None
+
+
+def _signed_minutes(sign: str, hours: str, minutes: str | None) -> int | None:
+    total = int(hours) * 60 + int(minutes or 0)
+    if total > 14 * 60:
+        return None
+    return -total if sign in "-−" else total
+
+
+def _offset_minutes(offset: timedelta | None) -> int | None:
+    if offset is None:
+        return None
+    return int(offset.total_seconds() // 60)
+
+
+def _finish(
+    day: date,
+    local: datetime | None,
+    offset: int | None,
+    *,
+    fetched_at: datetime | None,
+    source: DateSource,
+) -> PublishedAt | None:
+    precision: Precision
+    if local is None:
+        # Day precision keeps the page's own calendar day: shifting midnight by the offset would
+        # move the article to the previous or next day.
+        at = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        precision = "day"
+    else:
+        # No zone named: the time is taken as UTC (utc_offset_minutes stays None to say so).
+        zone: tzinfo = timezone(timedelta(minutes=offset or 0))
+        at = local.replace(second=0, microsecond=0, tzinfo=zone).astimezone(UTC)
+        precision = "minute"
+    if not _plausible(at, fetched_at):
+        return None
+    return PublishedAt(at=at, precision=precision, source=source, utc_offset_minutes=offset)
+
+
+def _plausible(at: datetime, fetched_at: datetime | None) -> bool:
+    if at.year < _EARLIEST_YEAR:
+        return False
+    if fetched_at is None:
+        return at.year <= _LATEST_YEAR_WITHOUT_FETCH
+    return at <= fetched_at + _FUTURE_SLACK
+
+
+def _relative(
+    expression: str, *, fetched_at: datetime | None, source: DateSource
+) -> PublishedAt | None:
+    """A relative expression ("2 hrs ago", "gestern") resolved against fetched_at, or None."""
+    if fetched_at is None:
+        return None
+    fetched_utc = fetched_at.astimezone(UTC)
+    delta = _ago(expression)
+    if delta is not None:
+        if delta >= timedelta(days=1):
+            moment = (fetched_utc - delta).date()
+            return _finish(moment, None, None, fetched_at=fetched_at, source=source)
+        # "2 hrs ago" is as exact as the page gets; minute precision keeps it comparable with
+        # pages that print the time, at the cost of drifting with the crawl time.
+        at = (fetched_utc - delta).replace(second=0, microsecond=0)
+        return PublishedAt(at=at, precision="minute", source=source, utc_offset_minutes=None)
+    match = _RELATIVE_DAY.match(expression)
+    if match is None:
+        return None
+    day = fetched_utc.date() - timedelta(days=_RELATIVE_DAY_OFFSET[match[1].lower()])
+    return _compose(expression, day, fetched_at=fetched_at, source=source)
+
+
+def _ago(expression: str) -> timedelta | None:
+    match = _AGO.search(expression)
+    if match is not None:
+        count = 1 if not match[1].isdigit() else int(match[1])
+        unit = match[2].lower()
+        key = "m" if unit.startswith("min") or unit == "m" else unit[0]
+        return timedelta(seconds=count * _UNIT_SECONDS[key])
+    german = _VOR.search(expression)
+    if german is not None:
+        count = 1 if not german[1].isdigit() else int(german[1])
+        key = _GERMAN_UNIT[german[2].lower()[:3]]
+        return timedelta(seconds=count * _UNIT_SECONDS[key])
+    return None
