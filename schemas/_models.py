@@ -1,0 +1,114 @@
+"""The Pydantic models behind the wire contracts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+# The hard ceiling on one message's content, in characters: 8 MiB of text, or 6 MiB of bytes once
+# base64-encoded. The worker applies its own, usually lower, byte limit (NEWSINGEST_MAX_PAGE_BYTES)
+# after decoding; this one only keeps a hostile message from exhausting memory in validation.
+MAX_CONTENT_CHARS = 8 * 1024 * 1024
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        msg = "url must be an http:// or https:// address"
+        raise ValueError(msg)
+    return value
+
+
+class RawPage(BaseModel):
+    """A page dump as a producer enqueues it: the content plus what the producer knows about it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="RawPage")
+
+    content: str = Field(
+        max_length=MAX_CONTENT_CHARS,
+        description="The dump: HTML or plain text, or base64 of the raw bytes when "
+        "content_encoding is 'base64' (use it for bytes that are not UTF-8).",
+    )
+    content_encoding: Literal["text", "base64"] = Field(
+        default="text", description="How `content` carries the dump."
+    )
+    content_type: str | None = Field(
+        default=None,
+        max_length=200,
+        description="MIME type with optional charset, e.g. 'text/html; charset=iso-8859-1'. "
+        "Sniffed from the content when absent.",
+    )
+    url: Annotated[str | None, AfterValidator(_http_url)] = Field(
+        default=None, max_length=4096, description="Where the page was fetched from."
+    )
+    source: str = Field(
+        default="unknown",
+        min_length=1,
+        max_length=200,
+        description="Who sent it: a crawl source name, a feed, a script.",
+    )
+    fetched_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the producer fetched the page (timezone-aware). Relative dates on the "
+        "page ('2 hrs ago') resolve against it; it is never used as the publication time.",
+    )
+    id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Producer-chosen idempotency key for this receipt: a redelivered message with "
+        "the same id is recorded once. `newsingest enqueue` sets a UUID.",
+    )
+    original_size: int | None = Field(
+        default=None,
+        ge=0,
+        description="Set by a producer that cut an oversized dump down to the size limit: the "
+        "size in bytes before the cut. Such a page is recorded as rejected (too_large) with the "
+        "part that was sent.",
+    )
+
+
+class EvidenceItem(BaseModel):
+    """One place mention that voted for the article's region."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    place: str
+    country: str | None = Field(description="ISO 3166-1 alpha-2 code, null for a section label.")
+    region: str
+    where: Literal["headline", "lead", "body", "section", "url"]
+    weight: float
+
+
+class Article(BaseModel):
+    """A normalized article record, as consumers read it from the store."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="Article")
+
+    id: int
+    headline: str
+    headline_key: str = Field(description="The headline normalized for dedupe.")
+    published_at: datetime | None = Field(
+        description="The page's own publication time in UTC; null when the page states none."
+    )
+    published_precision: Literal["minute", "day"] | None
+    published_source: Literal["jsonld", "meta", "time_tag", "text", "url", "feed"] | None
+    published_utc_offset_minutes: int | None = Field(
+        description="The UTC offset the page stated, in minutes; null when it named no zone."
+    )
+    body: list[str] = Field(description="Article paragraphs, page chrome removed.")
+    byline: str | None
+    section_labels: list[str]
+    region: str = Field(description="A region of the taxonomy, or 'unknown'.")
+    region_confidence: float = Field(ge=0.0, le=1.0)
+    region_scores: dict[str, float]
+    region_evidence: list[EvidenceItem]
+    url: str | None
+    source: str
+    content_type: Literal["text", "html"]
+    first_seen_at: datetime
+    last_seen_at: datetime
+    seen_count: int = Field(ge=1)
+    extractor_version: str
+    classifier_version: str

@@ -1,0 +1,173 @@
+"""Fixtures that give each test run its own PostgreSQL database and Redis queue on the real servers.
+
+The servers come from NEWSINGEST_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/
+postgres) and NEWSINGEST_TEST_REDIS_URL (default redis://127.0.0.1:6379/0). A run creates a database
+named newsingest_test_<random>, migrates it, and drops it at the end, so parallel runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+SEED = SHARED_DATA / "seed" / "bbc-2009-12-16-nato-russia-helicopters.txt"
+EXAMPLES = REPO / "examples"
+
+ADMIN_URL = os.environ.get(
+    "NEWSINGEST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("NEWSINGEST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RUN_ID = uuid.uuid4().hex[:10]
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ../shared/data, skipping the test when that folder is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not here: the shared evaluation data is not checked out beside us")
+    return path
+
+
+def _admin(sql: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _database_url(name: str) -> str:
+    base, _, _ = ADMIN_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def empty_database() -> Iterator[Callable[[], str]]:
+    """A factory of fresh, empty databases on the real server, dropped when the run ends."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"newsingest_test_{RUN_ID}_{len(made)}"
+        _admin(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return _database_url(name)
+
+    yield make
+    for name in made:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(empty_database: Callable[[], str]) -> Iterator[str]:
+    """The run's migrated database; NEWSINGEST_DATABASE_URL points at it for in-process code."""
+    from worker.config import get_settings
+    from worker.store import reset_engine, upgrade_database
+
+    url = empty_database()
+    upgrade_database(url)
+    previous = os.environ.get("NEWSINGEST_DATABASE_URL")
+    os.environ["NEWSINGEST_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    reset_engine()
+    yield url
+    reset_engine()
+    if previous is None:
+        os.environ.pop("NEWSINGEST_DATABASE_URL", None)
+    else:
+        os.environ["NEWSINGEST_DATABASE_URL"] = previous
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[str]:
+    """The run's database, emptied before the test."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE sightings, raw_pages, articles RESTART IDENTITY CASCADE")
+    yield database_url
+
+
+def query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of a parameterized query on the database at `url`."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def wait_for(predicate: Callable[[], bool], *, timeout: float = 60.0, what: str) -> None:
+    """Poll until `predicate()` holds, failing the test with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def newsingest_bin() -> str:
+    """The installed `newsingest` console script next to this interpreter."""
+    candidate = Path(sys.executable).with_name("newsingest")
+    return str(candidate) if candidate.exists() else shutil.which("newsingest") or "newsingest"
+
+
+@pytest.fixture
+def service_env(db: str) -> dict[str, str]:
+    """Environment for subprocesses: this run's database, Redis and a queue of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSINGEST_")}
+    env |= {
+        "NEWSINGEST_DATABASE_URL": db,
+        "NEWSINGEST_BROKER_URL": REDIS_URL,
+        "NEWSINGEST_QUEUE": f"test-{RUN_ID}-{uuid.uuid4().hex[:6]}",
+        "NEWSINGEST_LOG_FORMAT": "json",
+    }
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str], stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `newsingest ARGS` as a user would, capturing its output."""
+    return subprocess.run(
+        [newsingest_bin(), *args],
+        env=env,
+        input=stdin.decode("utf-8", "surrogateescape") if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def worker_process(
+    service_env: dict[str, str], tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `newsingest worker` (Celery, prefork, one child) on this test's queue."""
+    log = (tmp_path / "worker.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            newsingest_bin(),
+            "worker",
+            "--concurrency=1",
+            f"--hostname=test-{uuid.uuid4().hex[:8]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        env=service_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()

@@ -1,0 +1,101 @@
+"""The batch path in-process against the real PostgreSQL: dedupe, sightings, rejections, redelivery."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+from conftest import REPO, SEED, query, shared_data
+from schemas import RawPage
+from worker.ingest import ingest_batch
+from worker.pipeline import Received, receive, receive_message
+from worker.store import Outcome, transaction
+from worker.store.stats import read_books
+
+LIMIT = 5 * 1024 * 1024
+
+
+def _page(content: str, **fields: object) -> Received:
+    page = RawPage.model_validate({"content": content, "source": "test", **fields})
+    return receive(page, receipt_key=str(uuid.uuid4()))
+
+
+def _ingest(pages: list[Received]) -> list[Outcome | None]:
+    with transaction() as session:
+        outcome = ingest_batch(session=session, pages=pages, max_page_bytes=LIMIT)
+    return [item.outcome for item in outcome.items]
+
+
+def _books_balance() -> None:
+    with transaction() as session:
+        books = read_books(session=session)
+    assert books.problems == []
+
+
+def test_seed_is_stored_once_and_resends_become_sightings(db: str) -> None:
+    seed = shared_data("seed", SEED.name).read_text(encoding="utf-8")
+    assert _ingest([_page(seed)]) == [Outcome.STORED]
+    # The same bytes again, in a batch with another copy of themselves.
+    assert _ingest([_page(seed), _page(seed)]) == [Outcome.DUPLICATE, Outcome.DUPLICATE]
+    # Different bytes, same headline and timestamp: a duplicate by key.
+    assert _ingest([_page(seed.replace("Print Sponsor", "Sponsored"))]) == [Outcome.DUPLICATE]
+
+    rows = query(db, "SELECT headline, published_at, region, seen_count FROM articles")
+    assert len(rows) == 1
+    headline, published_at, region, seen_count = rows[0]
+    assert headline == "Nato chief seeks Russian helicopters for Afghanistan"
+    assert published_at.isoformat() == "2009-12-16T15:54:00+00:00"
+    assert region == "Europe"
+    assert seen_count == 4
+    matches = query(db, "SELECT match::text FROM sightings ORDER BY id")
+    assert [m for (m,) in matches] == ["new", "same_content", "same_content", "same_key"]
+    assert query(db, "SELECT count(*) FROM raw_pages") == [(2,)]
+    _books_balance()
+
+
+def test_a_redelivered_batch_changes_nothing(db: str) -> None:
+    seed = shared_data("seed", SEED.name).read_text(encoding="utf-8")
+    batch = [_page(seed), _page(""), _page(seed)]
+    assert _ingest(batch) == [Outcome.STORED, Outcome.REJECTED, Outcome.DUPLICATE]
+    before = query(db, "SELECT id, seen_count, last_seen_at FROM articles")
+    # acks_late redelivers the very same message: same receipt keys.
+    assert _ingest(batch) == [None, None, None]
+    assert query(db, "SELECT id, seen_count, last_seen_at FROM articles") == before
+    assert query(db, "SELECT count(*) FROM sightings") == [(3,)]
+    _books_balance()
+
+
+def test_bad_input_is_rejected_with_its_reason_and_raw_content(db: str) -> None:
+    garbage = bytes(range(256)) * 8
+    latin1 = "Caf\xe9 cr\xe8me pas cher\n\nUn texte sans d\xe9claration.".encode("latin-1")
+    pages = [
+        _page(""),
+        _page(base64.b64encode(garbage).decode(), content_encoding="base64"),
+        _page(base64.b64encode(latin1).decode(), content_encoding="base64"),
+        _page("x" * 10, original_size=50_000_000),
+        _page((REPO / "tests" / "data" / "no-article.html").read_text(), content_type="text/html"),
+    ]
+    assert _ingest(pages) == [Outcome.REJECTED] * 5
+    rows = query(db, "SELECT reason, content, size FROM raw_pages ORDER BY id")
+    assert [reason for reason, _, _ in rows] == [
+        "empty",
+        "binary",
+        "undecodable",
+        "too_large",
+        "no_body",
+    ]
+    kept = {bytes(content) for _, content, _ in rows}
+    assert garbage in kept and latin1 in kept
+    assert (50_000_000,) in {(size,) for _, _, size in rows}
+    _books_balance()
+
+
+def test_a_message_that_is_not_a_raw_page_is_recorded(db: str) -> None:
+    received = [
+        receive_message({"content": 42, "source": "feed"}, fallback_key="t:0"),
+        receive_message(["not", "a", "page"], fallback_key="t:1"),
+    ]
+    assert _ingest(received) == [Outcome.REJECTED, Outcome.REJECTED]
+    rows = query(db, "SELECT reason, convert_from(content, 'UTF8') FROM raw_pages ORDER BY id")
+    assert [reason for reason, _ in rows] == ["invalid_message", "invalid_message"]
+    assert '"content":42' in rows[0][1]

@@ -1,0 +1,72 @@
+"""The `newsingest` command as a user runs it: exit codes, summaries, inspect's JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import EXAMPLES, REPO, SEED, query, run_cli, shared_data
+
+
+def test_help_lists_the_commands(service_env: dict[str, str]) -> None:
+    result = run_cli("--help", env=service_env)
+    assert result.returncode == 0
+    for command in ("ingest", "enqueue", "worker", "inspect", "stats", "db"):
+        assert command in result.stdout
+    assert "Exit codes" in result.stdout
+
+
+def test_ingest_examples_in_process(service_env: dict[str, str], db: str) -> None:
+    result = run_cli("ingest", str(EXAMPLES), env=service_env)
+    assert result.returncode == 0, result.stderr
+    assert "stored, by region" in result.stdout
+    regions = dict(query(db, "SELECT headline, region FROM articles"))
+    assert regions == {
+        "Kenya opens emergency shelters as Tana River floods spread": "Africa",
+        "Osaka brings back trams to its waterfront": "Asia-Pacific",
+    }
+    stats = run_cli("stats", env=service_env)
+    assert stats.returncode == 0, stats.stderr
+    assert "the books balance" in stats.stdout
+
+
+def test_ingest_exits_1_when_an_input_is_rejected(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    (tmp_path / "empty.txt").write_bytes(b"   \n")
+    seed = shared_data("seed", SEED.name)
+    result = run_cli("ingest", str(seed), str(tmp_path / "empty.txt"), env=service_env)
+    assert result.returncode == 1
+    assert "empty" in result.stdout
+    assert query(db, "SELECT count(*) FROM articles") == [(1,)]
+
+
+def test_ingest_reads_stdin(service_env: dict[str, str], db: str) -> None:
+    seed = shared_data("seed", SEED.name)
+    result = run_cli("ingest", "-", env=service_env, stdin=seed.read_bytes())
+    assert result.returncode == 0, result.stderr
+    assert query(db, "SELECT region FROM articles") == [("Europe",)]
+
+
+def test_a_missing_path_is_a_usage_error(service_env: dict[str, str]) -> None:
+    result = run_cli("ingest", "/no/such/dump.txt", env=service_env)
+    assert result.returncode == 2
+    assert "no such file" in result.stderr
+
+
+def test_an_unreachable_database_exits_3(service_env: dict[str, str]) -> None:
+    env = service_env | {"NEWSINGEST_DATABASE_URL": "postgresql://postgres:s3cret@127.0.0.1:1/x"}
+    result = run_cli("ingest", str(EXAMPLES), env=env)
+    assert result.returncode == 3
+    assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_inspect_json_on_the_seed(service_env: dict[str, str]) -> None:
+    seed = shared_data("seed", SEED.name)
+    result = run_cli("inspect", str(seed), "--json", env=service_env)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    expected = json.loads((REPO / "tests" / "expected" / "seed.json").read_text())
+    for field, value in expected.items():
+        assert record[field] == value, field
+    assert record["input"] == str(seed)

@@ -1,0 +1,74 @@
+"""The queue path end to end: `newsingest enqueue` → real Redis → a real Celery worker → PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from conftest import EXAMPLES, REPO, SEED, query, run_cli, shared_data, wait_for
+
+
+def _count(db: str, sql: str) -> int:
+    return int(query(db, sql)[0][0])
+
+
+def test_enqueued_dumps_are_stored_by_a_worker(
+    service_env: dict[str, str], worker_process: subprocess.Popen[bytes], db: str
+) -> None:
+    seed = shared_data("seed", SEED.name)
+    sent = run_cli("enqueue", str(seed), str(EXAMPLES), "--batch-size", "2", env=service_env)
+    assert sent.returncode == 0, sent.stderr
+    assert "enqueued 4 dumps in 2 batches" in sent.stdout
+    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 4, what="4 sightings")
+    headlines = {h for (h,) in query(db, "SELECT headline FROM articles")}
+    assert "Nato chief seeks Russian helicopters for Afghanistan" in headlines
+    assert len(headlines) == 3  # the example re-send is the Kenya story again
+
+    # The same dumps again: no new articles, every receipt recorded as a duplicate sighting.
+    again = run_cli("enqueue", str(seed), str(EXAMPLES), env=service_env)
+    assert again.returncode == 0, again.stderr
+    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 8, what="8 sightings")
+    assert _count(db, "SELECT count(*) FROM articles") == 3
+    assert _count(db, "SELECT count(*) FROM sightings WHERE outcome = 'duplicate'") == 5
+    assert _count(db, "SELECT sum(seen_count) FROM articles") == 8
+    assert worker_process.poll() is None
+
+
+def test_bad_input_through_the_queue_is_rejected_and_the_worker_lives_on(
+    service_env: dict[str, str], worker_process: subprocess.Popen[bytes], db: str, tmp_path: Path
+) -> None:
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "garbage.bin").write_bytes(os.urandom(4096))
+    (tmp_path / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me\n\nDu texte.".encode("latin-1"))
+    with (tmp_path / "huge.txt").open("wb") as huge:
+        huge.truncate(50 * 1024 * 1024)  # a 50 MB file (sparse: cheap to make)
+    (tmp_path / "index.html").write_bytes((REPO / "tests/data/no-article.html").read_bytes())
+
+    sent = run_cli("enqueue", str(tmp_path), env=service_env)
+    assert sent.returncode == 0, sent.stderr
+    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 5, what="5 rejections")
+    reasons = dict(query(db, "SELECT reason, size FROM raw_pages"))
+    assert set(reasons) == {"empty", "binary", "undecodable", "too_large", "no_body"}
+    assert reasons["too_large"] == 50 * 1024 * 1024
+    assert _count(db, "SELECT count(*) FROM sightings WHERE outcome = 'rejected'") == 5
+
+    # The worker is still alive and still working.
+    assert worker_process.poll() is None
+    seed = shared_data("seed", SEED.name)
+    assert run_cli("enqueue", str(seed), env=service_env).returncode == 0
+    wait_for(lambda: _count(db, "SELECT count(*) FROM articles") == 1, what="the seed article")
+
+
+def test_enqueue_without_a_broker_says_so(service_env: dict[str, str]) -> None:
+    env = {k: v for k, v in service_env.items() if k != "NEWSINGEST_BROKER_URL"}
+    result = run_cli("enqueue", str(EXAMPLES), env=env)
+    assert result.returncode == 2
+    assert "NEWSINGEST_BROKER_URL" in result.stderr
+
+
+def test_enqueue_reports_an_unreachable_broker(service_env: dict[str, str]) -> None:
+    env = service_env | {"NEWSINGEST_BROKER_URL": "redis://127.0.0.1:1/0"}
+    result = run_cli("enqueue", str(EXAMPLES), env=env)
+    assert result.returncode == 3
+    assert "broker did not accept batch 1" in result.stderr

@@ -1,0 +1,42 @@
+"""The wire contracts: exported JSON Schema files match the models, and RawPage refuses bad input."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from schemas import MAX_CONTENT_CHARS, RawPage
+from schemas._export import CONTRACTS, JSON_DIR, check_schema_files, render_schema
+
+
+def test_schema_files_match_the_models() -> None:
+    stale = check_schema_files()
+    assert not stale, f"run `python -m schemas` to refresh: {stale}"
+
+
+def test_every_contract_has_a_file() -> None:
+    for name, model in CONTRACTS.items():
+        path = JSON_DIR / f"{name}.schema.json"
+        assert path.read_text(encoding="utf-8") == render_schema(model)
+
+
+def test_a_minimal_raw_page_needs_only_content() -> None:
+    page = RawPage(content="Headline\n\nBody.")
+    assert page.source == "unknown"
+    assert page.content_encoding == "text"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},  # no content
+        {"content": "x", "url": "file:///etc/passwd"},  # not http(s)
+        {"content": "x", "unexpected": 1},  # unknown fields are refused, not ignored
+        {"content": "x", "fetched_at": "2020-01-01T10:00:00"},  # naive timestamp
+        {"content": "x" * (MAX_CONTENT_CHARS + 1)},  # over the hard size ceiling
+        {"content": "x", "content_encoding": "pickle"},
+    ],
+)
+def test_raw_page_refuses(fields: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        RawPage.model_validate(fields)

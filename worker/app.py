@@ -1,0 +1,48 @@
+"""The Celery app: JSON-only messages over Redis, late acks, one batch in hand per worker process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import setup_logging, worker_process_init
+
+from worker.config import get_settings
+from worker.logs import configure_logging
+from worker.store import reset_engine
+
+settings = get_settings()
+
+app = Celery("newsingest", include=["worker.tasks"])
+app.conf.update(
+    broker_url=settings.broker_url.get_secret_value() if settings.broker_url else None,
+    # JSON only: a pickle message could run code in the worker, so it is refused unread.
+    task_serializer="json",
+    accept_content=["json"],
+    result_serializer="json",
+    result_accept_content=["json"],
+    task_ignore_result=True,  # outcomes live in PostgreSQL; no result backend to run
+    # A batch is acknowledged only after its transaction commits, and handed to another worker if
+    # this one dies holding it: at-least-once delivery, made exactly-once by receipt keys.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_default_queue=settings.queue,
+    task_routes={"ingest.batch": {"queue": settings.queue}},
+    broker_connection_retry_on_startup=True,
+    # Redis redelivers an unacknowledged message after this long; a batch takes well under a second.
+    broker_transport_options={"visibility_timeout": 3600},
+    worker_hijack_root_logger=False,
+    enable_utc=True,
+)
+
+
+@setup_logging.connect
+def _configure_logging(**_: Any) -> None:
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+
+
+@worker_process_init.connect
+def _fresh_engine_per_process(**_: Any) -> None:
+    # A forked pool process must never reuse the parent's connections.
+    reset_engine()

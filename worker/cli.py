@@ -1,0 +1,309 @@
+"""The `newsingest` command: ingest, enqueue, run workers, inspect pages, manage the database."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from worker.config import get_settings, redact_url
+from worker.errors import ConfigError, NewsingestError, ServiceUnavailable
+from worker.inputs import InputDump, expand_paths, read_dumps
+from worker.logs import configure_logging
+from worker.pipeline import Processed, process, receive
+from worker.pipeline.types import Rejection
+
+# Exit codes, stated in --help and the README.
+EXIT_OK = 0
+EXIT_REJECTED = 1  # the command ran, and some inputs were rejected: look at them
+EXIT_USAGE = 2  # bad arguments or configuration
+EXIT_UNAVAILABLE = 3  # PostgreSQL or the broker could not be reached
+
+HELP = """\
+Turn raw news page dumps (HTML or plain text) into clean, deduplicated, region-tagged articles
+in PostgreSQL.
+
+Without NEWSINGEST_DATABASE_URL an embedded PostgreSQL runs in NEWSINGEST_DATA_DIR.
+
+Exit codes: 0 ok; 1 some inputs were rejected (their reasons are printed and stored);
+2 bad arguments or configuration; 3 PostgreSQL or the broker could not be reached.
+"""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None, add_completion=False)
+db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+PathsArg = Annotated[
+    list[str], typer.Argument(help="Files, folders (searched recursively), globs, or - for stdin.")
+]
+SourceOpt = Annotated[
+    str, typer.Option("--source", "-s", help="Source name recorded with each dump.")
+]
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _batched(dumps: Sequence[InputDump], size: int) -> Iterator[list[InputDump]]:
+    iterator = iter(dumps)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+@app.command()
+def ingest(
+    paths: PathsArg,
+    source: SourceOpt = "local",
+    batch_size: Annotated[int, typer.Option(min=1, help="Pages per transaction.")] = 0,
+) -> None:
+    """Clean, classify and store dumps in-process (no broker needed), then print a summary."""
+    from worker.ingest import ingest_batch  # noqa: PLC0415 - keeps `--help` fast
+    from worker.store import Outcome, transaction  # noqa: PLC0415
+
+    settings = get_settings()
+    labels = expand_paths(paths)
+    counts: Counter[str] = Counter()
+    regions: Counter[str] = Counter()
+    rejected: list[tuple[str, str, str]] = []
+    dumps = read_dumps(labels, source=source, max_page_bytes=settings.max_page_bytes)
+    with _progress() as progress:
+        task = progress.add_task("ingesting", total=len(labels))
+        for batch in _batched(list(dumps), batch_size or settings.batch_size):
+            received = [receive(d.page, receipt_key=d.page.id or str(uuid.uuid4())) for d in batch]
+            with transaction() as session:
+                outcome = ingest_batch(
+                    session=session, pages=received, max_page_bytes=settings.max_page_bytes
+                )
+            for dump, item in zip(batch, outcome.items, strict=True):
+                counts[item.outcome.value if item.outcome else "already_recorded"] += 1
+                if item.outcome is Outcome.STORED and item.region:
+                    regions[item.region] += 1
+                if item.outcome is Outcome.REJECTED:
+                    rejected.append((dump.label, item.reason or "", item.detail or ""))
+            progress.advance(task, len(batch))
+
+    summary = Table(title="newsingest ingest", show_header=True)
+    summary.add_column("received", justify="right")
+    summary.add_column("stored", justify="right")
+    summary.add_column("duplicates", justify="right")
+    summary.add_column("rejected", justify="right")
+    summary.add_row(
+        str(len(labels)), str(counts["stored"]), str(counts["duplicate"]), str(counts["rejected"])
+    )
+    out.print(summary)
+    if regions:
+        by_region = Table(title="stored, by region")
+        by_region.add_column("region")
+        by_region.add_column("articles", justify="right")
+        for region, n in regions.most_common():
+            by_region.add_row(region, str(n))
+        out.print(by_region)
+    if rejected:
+        rejections = Table(title="rejected")
+        rejections.add_column("input")
+        rejections.add_column("reason")
+        rejections.add_column("detail")
+        for label, reason, detail in rejected:
+            rejections.add_row(label, reason, detail)
+        out.print(rejections)
+        raise typer.Exit(EXIT_REJECTED)
+
+
+@app.command()
+def enqueue(
+    paths: PathsArg,
+    source: SourceOpt = "local",
+    batch_size: Annotated[int, typer.Option(min=1, help="Pages per queued batch.")] = 0,
+) -> None:
+    """Send dumps to the broker in batches for workers to ingest."""
+    from worker.producer import enqueue_pages  # noqa: PLC0415 - keeps `--help` fast
+
+    settings = get_settings()
+    labels = expand_paths(paths)
+    dumps = read_dumps(labels, source=source, max_page_bytes=settings.max_page_bytes)
+    with _progress() as progress:
+        task = progress.add_task("enqueueing", total=len(labels))
+        report = enqueue_pages(
+            (dump.page for dump in dumps),
+            batch_size=batch_size or None,
+            on_batch=lambda batch: progress.advance(task, len(batch)),
+        )
+    out.print(f"enqueued {report.pages} dumps in {report.batches} batches on {settings.queue!r}")
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def worker(ctx: typer.Context) -> None:
+    """Start a Celery worker on the ingest queue; extra options go to `celery worker`."""
+    from worker.app import app as celery_app  # noqa: PLC0415 - keeps `--help` fast
+
+    settings = get_settings()
+    if settings.broker_url is None:
+        raise ConfigError("NEWSINGEST_BROKER_URL is not set: a worker needs a broker")
+    celery_app.worker_main(["worker", "--queues", settings.queue, *ctx.args])
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def beat(ctx: typer.Context) -> None:
+    """Start Celery beat, the scheduler of periodic work; extra options go to `celery beat`."""
+    from worker.app import app as celery_app  # noqa: PLC0415 - keeps `--help` fast
+
+    if get_settings().broker_url is None:
+        raise ConfigError("NEWSINGEST_BROKER_URL is not set: beat needs a broker")
+    celery_app.start(["beat", *ctx.args])
+
+
+@app.command()
+def inspect(
+    paths: PathsArg,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show the region evidence for each page.")
+    ] = False,
+) -> None:
+    """Clean and classify dumps without storing them, and show what would be stored."""
+    settings = get_settings()
+    any_rejected = False
+    for dump in read_dumps(paths, source="inspect", max_page_bytes=settings.max_page_bytes):
+        result = process(
+            receive(dump.page, receipt_key="inspect"), max_page_bytes=settings.max_page_bytes
+        )
+        any_rejected |= isinstance(result, Rejection)
+        record = _inspect_record(dump.label, result)
+        if as_json:
+            sys.stdout.write(orjson.dumps(record).decode() + "\n")
+        else:
+            _print_inspection(record, result, explain=explain)
+    if any_rejected:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+def _inspect_record(label: str, result: Processed | Rejection) -> dict[str, Any]:
+    if isinstance(result, Rejection):
+        return {"input": label, "rejected": {"reason": result.reason, "detail": result.detail}}
+    clean, verdict, published = result.clean, result.verdict, result.clean.published
+    return {
+        "input": label,
+        "headline": clean.headline,
+        "headline_key": result.headline_key,
+        "published_at": published.at.strftime("%Y-%m-%dT%H:%M:%SZ") if published else None,
+        "published_precision": published.precision if published else None,
+        "published_source": published.source if published else None,
+        "published_utc_offset_minutes": published.utc_offset_minutes if published else None,
+        "region": verdict.region,
+        "region_confidence": round(verdict.confidence, 3),
+        "region_scores": {k: round(v, 3) for k, v in verdict.scores.items()},
+        "byline": clean.byline,
+        "section_labels": list(clean.section_labels),
+        "content_type": clean.kind,
+        "body": "\n\n".join(clean.body),
+    }
+
+
+def _print_inspection(
+    record: dict[str, Any], result: Processed | Rejection, *, explain: bool
+) -> None:
+    out.rule(record["input"])
+    if isinstance(result, Rejection):
+        out.print(f"[red]rejected[/red] ({result.reason}): {result.detail}")
+        return
+    table = Table(show_header=False, box=None)
+    for field in ("headline", "published_at", "published_source", "region", "region_confidence"):
+        table.add_row(field, str(record[field]))
+    table.add_row("paragraphs", str(len(result.clean.body)))
+    out.print(table)
+    out.print(record["body"][:600] + ("…" if len(record["body"]) > 600 else ""))
+    if explain:
+        evidence = Table(title="region evidence")
+        for column in ("place", "country", "region", "where", "weight"):
+            evidence.add_column(column)
+        for item in result.verdict.evidence:
+            evidence.add_row(
+                item.place, item.country or "", item.region, item.where, f"{item.weight:.2f}"
+            )
+        out.print(evidence)
+
+
+@app.command()
+def stats() -> None:
+    """Show receipts per source and day, and check that the books balance (exit 1 if not)."""
+    from worker.store import transaction  # noqa: PLC0415 - keeps `--help` fast
+    from worker.store.stats import read_books  # noqa: PLC0415
+
+    with transaction() as session:
+        books = read_books(session=session)
+    table = Table(title="received = stored + duplicates + rejected")
+    for column in ("source", "day", "received", "stored", "duplicates", "rejected"):
+        table.add_column(column, justify="left" if column in ("source", "day") else "right")
+    for day in books.days:
+        table.add_row(
+            day.source,
+            str(day.day),
+            str(day.received),
+            str(day.stored),
+            str(day.duplicates),
+            str(day.rejected),
+        )
+    out.print(table)
+    out.print(f"articles: {books.articles}, sightings of them: {books.seen_total}")
+    if books.problems:
+        for problem in books.problems:
+            err.print(f"[red]does not balance:[/red] {problem}")
+        raise typer.Exit(EXIT_REJECTED)
+    out.print("the books balance")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply the schema migrations to the configured database."""
+    from worker.store import database_url, upgrade_database  # noqa: PLC0415
+
+    url = database_url()
+    upgrade_database(url, revision)
+    out.print(f"database at {redact_url(url)} is at {revision}")
+
+
+def main() -> None:
+    """Entry point of the `newsingest` console script: maps our errors to exit codes."""
+    settings = get_settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    try:
+        app()
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_USAGE)
+    except ServiceUnavailable as exc:
+        err.print(f"[red]unavailable:[/red] {exc}")
+        sys.exit(EXIT_UNAVAILABLE)
+    except OperationalError as exc:
+        err.print(f"[red]database unavailable:[/red] {exc.orig or exc}")
+        sys.exit(EXIT_UNAVAILABLE)
+    except NewsingestError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_USAGE)

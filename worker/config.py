@@ -1,0 +1,73 @@
+"""All configuration, from `NEWSINGEST_*` environment variables (or a `.env` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """newsingest's settings; every field reads `NEWSINGEST_<FIELD>` from the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSINGEST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL, e.g. postgresql://user:pass@host:5432/newsingest. Unset: an "
+        "embedded PostgreSQL is started in the data directory.",
+    )
+    broker_url: SecretStr | None = Field(
+        default=None,
+        description="Celery broker URL, e.g. redis://localhost:6379/0. Needed by `enqueue` and "
+        "`worker`; `ingest` runs in-process without one.",
+    )
+    queue: str = Field(default="ingest", description="Name of the queue batches travel on.")
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("newsingest")),
+        description="Where the embedded PostgreSQL keeps its files.",
+    )
+    batch_size: int = Field(default=100, ge=1, le=10_000, description="Pages per queued batch.")
+    max_page_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="Largest dump accepted, in bytes."
+    )
+    task_max_retries: int = Field(
+        default=8, ge=0, description="Retries of a batch after a transient database error."
+    )
+    log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="Structured log rendering: json lines or console."
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return Settings()
+
+
+def sqlalchemy_url(url: str) -> str:
+    """A user's `postgresql://` URL with the psycopg 3 driver named, as SQLAlchemy wants it."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by `***`, fit for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username or ''}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

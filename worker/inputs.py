@@ -1,0 +1,95 @@
+"""Reading dumps from the paths a user names: files, folders, globs and `-` for standard input."""
+
+from __future__ import annotations
+
+import base64
+import glob
+import sys
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from schemas import RawPage
+from worker.errors import ConfigError
+
+_CONTENT_TYPES = {".html": "text/html", ".htm": "text/html", ".txt": "text/plain"}
+
+
+@dataclass(frozen=True, slots=True)
+class InputDump:
+    """One dump read from the user's paths: where it came from and the RawPage to send."""
+
+    label: str  # the path as the user will recognise it, or "-" for standard input
+    page: RawPage
+
+
+def expand_paths(paths: Iterable[str]) -> list[str]:
+    """Files named directly, found under folders (recursively) or matched by globs, in order.
+
+    Raises ConfigError for a path that matches nothing, so a typo is not a silent no-op.
+    """
+    found: list[str] = []
+    for path in paths:
+        if path == "-":
+            found.append(path)
+            continue
+        target = Path(path)
+        if target.is_dir():
+            found.extend(
+                str(child)
+                for child in sorted(target.rglob("*"))
+                if child.is_file()
+                and not any(part.startswith(".") for part in child.relative_to(target).parts)
+            )
+        elif target.is_file():
+            found.append(path)
+        elif glob.has_magic(path):
+            matches = sorted(m for m in glob.glob(path, recursive=True) if Path(m).is_file())
+            if not matches:
+                raise ConfigError(f"no files match {path!r}")
+            found.extend(matches)
+        else:
+            raise ConfigError(f"no such file or folder: {path!r}")
+    return found
+
+
+def _read_limited(stream: BinaryIO, limit: int) -> tuple[bytes, int | None]:
+    # Read one byte past the limit to learn whether the dump is over it without reading it all;
+    # the rest is only counted, in chunks, so a 50 MB file costs 50 MB of reading, not of memory.
+    head = stream.read(limit + 1)
+    if len(head) <= limit:
+        return head, None
+    size = len(head)
+    while chunk := stream.read(1 << 20):
+        size += len(chunk)
+    return head[:limit], size
+
+
+def read_dumps(
+    paths: Iterable[str], *, source: str, max_page_bytes: int
+) -> Iterator[InputDump]:
+    """Each named dump as a RawPage with a fresh idempotency key; oversized ones cut to the limit."""
+    for label in expand_paths(paths):
+        if label == "-":
+            content, original_size = _read_limited(sys.stdin.buffer, max_page_bytes)
+        else:
+            with open(label, "rb") as stream:
+                content, original_size = _read_limited(stream, max_page_bytes)
+        try:
+            text, encoding = content.decode("utf-8"), "text"
+        except UnicodeDecodeError:
+            # Bytes that are not UTF-8 travel as base64; the worker decodes them by their charset.
+            text, encoding = base64.b64encode(content).decode("ascii"), "base64"
+        yield InputDump(
+            label=label,
+            page=RawPage(
+                content=text,
+                content_encoding=encoding,  # type: ignore[arg-type]
+                content_type=_CONTENT_TYPES.get(Path(label).suffix.lower()),
+                source=source,
+                id=str(uuid.uuid4()),
+                original_size=original_size,
+            ),
+        )

@@ -1,0 +1,82 @@
+"""The producer API: chunk RawPages into batches and publish them to the ingest queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from kombu.exceptions import OperationalError as BrokerError
+
+from schemas import RawPage
+from worker.app import app, settings
+from worker.errors import ConfigError, ServiceUnavailable
+from worker.tasks import ingest_batch_task
+
+# A message larger than this is split even below batch_size: Redis and the worker both hold a whole
+# message in memory, and a few large HTML pages should not make a 500 MB message.
+MAX_BATCH_CHARS = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueReport:
+    """What was handed to the broker."""
+
+    batches: int
+    pages: int
+
+
+def chunk_pages(
+    pages: Iterable[RawPage], *, batch_size: int, max_batch_chars: int = MAX_BATCH_CHARS
+) -> Iterator[list[RawPage]]:
+    """Batches of at most `batch_size` pages and (unless one page alone is larger) of max chars."""
+    batch: list[RawPage] = []
+    chars = 0
+    for page in pages:
+        if batch and (len(batch) >= batch_size or chars + len(page.content) > max_batch_chars):
+            yield batch
+            batch, chars = [], 0
+        batch.append(page)
+        chars += len(page.content)
+    if batch:
+        yield batch
+
+
+def enqueue_pages(
+    pages: Iterable[RawPage],
+    *,
+    batch_size: int | None = None,
+    on_batch: Callable[[list[RawPage]], None] | None = None,
+) -> EnqueueReport:
+    """Publish pages to the ingest queue in batches over one broker connection.
+
+    Raises ConfigError without a broker URL and ServiceUnavailable when the broker does not answer;
+    batches published before the failure stay queued (the report of what was sent is lost with the
+    exception, so `on_batch` is how a caller learns what was accepted).
+    """
+    if settings.broker_url is None:
+        raise ConfigError(
+            "NEWSINGEST_BROKER_URL is not set: enqueue needs a broker "
+            "(or use `newsingest ingest` to run in-process)"
+        )
+    batches = sent = 0
+    try:
+        # One producer (one connection) for the whole run: building a client per publish costs
+        # more than the publish itself.
+        with app.producer_or_acquire() as producer:
+            for batch in chunk_pages(pages, batch_size=batch_size or settings.batch_size):
+                ingest_batch_task.apply_async(
+                    args=[[page.model_dump(mode="json", exclude_none=True) for page in batch]],
+                    producer=producer,
+                    queue=settings.queue,
+                    retry=True,
+                    retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+                )
+                batches += 1
+                sent += len(batch)
+                if on_batch is not None:
+                    on_batch(batch)
+    except BrokerError as exc:
+        raise ServiceUnavailable(
+            f"the broker did not accept batch {batches + 1} ({sent} pages were sent before): {exc}"
+        ) from exc
+    return EnqueueReport(batches=batches, pages=sent)

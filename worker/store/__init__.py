@@ -1,0 +1,19 @@
+"""The store: the only writer of the database. Models, the per-process engine and the batch upsert."""
+
+from worker.store.batch import BatchOutcome, ItemOutcome, find_known_content, upsert_batch
+from worker.store.engine import database_url, get_engine, reset_engine, transaction, upgrade_database
+from worker.store.models import Match, Outcome
+
+__all__ = [
+    "BatchOutcome",
+    "ItemOutcome",
+    "Match",
+    "Outcome",
+    "database_url",
+    "find_known_content",
+    "get_engine",
+    "reset_engine",
+    "transaction",
+    "upgrade_database",
+    "upsert_batch",
+]

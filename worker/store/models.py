@@ -1,0 +1,173 @@
+"""The tables: raw pages by content hash, articles by dedupe key, and one sighting per receipt.
+
+- `raw_pages`: every distinct dump ever received, keyed by the SHA-256 of its bytes, with its raw
+  content and the outcome of its first processing (stored / duplicate / rejected + reason).
+- `articles`: one row per dedupe key `(headline_key, published_at)`; a page with no timestamp is
+  keyed by headline within its source (`undated_source`).
+- `sightings`: one row per dump received (per message, not per distinct content), saying which raw
+  page it was, which article it mapped to (none for a rejection), why, and from where. The books
+  balance on this table: received = stored + duplicate + rejected.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Named constraints make migrations reviewable and let the store name its ON CONFLICT target.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Outcome(enum.StrEnum):
+    """What became of a received dump."""
+
+    STORED = "stored"  # it made a new article
+    DUPLICATE = "duplicate"  # it mapped to an article already stored
+    REJECTED = "rejected"  # it could not be made into an article; the reason is kept
+
+
+class Match(enum.StrEnum):
+    """Why a sighting was linked to the article it was linked to."""
+
+    NEW = "new"  # this sighting created the article
+    SAME_CONTENT = "same_content"  # byte-identical to a dump seen before
+    SAME_KEY = "same_key"  # different bytes, same headline and timestamp
+
+
+def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda members: [m.value for m in members])
+
+
+class RawPage(Base):
+    """A distinct dump, by the hash of its bytes, with its raw content and first outcome."""
+
+    __tablename__ = "raw_pages"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    content_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)  # bytes received, before any cut to the size limit
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(200))
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "outcome"))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"), index=True)
+
+    __table_args__ = (
+        CheckConstraint(
+            "(outcome = 'rejected') = (reason IS NOT NULL)", name="rejected_has_reason"
+        ),
+    )
+
+
+class Article(Base):
+    """One article per dedupe key, with its region verdict and how often it was seen."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    headline: Mapped[str] = mapped_column(Text)
+    headline_key: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_precision: Mapped[str | None] = mapped_column(String(10))
+    published_source: Mapped[str | None] = mapped_column(String(10))
+    published_utc_offset_minutes: Mapped[int | None] = mapped_column(SmallInteger)
+    # A page without a timestamp dedupes by headline within its source; dated pages leave it null.
+    undated_source: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)  # paragraphs joined by blank lines
+    byline: Mapped[str | None] = mapped_column(Text)
+    section_labels: Mapped[list[str]] = mapped_column(JSONB)
+    region: Mapped[str] = mapped_column(String(40), index=True)
+    region_confidence: Mapped[float] = mapped_column(Float)
+    region_scores: Mapped[dict[str, float]] = mapped_column(JSONB)
+    region_evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    url: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(10))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seen_count: Mapped[int] = mapped_column(Integer)
+    extractor_version: Mapped[str] = mapped_column(String(40))
+    classifier_version: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (
+        # The dedupe guarantee. NULLS NOT DISTINCT so that undated pages (published_at null)
+        # collide on (headline_key, undated_source) and dated ones on (headline_key, published_at).
+        UniqueConstraint(
+            "headline_key",
+            "published_at",
+            "undated_source",
+            name="uq_articles_dedupe_key",
+            postgresql_nulls_not_distinct=True,
+        ),
+        CheckConstraint(
+            "(published_at IS NULL) = (undated_source IS NOT NULL)", name="undated_has_source"
+        ),
+        Index("ix_articles_published_at", "published_at"),
+    )
+
+
+class Sighting(Base):
+    """One received dump: which raw page it was, which article it became or joined, and why."""
+
+    __tablename__ = "sightings"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    # The idempotency key of the receipt: a redelivered batch maps to the same keys and adds nothing.
+    receipt_key: Mapped[str] = mapped_column(String(240), unique=True)
+    raw_page_id: Mapped[int] = mapped_column(ForeignKey("raw_pages.id"), index=True)
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"), index=True)
+    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "outcome"))
+    match: Mapped[Match | None] = mapped_column(_enum(Match, "sighting_match"))
+    url: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(200))
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "(outcome = 'rejected') = (article_id IS NULL)", name="article_unless_rejected"
+        ),
+        Index("ix_sightings_source_received_at", "source", "received_at"),
+    )
