@@ -1,0 +1,259 @@
+"""Extraction benchmark: body F1 on HTML pages and text dumps, date accuracy, and speed.
+
+Ours (decode + clean_html / clean_text) and trafilatura 2.x / htmldate run in the same process on
+the same pages, so the figures compare. Data: ../shared/data (see its README.md).
+
+    .venv/bin/python bench/extraction.py                  # everything (~1 minute)
+    .venv/bin/python bench/extraction.py --limit 40       # first 40 pages of each set
+    .venv/bin/python bench/extraction.py --only html      # one section: html, text, dates
+
+Body scoring follows the data README: lower-cased tokens split on non-word characters, bag-of-tokens
+precision/recall/F1 against the gold articleBody, averaged over pages (a rejected page scores 0).
+Pages are split deterministically by a hash of their id into a tuning part and a held-out part
+(one in three); both are printed, so tuning on one part can be checked on the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import html
+import json
+import os
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".." / "shared" / "data"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from worker.pipeline.clean_html import clean_html  # noqa: E402
+from worker.pipeline.decode import decode  # noqa: E402
+from worker.pipeline.types import CleanPage, DecodedPage, Rejection  # noqa: E402
+
+_TOKEN = re.compile(r"\w+")
+_HOLDOUT_MODULUS = 3
+
+
+@dataclass
+class Scores:
+    """Per-page body precision/recall/F1, kept by split."""
+
+    rows: dict[str, list[tuple[float, float, float]]] = field(
+        default_factory=lambda: {"tune": [], "holdout": []}
+    )
+
+    def add(self, page_id: str, predicted: str, gold: str) -> None:
+        """Score one page's extracted body against its gold body."""
+        self.rows[_split(page_id)].append(_prf(predicted, gold))
+
+    def mean(self, split: str | None = None) -> tuple[float, float, float]:
+        """Give mean precision, recall and F1 over one split, or over all pages."""
+        rows = self.rows["tune"] + self.rows["holdout"] if split is None else self.rows[split]
+        if not rows:
+            return (0.0, 0.0, 0.0)
+        return tuple(statistics.fmean(row[i] for row in rows) for i in range(3))  # type: ignore[return-value]
+
+
+def _split(page_id: str) -> str:
+    digest = hashlib.sha256(page_id.encode()).digest()
+    return "holdout" if digest[0] % _HOLDOUT_MODULUS == 0 else "tune"
+
+
+def _tokens(text: str) -> Counter[str]:
+    return Counter(_TOKEN.findall(text.lower()))
+
+
+def _prf(predicted: str, gold: str) -> tuple[float, float, float]:
+    ours, theirs = _tokens(predicted), _tokens(gold)
+    overlap = sum((ours & theirs).values())
+    precision = overlap / max(1, sum(ours.values()))
+    recall = overlap / max(1, sum(theirs.values()))
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def _body_text(result: CleanPage | Rejection) -> str:
+    return "\n".join(result.body) if isinstance(result, CleanPage) else ""
+
+
+def _timed(function: Callable[[], object]) -> tuple[object, float]:
+    start = time.perf_counter()
+    value = function()
+    return value, (time.perf_counter() - start) * 1000
+
+
+def bench_html(limit: int | None, figures: dict[str, object]) -> None:
+    """Body F1 and speed on the scrapinghub HTML pages, ours against trafilatura."""
+    import trafilatura
+
+    folder = DATA / "extraction" / "scrapinghub"
+    gold = json.loads((folder / "ground-truth.json").read_bytes())
+    ids = sorted(gold)[:limit]
+    runs = {"ours": Scores(), "trafilatura": Scores(), "trafilatura_precision": Scores()}
+    times: dict[str, list[float]] = {"ours": [], "trafilatura": []}
+    rejected: Counter[str] = Counter()
+    for page_id in ids:
+        raw = gzip.decompress((folder / "html" / f"{page_id}.html.gz").read_bytes())
+        url, body = gold[page_id]["url"], gold[page_id]["articleBody"]
+
+        def ours(raw: bytes = raw, url: str = url) -> CleanPage | Rejection:
+            text = decode(raw, content_type="text/html")
+            if isinstance(text, Rejection):
+                return text
+            return clean_html(DecodedPage(text=text, kind="html", url=url))
+
+        result, elapsed = _timed(ours)
+        assert isinstance(result, CleanPage | Rejection)
+        times["ours"].append(elapsed)
+        if isinstance(result, Rejection):
+            rejected[result.reason] += 1
+        runs["ours"].add(page_id, _body_text(result), body)
+        text = decode(raw, content_type="text/html")
+        assert isinstance(text, str)
+
+        def baseline(text: str = text) -> str:
+            return trafilatura.extract(text) or ""
+
+        extracted, elapsed = _timed(baseline)
+        times["trafilatura"].append(elapsed)
+        runs["trafilatura"].add(page_id, str(extracted), body)
+        precise = trafilatura.extract(text, favor_precision=True) or ""
+        runs["trafilatura_precision"].add(page_id, precise, body)
+    print(f"\nHTML body, {len(ids)} scrapinghub pages (rejected by ours: {dict(rejected) or 0})")
+    _print_scores(runs)
+    print(f"{'ms per page':<24} {'median':>8} {'mean':>8}")
+    for name, values in times.items():
+        print(f"{name:<24} {statistics.median(values):>8.2f} {statistics.fmean(values):>8.2f}")
+        figures[f"html_ms_median_{name}"] = round(statistics.median(values), 3)
+        figures[f"html_ms_mean_{name}"] = round(statistics.fmean(values), 3)
+    for name, scores in runs.items():
+        figures[f"html_f1_{name}"] = round(scores.mean()[2], 4)
+        figures[f"html_f1_{name}_holdout"] = round(scores.mean("holdout")[2], 4)
+    figures["html_pages"] = len(ids)
+
+
+def bench_text(limit: int | None, figures: dict[str, object]) -> None:
+    """Body F1 on the w3m text dumps of the same pages, ours against trafilatura on <p> lines."""
+    try:
+        from worker.pipeline.clean_text import clean_text
+    except ImportError as error:
+        print(f"\nText dumps: skipped, worker.pipeline.clean_text is not importable ({error})")
+        return
+    import trafilatura
+
+    folder = DATA / "extraction" / "scrapinghub-textdumps"
+    gold = json.loads((DATA / "extraction" / "scrapinghub" / "ground-truth.json").read_bytes())
+    ids = sorted(gold)[:limit]
+    runs = {"ours": Scores(), "trafilatura": Scores()}
+    rejected: Counter[str] = Counter()
+    for page_id in ids:
+        raw = (folder / f"{page_id}.txt").read_bytes()
+        url, body = gold[page_id]["url"], gold[page_id]["articleBody"]
+        text = decode(raw, content_type="text/plain")
+        if isinstance(text, Rejection):
+            result: CleanPage | Rejection = text
+        else:
+            result = clean_text(DecodedPage(text=text, kind="text", url=url))
+        if isinstance(result, Rejection):
+            rejected[result.reason] += 1
+        runs["ours"].add(page_id, _body_text(result), body)
+        lines = raw.decode("utf-8", errors="replace").splitlines()
+        wrapped = "".join(f"<p>{html.escape(line)}</p>" for line in lines if line.strip())
+        baseline = trafilatura.extract(f"<html><body>{wrapped}</body></html>") or ""
+        runs["trafilatura"].add(page_id, baseline, body)
+    print(f"\nText-dump body, {len(ids)} pages (rejected by ours: {dict(rejected) or 0})")
+    _print_scores(runs)
+    for name, scores in runs.items():
+        figures[f"text_f1_{name}"] = round(scores.mean()[2], 4)
+        figures[f"text_f1_{name}_holdout"] = round(scores.mean("holdout")[2], 4)
+
+
+def bench_dates(limit: int | None, figures: dict[str, object]) -> None:
+    """Day accuracy (UTC) on the htmldate evaluation pages, ours against htmldate extensive."""
+    from htmldate import find_date
+
+    folder = DATA / "dates" / "htmldate"
+    cases = json.loads((folder / "eval_default.json").read_bytes())
+    urls = sorted(cases)[:limit]
+    hits: dict[str, dict[str, int]] = {
+        "ours": {"tune": 0, "holdout": 0},
+        "htmldate": {"tune": 0, "holdout": 0},
+    }
+    totals = {"tune": 0, "holdout": 0}
+    sources: Counter[str] = Counter()
+    for url in urls:
+        case = cases[url]
+        split = _split(url)
+        totals[split] += 1
+        raw = gzip.decompress((folder / case["html_gz"]).read_bytes())
+        text = decode(raw, content_type="text/html")
+        ours = "" if isinstance(text, Rejection) else _our_day(text, url, sources)
+        hits["ours"][split] += ours == case["date"]
+        theirs = (
+            "" if isinstance(text, Rejection) else find_date(text, url=url, extensive_search=True)
+        )
+        hits["htmldate"][split] += theirs == case["date"]
+    print(f"\nDates, {len(urls)} htmldate pages (our date sources: {dict(sources)})")
+    print(f"{'':<24} {'all':>8} {'tune':>8} {'holdout':>8}")
+    for name, split_hits in hits.items():
+        accuracy = sum(split_hits.values()) / max(1, len(urls))
+        parts = [split_hits[s] / max(1, totals[s]) for s in ("tune", "holdout")]
+        print(f"{name:<24} {accuracy:>8.4f} {parts[0]:>8.4f} {parts[1]:>8.4f}")
+        figures[f"date_accuracy_{name}"] = round(accuracy, 4)
+        figures[f"date_accuracy_{name}_holdout"] = round(parts[1], 4)
+    figures["date_pages"] = len(urls)
+
+
+def _our_day(text: str, url: str, sources: Counter[str]) -> str:
+    result = clean_html(DecodedPage(text=text, kind="html", url=url))
+    if isinstance(result, Rejection):
+        sources[f"rejected:{result.reason}"] += 1
+        return ""
+    if result.published is None:
+        sources["none"] += 1
+        return ""
+    sources[result.published.source] += 1
+    return result.published.at.date().isoformat()
+
+
+def _print_scores(runs: dict[str, Scores]) -> None:
+    print(f"{'body':<24} {'P':>8} {'R':>8} {'F1':>8} {'F1 tune':>8} {'F1 hold':>8}")
+    for name, scores in runs.items():
+        precision, recall, f1 = scores.mean()
+        tune, held = scores.mean("tune")[2], scores.mean("holdout")[2]
+        print(f"{name:<24} {precision:>8.4f} {recall:>8.4f} {f1:>8.4f} {tune:>8.4f} {held:>8.4f}")
+
+
+def main() -> None:
+    """Run the chosen sections and print a table per section and one JSON line of figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--limit", type=int, default=None, help="pages per set (default: all)")
+    parser.add_argument(
+        "--only", choices=("html", "text", "dates"), action="append", help="run only this section"
+    )
+    arguments = parser.parse_args()
+    if not DATA.is_dir():
+        sys.exit(f"evaluation data not found at {DATA.resolve()}")
+    if hasattr(os, "sched_setaffinity"):
+        # One core, so the per-page times mean the same on a busy or an idle machine.
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    sections = arguments.only or ["html", "text", "dates"]
+    figures: dict[str, object] = {}
+    for name, run in (("html", bench_html), ("text", bench_text), ("dates", bench_dates)):
+        if name in sections:
+            run(arguments.limit, figures)
+    print()
+    print(json.dumps(figures, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,704 @@
+"""Find the article inside an HTML page: headline, publication time, body paragraphs and labels.
+
+Metadata comes first where the page states it (JSON-LD, Open Graph and other `<meta>` tags,
+`<time datetime>`, a date in the URL path); the visible text is the fallback.
+
+The body is chosen by measurement rather than by per-site rules. The page is walked once into text
+blocks (a paragraph, a heading, a list item, a table row), each remembering its ancestors, how much
+of it is link text and whether it sits inside page chrome (`<nav>`, `<aside>`, a "related" or
+"comments" box). Long, mostly unlinked blocks are article text; the ancestor that holds the most
+article text net of the other text around it is the article container, and its blocks from the
+first to the last article-text block are the body.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from worker.pipeline.dates import parse_date
+from worker.pipeline.types import CleanPage, DateSource, DecodedPage, PublishedAt, Rejection
+
+__all__ = ["clean_html"]
+
+# Elements whose content is never article text.
+_DROPPED_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "math",
+    "iframe",
+    "object",
+    "embed",
+    "canvas",
+    "video",
+    "audio",
+    "picture",
+    "button",
+    "select",
+    "textarea",
+    "input",
+    "label",
+    "dialog",
+)
+# Elements that hold page chrome by their meaning; treated like a "related" box (see _CHROME_WORDS).
+_CHROME_TAGS = frozenset({"nav", "aside", "footer", "header", "figure", "figcaption", "menu"})
+_BLOCK_TAGS = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "dd",
+        "details",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "tfoot",
+        "thead",
+        "tr",
+        "caption",
+        "ul",
+    }
+)
+_HEADING_TAGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
+# Words in a class or id that mark page chrome. Matched against whole words of the attribute
+# ("related-posts" -> "related", "posts"), so "header" never matches "head" and "shadow" never "ad".
+_CHROME_WORDS = frozenset(
+    {
+        "ad",
+        "ads",
+        "adslot",
+        "advert",
+        "advertisement",
+        "advertising",
+        "banner",
+        "breadcrumb",
+        "breadcrumbs",
+        "byline",
+        "caption",
+        "comment",
+        "comments",
+        "consent",
+        "cookie",
+        "cookies",
+        "credit",
+        "credits",
+        "disqus",
+        "footer",
+        "hidden",
+        "masthead",
+        "menu",
+        "modal",
+        "nav",
+        "navbar",
+        "navigation",
+        "newsletter",
+        "outbrain",
+        "pagination",
+        "popular",
+        "popup",
+        "promo",
+        "recommended",
+        "related",
+        "share",
+        "sharing",
+        "sidebar",
+        "signup",
+        "social",
+        "sponsor",
+        "sponsored",
+        "subscribe",
+        "subscription",
+        "taboola",
+        "toolbar",
+        "trending",
+        "widget",
+    }
+)
+_ATTRIBUTE_WORD = re.compile(r"[a-z]+")
+_SPACE = re.compile(r"\s+")
+
+# A block this long with this little link text is article prose; the thresholds are the ones that
+# separate prose from teasers and menus on the extraction benchmark's tuning half.
+_PROSE_MIN_CHARS = 80
+_PROSE_MAX_LINK_SHARE = 0.25
+_BODY_MAX_LINK_SHARE = 0.5
+_OTHER_TEXT_WEIGHT = 0.5
+_MIN_BODY_CHARS = 120
+# A chrome box holding this share of the page's prose is the article wrapper with an unlucky class.
+_CHROME_OVERRIDE_SHARE = 0.5
+_MAX_ATTRIBUTE_CHARS = 300
+
+_ARTICLE_TYPES = frozenset(
+    {
+        "article",
+        "newsarticle",
+        "blogposting",
+        "reportagenewsarticle",
+        "analysisnewsarticle",
+        "opinionnewsarticle",
+        "backgroundnewsarticle",
+        "reviewnewsarticle",
+        "liveblogposting",
+        "scholarlyarticle",
+        "techarticle",
+        "report",
+        "posting",
+        "socialmediaposting",
+    }
+)
+# Meta names/properties that carry the publication time, strongest first.
+_DATE_METAS = (
+    "article:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "originalpublicationdate",
+    "article.published",
+    "published_time",
+    "publish-date",
+    "publish_date",
+    "publishdate",
+    "pubdate",
+    "parsely-pub-date",
+    "sailthru.date",
+    "dc.date.issued",
+    "dc.date.created",
+    "dcterms.issued",
+    "dcterms.created",
+    "dc.date",
+    "dcterms.date",
+    "citation_publication_date",
+    "citation_date",
+    "date",
+    "displaydate",
+    "dateline",
+)
+_TITLE_METAS = ("og:title", "twitter:title", "headline", "title")
+_SITE_NAME_METAS = ("og:site_name", "application-name", "apple-mobile-web-app-title", "publisher")
+_SECTION_METAS = ("article:section", "section", "parsely-section", "category")
+_URL_DATE = re.compile(
+    r"/((?:19|20)\d{2})[/-]?(0?[1-9]|1[0-2])[/-]?(0?[1-9]|[12]\d|3[01])(?:/|\.|-|_|$)"
+)
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»]{1,2}\s+")
+_MAX_URL_CHARS = 2000
+_MAX_LABELS = 8
+_MAX_LABEL_CHARS = 60
+_MAX_BYLINE_CHARS = 200
+
+
+@dataclass(slots=True)
+class _Block:
+    """A run of text between block boundaries, with where it sits and how much of it is links."""
+
+    text: str
+    tag: str
+    link_chars: int
+    ancestors: tuple[int, ...]
+    chrome: tuple[int, ...]
+
+    @property
+    def link_share(self) -> float:
+        """Give the share of the block's characters that are link text."""
+        return self.link_chars / max(1, len(self.text))
+
+    @property
+    def is_prose(self) -> bool:
+        """Give whether the block reads as article prose by its length and link share."""
+        return (
+            self.tag not in _HEADING_TAGS
+            and len(self.text) >= _PROSE_MIN_CHARS
+            and self.link_share <= _PROSE_MAX_LINK_SHARE
+        )
+
+
+class _Exit(enum.Enum):
+    """How the walk leaves an element: what it opened on the way in."""
+
+    INLINE = enum.auto()
+    LINK = enum.auto()
+    BLOCK = enum.auto()
+    CHROME_BLOCK = enum.auto()
+
+
+@dataclass(slots=True)
+class _Walk:
+    """The state of one pass over the page body."""
+
+    blocks: list[_Block] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    link_chars: int = 0
+    # The page body is element 0, so prose sitting right in <body> still has a container.
+    ancestors: list[int] = field(default_factory=lambda: [0])
+    chrome: list[int] = field(default_factory=list)
+    block_tags: list[str] = field(default_factory=list)
+    in_link: int = 0
+    next_id: int = 0
+
+    def flush(self) -> None:
+        """Close the text gathered since the last block boundary into a block."""
+        text = _SPACE.sub(" ", "".join(self.parts)).strip()
+        if text:
+            self.blocks.append(
+                _Block(
+                    text=text,
+                    tag=self.block_tags[-1] if self.block_tags else "body",
+                    link_chars=min(self.link_chars, len(text)),
+                    ancestors=tuple(self.ancestors),
+                    chrome=tuple(self.chrome),
+                )
+            )
+        self.parts.clear()
+        self.link_chars = 0
+
+    def open_block(self, tag: str, *, is_chrome: bool) -> None:
+        """Start a block-level element: close the running block and push the element."""
+        self.flush()
+        self.next_id += 1
+        self.ancestors.append(self.next_id)
+        self.block_tags.append(tag)
+        if is_chrome:
+            self.chrome.append(self.next_id)
+
+    def close(self, exit_kind: _Exit) -> None:
+        """Leave an element, undoing what entering it pushed."""
+        if exit_kind is _Exit.LINK:
+            self.in_link -= 1
+        elif exit_kind is not _Exit.INLINE:
+            self.flush()
+            if exit_kind is _Exit.CHROME_BLOCK:
+                self.chrome.pop()
+            self.block_tags.pop()
+            self.ancestors.pop()
+
+
+@dataclass(slots=True)
+class _Metadata:
+    """What the page states about itself outside the visible text."""
+
+    headlines: list[str] = field(default_factory=list)
+    dates: list[tuple[str, DateSource]] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)
+    site_names: list[str] = field(default_factory=list)
+    language: str | None = None
+
+
+def clean_html(page: DecodedPage) -> CleanPage | Rejection:
+    """Take a decoded HTML page; give its headline, date, body and labels, or a Rejection."""
+    tree = LexborHTMLParser(page.text)
+    metadata = _read_metadata(tree)
+    published = _published(tree, metadata, page)
+    h1s = [_text(node) for node in tree.css("h1")[:5]]
+    headline = _headline(metadata, [h for h in h1s if h], page.url)
+    if not headline:
+        return Rejection("no_headline", "no JSON-LD headline, og:title, <h1> or <title> with text")
+    tree.strip_tags(list(_DROPPED_TAGS))
+    body = _body(tree, headline)
+    body_chars = sum(len(paragraph) for paragraph in body)
+    if body_chars < _MIN_BODY_CHARS:
+        return Rejection(
+            "no_body",
+            f"no article text under {headline[:80]!r}: {len(body)} paragraphs, {body_chars} "
+            "characters of prose (an index, error or media page)",
+        )
+    return CleanPage(
+        headline=headline,
+        published=published,
+        body=body,
+        kind="html",
+        byline=_byline(tree, metadata),
+        section_labels=_section_labels(tree, metadata),
+        language=metadata.language,
+    )
+
+
+def _text(node: LexborNode) -> str:
+    """Give a node's text with whitespace collapsed."""
+    return _SPACE.sub(" ", node.text(deep=True, separator=" ")).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Metadata
+
+
+def _read_metadata(tree: LexborHTMLParser) -> _Metadata:
+    """Gather headline, date, author, section and language statements from JSON-LD and metas."""
+    metadata = _Metadata()
+    for script in tree.css('script[type*="ld+json"]'):
+        _read_json_ld(script.text(deep=True), metadata)
+    metas: dict[str, str] = {}
+    for meta in tree.css("meta[content]"):
+        attributes = meta.attributes
+        content = (attributes.get("content") or "").strip()
+        key = attributes.get("property") or attributes.get("name") or attributes.get("itemprop")
+        if content and key:
+            metas.setdefault(key.strip().lower(), content)
+    metadata.headlines.extend(metas[key] for key in _TITLE_METAS if key in metas)
+    title = tree.css_first("title")
+    if title is not None:
+        metadata.headlines.append(_text(title))
+    metadata.dates.extend((metas[key], "meta") for key in _DATE_METAS if key in metas)
+    metadata.site_names.extend(metas[key] for key in _SITE_NAME_METAS if key in metas)
+    author = metas.get("author") or metas.get("article:author") or metas.get("byl")
+    if author and "://" not in author:
+        metadata.authors.append(author)
+    metadata.sections.extend(metas[key] for key in _SECTION_METAS if key in metas)
+    html = tree.css_first("html")
+    language = html.attributes.get("lang") if html is not None else None
+    language = language or metas.get("og:locale") or metas.get("content-language")
+    if language:
+        metadata.language = re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0] or None
+    return metadata
+
+
+def _read_json_ld(source: str, metadata: _Metadata) -> None:
+    """Add what the article objects of one JSON-LD script state to the metadata."""
+    try:
+        document = orjson.loads(source)
+    except orjson.JSONDecodeError:
+        return
+    for thing in _json_objects(document):
+        types = thing.get("@type")
+        type_names = {str(t).lower() for t in (types if isinstance(types, list) else [types])}
+        if "breadcrumblist" in type_names:
+            metadata.sections.extend(_breadcrumb_names(thing))
+        if not type_names & _ARTICLE_TYPES:
+            if "webpage" in type_names and isinstance(thing.get("datePublished"), str):
+                metadata.dates.append((thing["datePublished"], "jsonld"))
+            continue
+        for key in ("headline", "name"):
+            if isinstance(thing.get(key), str):
+                metadata.headlines.insert(0, thing[key])
+                break
+        for key in ("datePublished", "dateCreated"):
+            if isinstance(thing.get(key), str):
+                metadata.dates.insert(0, (thing[key], "jsonld"))
+                break
+        metadata.authors.extend(_names(thing.get("author")))
+        section = thing.get("articleSection")
+        if isinstance(section, str):
+            metadata.sections.append(section)
+        elif isinstance(section, list):
+            metadata.sections.extend(s for s in section if isinstance(s, str))
+        if isinstance(thing.get("inLanguage"), str) and metadata.language is None:
+            metadata.language = thing["inLanguage"].split("-")[0].lower() or None
+
+
+def _json_objects(document: Any) -> Iterator[dict[str, Any]]:
+    """Yield every JSON object in a JSON-LD document, `@graph` members included, outermost first."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(
+                value for key, value in item.items() if key == "@graph" or isinstance(value, list)
+            )
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+
+
+def _names(value: Any) -> list[str]:
+    """Give the person or organisation names a JSON-LD author value holds."""
+    if isinstance(value, str):
+        return [value] if "://" not in value else []
+    if isinstance(value, dict):
+        name = value.get("name")
+        return [name] if isinstance(name, str) else []
+    if isinstance(value, list):
+        return [name for item in value for name in _names(item)]
+    return []
+
+
+def _breadcrumb_names(thing: dict[str, Any]) -> list[str]:
+    """Give the item names of a JSON-LD BreadcrumbList, home page excluded."""
+    names = []
+    items = thing.get("itemListElement")
+    for element in items if isinstance(items, list) else []:
+        if not isinstance(element, dict):
+            continue
+        item = element.get("item")
+        name = element.get("name") or (item.get("name") if isinstance(item, dict) else None)
+        if isinstance(name, str):
+            names.append(name)
+    return names[1:] if len(names) > 1 else names
+
+
+def _published(
+    tree: LexborHTMLParser, metadata: _Metadata, page: DecodedPage
+) -> PublishedAt | None:
+    """Give the page's publication time from its strongest dated statement, or None."""
+    fetched_at = page.fetched_at
+    for value, source in metadata.dates:
+        published = _parse(value, fetched_at, source)
+        if published is not None:
+            return published
+    for node in tree.css("[itemprop=datePublished], time[datetime], time[pubdate]"):
+        if _in_chrome(node):
+            continue
+        attributes = node.attributes
+        value = attributes.get("datetime") or attributes.get("content") or _text(node)
+        published = _parse(value or "", fetched_at, "time_tag")
+        if published is not None:
+            return published
+    return _url_date(page.url, fetched_at)
+
+
+def _parse(value: str, fetched_at: datetime | None, source: DateSource) -> PublishedAt | None:
+    """Parse one stated date value, or give None."""
+    value = value.strip()
+    return parse_date(value, fetched_at=fetched_at, source=source) if value else None
+
+
+def _url_date(url: str | None, fetched_at: datetime | None) -> PublishedAt | None:
+    """Give the day a URL path states (/2019/11/20/), at day precision, or None."""
+    if not url:
+        return None
+    match = _URL_DATE.search(urlsplit(url[:_MAX_URL_CHARS]).path)
+    if match is None:
+        return None
+    year, month, day = (int(part) for part in match.groups())
+    return parse_date(f"{year:04d}-{month:02d}-{day:02d}", fetched_at=fetched_at, source="url")
+
+
+def _in_chrome(node: LexborNode) -> bool:
+    """Say whether a node sits inside page chrome (a nav, an aside, a related-stories box)."""
+    ancestor = node.parent
+    while ancestor is not None and ancestor.tag not in ("body", "html"):
+        if ancestor.tag in _CHROME_TAGS - {"header"} or _is_chrome_by_name(ancestor):
+            return True
+        ancestor = ancestor.parent
+    return False
+
+
+def _is_chrome_by_name(node: LexborNode) -> bool:
+    """Say whether a node's class or id names it page chrome."""
+    attributes = node.attributes
+    if not attributes:
+        return False
+    names = f"{attributes.get('class') or ''} {attributes.get('id') or ''}"
+    if len(names) <= 1:
+        return False
+    return any(
+        word in _CHROME_WORDS
+        for word in _ATTRIBUTE_WORD.findall(names[:_MAX_ATTRIBUTE_CHARS].lower())
+    )
+
+
+def _headline(metadata: _Metadata, h1s: list[str], url: str | None) -> str | None:
+    """Give the headline: the visible <h1> a metadata title confirms, else the best title."""
+    site_names = [_fold(name) for name in metadata.site_names if name.strip()]
+    if url:
+        host = urlsplit(url[:_MAX_URL_CHARS]).hostname or ""
+        site_names.extend(part for part in host.lower().split(".") if len(part) > 3)
+    titles = [_strip_site_name(_SPACE.sub(" ", t).strip(), site_names) for t in metadata.headlines]
+    titles = [title for title in titles if title]
+    folded_titles = [_fold(title) for title in titles]
+    for h1 in h1s:
+        folded = _fold(h1)
+        if folded and any(folded in title or title in folded for title in folded_titles if title):
+            return h1
+    if titles:
+        return titles[0]
+    return h1s[0] if h1s else None
+
+
+def _fold(text: str) -> str:
+    """Give text reduced to lower-case words for loose comparison."""
+    return " ".join(_ATTRIBUTE_WORD.findall(text.lower()))
+
+
+def _strip_site_name(title: str, site_names: list[str]) -> str:
+    """Remove a leading or trailing site name (" - BBC News", "Reuters | ") from a title."""
+    parts = _TITLE_SEPARATOR.split(title)
+    if len(parts) < 2:
+        return title
+    for index in (-1, 0):
+        folded = _fold(parts[index])
+        if any(_names_site(folded, name) for name in site_names):
+            kept = parts[:-1] if index == -1 else parts[1:]
+            separators = _TITLE_SEPARATOR.findall(title)
+            separators = separators[:-1] if index == -1 else separators[1:]
+            rebuilt = kept[0]
+            for separator, part in zip(separators, kept[1:], strict=True):
+                rebuilt += separator + part
+            return rebuilt.strip()
+    return title
+
+
+def _names_site(folded_part: str, site_name: str) -> bool:
+    """Say whether a title segment names the site (its og:site_name, or a word of its host)."""
+    if not folded_part or not site_name:
+        return False
+    compact = folded_part.replace(" ", "")
+    return (
+        folded_part == site_name
+        or site_name.replace(" ", "") in compact.split()
+        or (site_name in compact and len(compact) <= len(site_name) + 12)
+    )
+
+
+def _byline(tree: LexborHTMLParser, metadata: _Metadata) -> str | None:
+    """Give the author names the page states, or None."""
+    names = list(dict.fromkeys(name.strip() for name in metadata.authors if name.strip()))
+    if not names:
+        node = tree.css_first('[rel="author"], [itemprop="author"], .byline, .author')
+        text = _text(node) if node is not None else ""
+        names = [text] if 0 < len(text) <= _MAX_BYLINE_CHARS else []
+    byline = ", ".join(names)[:_MAX_BYLINE_CHARS]
+    return byline or None
+
+
+def _section_labels(tree: LexborHTMLParser, metadata: _Metadata) -> tuple[str, ...]:
+    """Give the section names the page shows about itself (articleSection, breadcrumb)."""
+    labels = list(metadata.sections)
+    for crumb in tree.css('[class*="breadcrumb"] a, [aria-label*="readcrumb"] a')[:_MAX_LABELS]:
+        labels.append(_text(crumb))
+    unique = dict.fromkeys(
+        _SPACE.sub(" ", label).strip()
+        for label in labels
+        if 0 < len(label.strip()) <= _MAX_LABEL_CHARS
+    )
+    return tuple(label for label in unique if label)[:_MAX_LABELS]
+
+
+# ---------------------------------------------------------------------------------------------
+# Body
+
+
+def _body(tree: LexborHTMLParser, headline: str) -> tuple[str, ...]:
+    """Give the article's paragraphs: the prose container's blocks, chrome and links dropped."""
+    root = tree.body
+    if root is None:
+        return ()
+    walk = _Walk()
+    _walk(root, walk)
+    walk.flush()
+    blocks = walk.blocks
+    _forgive_wrapping_chrome(blocks)
+    container = _container(blocks)
+    if container is None:
+        return ()
+    inside = [
+        block
+        for block in blocks
+        if container in block.ancestors
+        and not block.chrome
+        and block.tag != "h1"
+        and block.link_share <= _BODY_MAX_LINK_SHARE
+    ]
+    prose = [index for index, block in enumerate(inside) if block.is_prose]
+    if not prose:
+        return ()
+    folded_headline = _fold(headline)
+    paragraphs: list[str] = []
+    for block in inside[prose[0] : prose[-1] + 1]:
+        if _fold(block.text) == folded_headline or block.text in paragraphs:
+            continue
+        paragraphs.append(block.text)
+    return tuple(paragraphs)
+
+
+def _walk(root: LexborNode, walk: _Walk) -> None:
+    """Add the text under a node to the walk, closing blocks at block-level boundaries."""
+    # An explicit stack, not recursion: hostile pages nest elements deeper than Python's stack.
+    # Each frame is the next child to visit and how to close the element it belongs to.
+    frames: list[tuple[LexborNode | None, _Exit]] = [(root.child, _Exit.INLINE)]
+    while frames:
+        node, exit_kind = frames[-1]
+        if node is None:
+            frames.pop()
+            walk.close(exit_kind)
+            continue
+        frames[-1] = (node.next, exit_kind)
+        tag = node.tag
+        if tag == "-text":
+            text = node.text_content or ""
+            walk.parts.append(text)
+            if walk.in_link:
+                walk.link_chars += len(text.strip())
+        elif tag == "br":
+            walk.parts.append("\n")
+        elif tag in _BLOCK_TAGS or tag in _CHROME_TAGS:
+            is_chrome = tag in _CHROME_TAGS or _is_chrome_by_name(node)
+            walk.open_block(tag, is_chrome=is_chrome)
+            frames.append((node.child, _Exit.CHROME_BLOCK if is_chrome else _Exit.BLOCK))
+        elif tag == "a":
+            walk.in_link += 1
+            frames.append((node.child, _Exit.LINK))
+        elif tag is not None and not tag.startswith("-"):
+            if tag in ("td", "th"):
+                walk.parts.append(" ")
+            frames.append((node.child, _Exit.INLINE))
+
+
+def _forgive_wrapping_chrome(blocks: list[_Block]) -> None:
+    """Clear the chrome mark of a box that holds most of the page's prose: it is the article."""
+    prose_total = sum(len(block.text) for block in blocks if block.is_prose)
+    if not prose_total:
+        return
+    prose_in: dict[int, int] = {}
+    for block in blocks:
+        if block.is_prose:
+            for element_id in block.chrome:
+                prose_in[element_id] = prose_in.get(element_id, 0) + len(block.text)
+    forgiven = {
+        element_id
+        for element_id, chars in prose_in.items()
+        if chars >= prose_total * _CHROME_OVERRIDE_SHARE
+    }
+    if not forgiven:
+        return
+    for block in blocks:
+        if forgiven & set(block.chrome):
+            block.chrome = tuple(e for e in block.chrome if e not in forgiven)
+
+
+def _container(blocks: list[_Block]) -> int | None:
+    """Give the element that holds the most prose net of the other text inside it."""
+    prose: dict[int, int] = {}
+    other: dict[int, int] = {}
+    for block in blocks:
+        is_prose = block.is_prose and not block.chrome
+        tally = prose if is_prose else other
+        for element_id in block.ancestors:
+            tally[element_id] = tally.get(element_id, 0) + len(block.text)
+    if not prose:
+        return None
+    return max(prose, key=lambda e: prose[e] - _OTHER_TEXT_WEIGHT * other.get(e, 0))
