@@ -1,0 +1,139 @@
+"""Score `clean_text` on the Scrapinghub pages rendered as text dumps; print body P/R/F1 and speed.
+
+    .venv/bin/python bench/textdumps.py [--baseline] [--worst N] [--headlines]
+
+Body scoring follows the shared data convention: lower-cased tokens split on non-word characters,
+bag-of-tokens overlap with the gold articleBody, precision/recall/F1 averaged over pages (a page
+`clean_text` rejects scores 0). `--baseline` also scores trafilatura on each dump with every line
+wrapped in `<p>`. `--headlines` compares headlines with the page's own <h1>/<title> (a proxy: the
+set has no gold headline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from html import escape
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from worker.pipeline.clean_text import clean_text
+from worker.pipeline.types import DecodedPage, Rejection
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "extraction"
+DUMPS = DATA / "scrapinghub-textdumps"
+GOLD = DATA / "scrapinghub" / "ground-truth.json"
+
+_TOKEN_SPLIT = re.compile(r"\W+")
+
+
+def tokens(text: str) -> list[str]:
+    """Text -> its lower-cased tokens, split on non-word characters."""
+    return [token for token in _TOKEN_SPLIT.split(text.lower()) if token]
+
+
+def body_scores(extracted: str, gold: str) -> tuple[float, float, float]:
+    """Extracted body and gold body -> (precision, recall, F1) of their bag-of-tokens overlap."""
+    got, want = Counter(tokens(extracted)), Counter(tokens(gold))
+    overlap = sum((got & want).values())
+    if not got or not want or not overlap:
+        return 0.0, 0.0, 0.0
+    precision = overlap / sum(got.values())
+    recall = overlap / sum(want.values())
+    return precision, recall, 2 * precision * recall / (precision + recall)
+
+
+def load_pages() -> list[tuple[str, str, str]]:
+    """(page id, dump text, gold body) for every dump that has a gold body."""
+    gold = json.loads(GOLD.read_text(encoding="utf-8"))
+    return [
+        (path.stem, path.read_text(encoding="utf-8"), gold[path.stem]["articleBody"])
+        for path in sorted(DUMPS.glob("*.txt"))
+        if path.stem in gold
+    ]
+
+
+def _clean_body(text: str) -> str:
+    cleaned = clean_text(DecodedPage(text=text, kind="text"))
+    return "" if isinstance(cleaned, Rejection) else "\n".join(cleaned.body)
+
+
+def _trafilatura_body(text: str) -> str:
+    import trafilatura
+
+    html = "<html><body>" + "".join(f"<p>{escape(line)}</p>" for line in text.splitlines())
+    return trafilatura.extract(html + "</body></html>") or ""
+
+
+def score(
+    pages: Sequence[tuple[str, str, str]], extract: Callable[[str], str]
+) -> tuple[list[tuple[str, float, float, float]], float]:
+    """Run one extractor over the pages -> per-page (id, P, R, F1) and seconds spent extracting."""
+    rows = []
+    spent = 0.0
+    for page_id, text, gold in pages:
+        began = time.perf_counter()
+        body = extract(text)
+        spent += time.perf_counter() - began
+        rows.append((page_id, *body_scores(body, gold)))
+    return rows, spent
+
+
+def _report(name: str, rows: list[tuple[str, float, float, float]], spent: float) -> None:
+    precision = statistics.fmean(row[1] for row in rows)
+    recall = statistics.fmean(row[2] for row in rows)
+    f1 = statistics.fmean(row[3] for row in rows)
+    per_page = spent / len(rows) * 1e6
+    print(
+        f"{name:12} pages={len(rows)} P={precision:.3f} R={recall:.3f} F1={f1:.3f} "
+        f"median F1={statistics.median(row[3] for row in rows):.3f} {per_page:,.0f} µs/page"
+    )
+
+
+def _headline_proxy(pages: Sequence[tuple[str, str, str]]) -> None:
+    from selectolax.lexbor import LexborHTMLParser
+
+    hits = 0
+    for page_id, text, _gold in pages:
+        raw = gzip.decompress((DATA / "scrapinghub" / "html" / f"{page_id}.html.gz").read_bytes())
+        tree = LexborHTMLParser(raw.decode("utf-8", "replace"))
+        references = [node.text(strip=True) for node in tree.css("h1, title")]
+        cleaned = clean_text(DecodedPage(text=text, kind="text"))
+        headline = "" if isinstance(cleaned, Rejection) else cleaned.headline
+        best = max((body_scores(headline, ref)[2] for ref in references), default=0.0)
+        hits += best >= 0.8
+        if best < 0.8:
+            print(f"  {page_id[:12]} got {headline[:70]!r} want {references[:2]!r}"[:220])
+    print(f"headline matches <h1>/<title> (token F1 >= 0.8): {hits}/{len(pages)}")
+
+
+def main() -> None:
+    """Print body P/R/F1 for clean_text (and optionally trafilatura) over the text dumps."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--baseline", action="store_true", help="also score trafilatura")
+    parser.add_argument("--worst", type=int, default=0, help="list the N worst pages")
+    parser.add_argument("--headlines", action="store_true", help="check headlines against <h1>")
+    args = parser.parse_args()
+    if not DUMPS.is_dir() or not GOLD.is_file():
+        sys.exit(f"evaluation data not found under {DATA.resolve()}")
+    pages = load_pages()
+    rows, spent = score(pages, _clean_body)
+    _report("clean_text", rows, spent)
+    if args.baseline:
+        _report("trafilatura", *score(pages, _trafilatura_body))
+    for page_id, precision, recall, f1 in sorted(rows, key=lambda row: row[3])[: args.worst]:
+        print(f"  {page_id[:16]} P={precision:.2f} R={recall:.2f} F1={f1:.2f}")
+    if args.headlines:
+        _headline_proxy(pages)
+
+
+if __name__ == "__main__":
+    main()

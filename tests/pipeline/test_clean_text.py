@@ -1,0 +1,153 @@
+"""Cleaning text dumps: the seed page exactly, golden dumps, rejections and hostile input."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from worker.pipeline.clean_text import clean_text
+from worker.pipeline.types import CleanPage, DecodedPage, Rejection
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / ".." / "shared" / "data"
+SEED = DATA / "seed" / "bbc-2009-12-16-nato-russia-helicopters.txt"
+GOLDEN = REPO / "tests" / "golden" / "text"
+
+
+def _clean(text: str, fetched_at: datetime | None = None) -> CleanPage:
+    cleaned = clean_text(DecodedPage(text=text, kind="text", fetched_at=fetched_at))
+    assert isinstance(cleaned, CleanPage), cleaned
+    return cleaned
+
+
+@pytest.fixture(scope="module")
+def seed() -> CleanPage:
+    if not SEED.is_file():
+        pytest.skip(f"the shared evaluation data is not at {DATA.resolve()}")
+    text = SEED.read_text(encoding="utf-8")
+    return _clean(text, fetched_at=datetime(2020, 1, 1, tzinfo=UTC))
+
+
+def test_seed_headline_and_date(seed: CleanPage) -> None:
+    assert seed.headline == "Nato chief seeks Russian helicopters for Afghanistan"
+    assert seed.published is not None
+    assert seed.published.at.isoformat() == "2009-12-16T15:54:00+00:00"
+    assert seed.published.precision == "minute"
+    assert seed.published.source == "text"
+    assert seed.published.utc_offset_minutes == 0
+
+
+def test_seed_body_bounds(seed: CleanPage) -> None:
+    assert seed.body[0].startswith(
+        "Nato Secretary General Anders Fogh Rasmussen has asked Russia to provide helicopters"
+    )
+    assert seed.body[-1].endswith("should not see that as a threat.")
+    assert "Common ground" in seed.body
+    assert "Sensitive subject" in seed.body
+
+
+@pytest.mark.parametrize(
+    "chrome",
+    [
+        "(left) talks to Russian Foreign Minister",
+        "must look beyond their differences",
+        "Print Sponsor",
+        "Nato chief reaches out to Russia",
+        "| Europe",
+        "France24",
+        "hrs ago",
+        "Has China's housing",
+        "clove tree",
+        "Sign in",
+        "BBC navigation",
+        "Copyright",
+        "web browser",
+        "Americas Africa",
+    ],
+)
+def test_seed_body_has_no_chrome(seed: CleanPage, chrome: str) -> None:
+    assert not any(chrome in paragraph for paragraph in seed.body)
+
+
+def test_seed_fields(seed: CleanPage) -> None:
+    assert seed.section_labels == ("Europe",)
+    assert seed.kind == "text"
+    assert all("  " not in paragraph and "\n" not in paragraph for paragraph in seed.body)
+
+
+def _golden_cases() -> list[str]:
+    return sorted(path.stem for path in GOLDEN.glob("*.json"))
+
+
+@pytest.mark.parametrize("name", _golden_cases())
+def test_golden(name: str) -> None:
+    expected = json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
+    cleaned = _clean((GOLDEN / f"{name}.txt").read_text(encoding="utf-8"))
+    assert cleaned.headline == expected["headline"]
+    assert list(cleaned.body) == expected["body"]
+    assert cleaned.byline == expected["byline"]
+    assert list(cleaned.section_labels) == expected["section_labels"]
+    if expected["published"] is None:
+        assert cleaned.published is None
+    else:
+        assert cleaned.published is not None
+        assert cleaned.published.at == datetime.fromisoformat(expected["published"]["at"])
+        assert cleaned.published.precision == expected["published"]["precision"]
+        assert cleaned.published.source == expected["published"]["source"]
+        assert cleaned.published.utc_offset_minutes == expected["published"]["utc_offset_minutes"]
+
+
+def test_golden_cases_exist() -> None:
+    assert len(_golden_cases()) >= 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "  \n\n  ",
+        "\n".join(f"  • Section {n}" for n in range(40)),
+        "\n".join(f"Story headline number {n}\n{n} Nov 19 | World" for n in range(1, 25)),
+        "Home\nNews\nSport\n\n404 Not Found\n\nThe page you requested could not be found.\n",
+    ],
+)
+def test_pages_without_an_article_are_rejected_as_no_body(text: str) -> None:
+    cleaned = clean_text(DecodedPage(text=text, kind="text"))
+    assert isinstance(cleaned, Rejection)
+    assert cleaned.reason == "no_body"
+    assert cleaned.detail
+
+
+def test_prose_without_a_title_is_rejected_as_no_headline() -> None:
+    paragraph = (
+        "The council met on Tuesday and agreed that the new bridge would be built by the end of "
+        "the decade, after a long debate about its cost and about where the money would come from."
+    )
+    cleaned = clean_text(DecodedPage(text=f"{paragraph}\n\n{paragraph}\n", kind="text"))
+    assert isinstance(cleaned, Rejection)
+    assert cleaned.reason == "no_headline"
+
+
+def test_wrapped_lines_are_rejoined_into_one_paragraph() -> None:
+    words = " ".join(["the committee said that the plan would go ahead"] * 8) + "."
+    lines = []
+    line = ""
+    for word in words.split():
+        if len(line) + 1 + len(word) > 120:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    text = "Plan approved by the committee\n\n" + "\n".join(lines) + "\n\n" + "\n".join(lines)
+    cleaned = _clean(text)
+    assert cleaned.body == (words, words)
+
+
+def test_hostile_dump_is_cleaned_or_rejected() -> None:
+    hostile = ("[" * 5000 + "a " * 5000 + "\n") * 20 + ("•" * 3000 + "\n") * 20 + "x" * 100_000
+    cleaned = clean_text(DecodedPage(text=hostile, kind="text"))
+    assert isinstance(cleaned, CleanPage | Rejection)

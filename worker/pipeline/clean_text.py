@@ -1,0 +1,351 @@
+"""Find the article inside a plain-text dump of a news page: headline, date, byline, body.
+
+A text dump is a page rendered to text (w3m, a browser's "save as text", a copy-paste): the article
+sits among menus, share prompts, captions, related-story lists and footers. Nothing here knows any
+site. The dump is cut into units (a paragraph rejoined from its wrapped lines, or one short line),
+each unit is scored from its own shape — how many words, whether it ends a sentence, how many
+function words it carries, whether it is a bullet, a bare link or image label, or boilerplate
+wording — and the body is the contiguous run of units with the highest total score. Prose scores
+positive, chrome negative, so the best run starts at the first article paragraph and stops at the
+last. Short lines inside that run survive only as subheadings between paragraphs.
+
+The headline is the title-shaped line standing alone nearest above the body; the date comes from
+the lines around it (`find_date`); bylines and the section labels of related-story lines
+("18 Sep 09 | Europe") become fields and never enter the body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from worker.pipeline.dates import find_date, parse_date
+from worker.pipeline.types import CleanPage, DecodedPage, Rejection
+
+__all__ = ["clean_text"]
+
+# Cheap bounds against hostile dumps: the regexes below only ever see this much of a line.
+_MAX_LINE_CHARS = 2000
+_MAX_LINES = 20_000
+# A run of chrome costing more than this (about five short lines) ends the article.
+_GAP_LIMIT = 20.0
+# Less prose than this (a couple of sentences) is not an article.
+_MIN_BODY_SCORE = 15.0
+
+_BULLET = re.compile(r"\s{0,40}[•◦▪▫■□☆★○●·‣⁃*+\-–—]( |$)")
+_NUMBERED = re.compile(r"\s{0,10}\d{1,3}[.)]\s")
+_BRACKETED = re.compile(r"\[[^\[\]]{0,300}\]")
+_URL = re.compile(r"(?:https?://|www\.)\S{1,500}")
+_WORD = re.compile(r"[^\W_]+")
+_SENTENCE_END = re.compile(r"[.!?…:;]['\"’”»)\]]{0,3}$")
+_SPACES = re.compile(r"\s+")
+_INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_BYLINE = re.compile(r"(?:by|von|par|por|di|door|av|af)\s+(.{3,120})", re.IGNORECASE)
+_NAME_WORD = re.compile(r"[A-ZÀ-Þ][\w'’.-]{0,30}")
+_BYLINE_CUT = re.compile(r"\s+(?:[-–—|,•/]|on|am|le|el)\s+|,\s+|\s+\|\s*|\s+-\s+")
+_LABELLED_DATE = re.compile(r"(.{1,60}?)\s{0,3}[|·•]\s{0,3}(.{1,60})")
+
+# Boilerplate wording, in the languages the service reads; only ever counted against short units.
+_CHROME = re.compile(
+    r"(?<!\w)(?:copyright|©|all rights reserved|sign in|sign up|log ?in|log ?out|register|"
+    r"subscribe|subscription|newsletter|cookies?|privacy|terms of (?:use|service)|"
+    r"share (?:this|on)|follow us|advertisement|advertising|sponsored|sponsor|related|"
+    r"read more|more from|most (?:read|popular|viewed|shared)|recommended|trending|"
+    r"print|e-?mail (?:this|us)|skip to|javascript|browser|comments?|"
+    r"anmelden|abonnieren|werbung|datenschutz|impressum|weitere artikel|teilen|"
+    r"connexion|s'abonner|publicité|partager|iniciar sesión|suscríbete|publicidad|"
+    r"compartir|accedi|iscriviti|pubblicità|condividi|inloggen|delen)(?!\w)",
+    re.IGNORECASE,
+)
+
+# The commonest function words of the languages the service reads. Prose is dense with them;
+# menus, lists of headlines and captions are not.
+_STOPWORDS_BY_LANGUAGE = (
+    "a an the and or but of to in on at for with by from as is are was were be been has have had it"
+    " its this that these those he she they we you i his her their our not no will would can could"
+    " should said says who which what when there than then also into about after over more",
+    "der die das und oder aber ein eine einer eines einem den dem des ist sind war waren wird"
+    " werden hat haben nicht mit von zu im in auf für an als auch sich es er sie wir ihr bei aus"
+    " nach wie noch nur so dass über um",
+    "le la les un une des et ou mais de du au aux en dans sur pour par avec est sont était ont a"
+    " ne pas que qui il elle ils nous vous ce cette ses son sa leur plus se",
+    "el los las una unos y o pero del al en por para con es son fue está que se no lo su sus"
+    " como más",
+    "il lo gli uno e o ma di da nel nella con per che non è sono era anche si suo sua",
+    "o os as um uma e ou mas do da dos das em no na com por para que não é são foi",
+    "de het een en of maar van in op voor met is zijn was niet dat die er ook aan bij",
+)
+_STOPWORDS = frozenset(word for words in _STOPWORDS_BY_LANGUAGE for word in words.split())
+
+
+@dataclass(slots=True)
+class _Unit:
+    """A paragraph rejoined from its wrapped lines, or one line that stands alone."""
+
+    text: str
+    line: int  # index of its first line in the dump
+    block: int  # index of its blank-line-separated block
+    bullet: bool
+    words: int = 0
+    stop_ratio: float = 0.0
+    sentence: bool = False
+    chrome: bool = False
+    label_only: bool = False  # nothing but bracketed image labels and bare links
+    score: float = 0.0
+
+
+def clean_text(page: DecodedPage) -> CleanPage | Rejection:
+    """A decoded text dump -> its CleanPage (headline, date, body, byline, labels), or Rejection."""
+    lines = _lines(page.text)
+    units = _units(lines)
+    for unit in units:
+        _describe(unit)
+    region = _best_region(units)
+    if region is None:
+        return Rejection(
+            "no_body",
+            "no run of prose paragraphs was found; the dump looks like an index or error page",
+        )
+    start, end = region
+    headline_index = _headline(units, start, end)
+    if headline_index is None:
+        return Rejection(
+            "no_headline", "no title-shaped line stands above the article text in this dump"
+        )
+    headline = units[headline_index].text
+    body_units = _body(units, start, end, headline)
+    if not body_units:
+        return Rejection("no_body", "the article region held no paragraphs once chrome was removed")
+    top = min(headline_index, start)
+    date_lines = lines[max(0, units[top].line - 12) : units[start].line + 1]
+    date_lines += [unit.text for unit in units[start : min(end + 1, start + 3)]]
+    published = find_date(date_lines, fetched_at=page.fetched_at)
+    return CleanPage(
+        headline=headline,
+        published=published,
+        body=tuple(unit.text for unit in body_units),
+        kind=page.kind,
+        byline=_byline(units, headline_index, start),
+        section_labels=_section_labels(lines, page),
+    )
+
+
+def _lines(text: str) -> list[str]:
+    """The dump's lines, invisible characters and no-break spaces removed, trailing space cut."""
+    cleaned = _INVISIBLE.sub("", text.replace("\xa0", " "))
+    return [line.rstrip()[:_MAX_LINE_CHARS] for line in cleaned.splitlines()[:_MAX_LINES]]
+
+
+def _wrap_width(lines: Sequence[str]) -> int | None:
+    """The column width the renderer wrapped at, or None when lines were not wrapped."""
+    lengths = sorted((len(line) for line in lines if line), reverse=True)
+    if len(lengths) < 3:
+        return None
+    widest = lengths[0]
+    # A wrapping renderer fills many lines to just under its width; a dump of unwrapped paragraphs
+    # has a few long lines of scattered lengths.
+    near = sum(1 for length in lengths if length >= widest - 12)
+    if widest < 60 or near < max(3, len(lengths) // 20):
+        return None
+    return widest
+
+
+def _units(lines: Sequence[str]) -> list[_Unit]:
+    width = _wrap_width(lines)
+    units: list[_Unit] = []
+    block = 0
+    previous = ""
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            block += 1
+            previous = ""
+            continue
+        bullet = bool(_BULLET.match(line)) or bool(_NUMBERED.match(line))
+        if previous and not bullet and width is not None and _was_wrapped(previous, line, width):
+            units[-1].text += " " + stripped
+        else:
+            units.append(_Unit(text=stripped, line=index, block=block, bullet=bullet))
+        previous = line
+    for unit in units:
+        unit.text = _SPACES.sub(" ", unit.text)
+    return units
+
+
+def _was_wrapped(previous: str, line: str, width: int) -> bool:
+    """Whether `line` continues `previous`: its first word would not have fit on that line."""
+    first_word = line.split(maxsplit=1)[0]
+    if len(previous) + 1 + len(first_word) > width:
+        return True
+    # Wide characters take two columns, so a wrapped line of CJK text looks short when counted.
+    return len(previous) >= 0.85 * width and not _SENTENCE_END.search(previous)
+
+
+def _describe(unit: _Unit) -> None:
+    """Fill in the features the scoring reads, then the unit's score."""
+    text = unit.text
+    words = _WORD.findall(text)
+    unit.words = len(words)
+    if words:
+        unit.stop_ratio = sum(1 for word in words if word.lower() in _STOPWORDS) / len(words)
+    unit.sentence = bool(_SENTENCE_END.search(text))
+    unit.label_only = not _URL.sub("", _BRACKETED.sub("", text)).strip(" |-–·•")
+    unit.chrome = unit.words <= 30 and bool(_CHROME.search(text))
+    unit.score = _score(unit)
+
+
+def _score(unit: _Unit) -> float:
+    """Positive for prose, negative for chrome; the body is the run with the highest sum."""
+    if unit.label_only:
+        return -1.0
+    if unit.chrome:
+        return -6.0
+    if unit.bullet:
+        return -4.0 if unit.words < 12 else 0.0
+    if unit.words >= 8 and (unit.sentence or unit.words >= 20):
+        # Prose: weight by length, discounted when it lacks the function words sentences have.
+        density = min(1.0, 0.3 + unit.stop_ratio * 2.5)
+        return unit.words * density
+    return -3.0
+
+
+def _best_region(units: Sequence[_Unit]) -> tuple[int, int] | None:
+    """The contiguous run of units with the largest total score (inclusive bounds), or None.
+
+    A run never crosses a gap of chrome costing more than `_GAP_LIMIT`: a long related-story list
+    or footer separates the article from whatever prose-like notice follows it.
+    """
+    best_sum = 0.0
+    best: tuple[int, int] | None = None
+    running = 0.0
+    run_start = 0
+    gap = 0.0
+    for index, unit in enumerate(units):
+        gap = gap + unit.score if unit.score < 0 else 0.0
+        if running <= 0 or gap < -_GAP_LIMIT:
+            running = 0.0
+            run_start = index
+        running += unit.score
+        if running > best_sum:
+            best_sum = running
+            best = (run_start, index)
+    if best is None or best_sum < _MIN_BODY_SCORE:
+        return None
+    return best
+
+
+def _is_paragraph(unit: _Unit) -> bool:
+    return unit.score > 0 and not unit.bullet
+
+
+def _is_subheading(units: Sequence[_Unit], index: int, end: int) -> bool:
+    """A short standalone line with article paragraphs right before and after it."""
+    unit = units[index]
+    if unit.bullet or unit.chrome or unit.label_only or not 1 <= unit.words <= 12:
+        return False
+    if unit.sentence and not unit.text.endswith(("?", "!")):
+        return False
+    if index == 0 or index >= end:
+        return False
+    before, after = units[index - 1], units[index + 1]
+    return (
+        _is_paragraph(before)
+        and _is_paragraph(after)
+        and unit.block not in {before.block, after.block}
+    )
+
+
+def _body(units: Sequence[_Unit], start: int, end: int, headline: str) -> list[_Unit]:
+    body: list[_Unit] = []
+    for index in range(start, end + 1):
+        unit = units[index]
+        if unit.text == headline or (unit.words <= 12 and _BYLINE.fullmatch(unit.text)):
+            continue
+        if _is_paragraph(unit) or _is_subheading(units, index, end):
+            body.append(unit)
+    return body
+
+
+def _headline(units: Sequence[_Unit], start: int, end: int) -> int | None:
+    """The index of the unit that reads as the article's title, or None."""
+    best: int | None = None
+    best_score = 0.0
+    lead_words = {
+        word.lower()
+        for unit in units[start : min(end + 1, start + 4)]
+        for word in _WORD.findall(unit.text)
+    }
+    first = max(0, start - 40)
+    for index in range(first, start + 1):
+        unit = units[index]
+        if not _title_shaped(unit):
+            continue
+        alone = _stands_alone(units, index)
+        words = [word.lower() for word in _WORD.findall(unit.text)]
+        overlap = sum(1 for word in words if word in lead_words) / len(words)
+        distance = start - index
+        score = overlap + (1.0 if alone else 0.0) + 0.5 * (1 - distance / 40)
+        if index == start:
+            score -= 0.5
+        if score > best_score:
+            best, best_score = index, score
+    return best
+
+
+def _title_shaped(unit: _Unit) -> bool:
+    if unit.bullet or unit.chrome or unit.label_only or not 3 <= unit.words <= 30:
+        return False
+    if len(unit.text) > 250 or _BYLINE.fullmatch(unit.text):
+        return False
+    if unit.text.endswith((".", ",", ";", ":")) and not unit.text.endswith("..."):
+        return False
+    return parse_date(unit.text, fetched_at=None, source="text") is None
+
+
+def _stands_alone(units: Sequence[_Unit], index: int) -> bool:
+    block = units[index].block
+    before = index > 0 and units[index - 1].block == block
+    after = index + 1 < len(units) and units[index + 1].block == block
+    return not before and not after
+
+
+def _byline(units: Sequence[_Unit], headline_index: int, start: int) -> str | None:
+    """The author line between the headline and the first paragraph, names only, or None."""
+    for unit in units[headline_index + 1 : start + 2]:
+        if unit.words > 16:
+            continue
+        match = _BYLINE.fullmatch(unit.text)
+        if match is not None:
+            return _names(match[1])
+    return None
+
+
+def _names(text: str) -> str | None:
+    """The leading run of name-shaped words in a byline, without the date or site after it."""
+    head = _BYLINE_CUT.split(text, maxsplit=1)[0].strip()
+    if not head or not _NAME_WORD.match(head):
+        return None
+    return head
+
+
+def _section_labels(lines: Sequence[str], page: DecodedPage) -> tuple[str, ...]:
+    """Labels printed beside dates in story lists ("18 Sep 09 | Europe"), in order, deduplicated."""
+    labels: dict[str, None] = {}
+    for line in lines:
+        stripped = line.strip()
+        if not 5 <= len(stripped) <= 80:
+            continue
+        match = _LABELLED_DATE.fullmatch(stripped)
+        if match is None:
+            continue
+        for dated, label in ((match[1], match[2]), (match[2], match[1])):
+            if _is_label(label) and parse_date(dated, fetched_at=page.fetched_at, source="text"):
+                labels[label.strip()] = None
+                break
+    return tuple(labels)
+
+
+def _is_label(text: str) -> bool:
+    words = text.split()
+    return 1 <= len(words) <= 4 and words[0][:1].isupper() and not any(ch.isdigit() for ch in text)
