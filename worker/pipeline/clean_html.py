@@ -97,6 +97,8 @@ _BLOCK_TAGS = frozenset(
     }
 )
 _HEADING_TAGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
+# Block elements that hold their text themselves rather than being a paragraph of a container.
+_HOLDER_TAGS = frozenset({"div", "section", "article", "main", "body", "td", "form", "center"})
 # Words in a class or id that mark page chrome. Matched against whole words of the attribute
 # ("related-posts" -> "related", "posts"), so "header" never matches "head" and "shadow" never "ad".
 _CHROME_WORDS = frozenset(
@@ -152,6 +154,7 @@ _CHROME_WORDS = frozenset(
     }
 )
 _ATTRIBUTE_WORD = re.compile(r"[a-z]+")
+_WORD = re.compile(r"[^\W_]+")
 _SPACE = re.compile(r"\s+")
 
 # A block this long with this little link text is article prose; the thresholds are the ones that
@@ -159,7 +162,15 @@ _SPACE = re.compile(r"\s+")
 _PROSE_MIN_CHARS = 80
 _PROSE_MAX_LINK_SHARE = 0.25
 _BODY_MAX_LINK_SHARE = 0.5
-_OTHER_TEXT_WEIGHT = 0.5
+_SENTENCE_MIN_CHARS = 25
+_SENTENCE_ENDS = frozenset(".!?…:;\"'”’»)。！？")
+# Prose credits its holder fully, the holder's parent by half and the grandparent by a quarter.
+_CREDIT_SHARES = (1.0, 0.5, 0.25)
+# A prose block is a teaser when the box of up to this many levels holding it and no other prose
+# also holds this much link text.
+_TEASER_BOX_DEPTH = 4
+_TEASER_LINK_CHARS = 10
+_LINK_COST = 1.0
 _MIN_BODY_CHARS = 120
 # A chrome box holding this share of the page's prose is the article wrapper with an unlucky class.
 _CHROME_OVERRIDE_SHARE = 0.5
@@ -217,6 +228,8 @@ _URL_DATE = re.compile(
 )
 _TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»]{1,2}\s+")
 _MAX_URL_CHARS = 2000
+# An <h1> inside a longer title (or the reverse) is the headline when it covers this share of it.
+_SAME_TITLE_SHARE = 0.6
 _MAX_LABELS = 8
 _MAX_LABEL_CHARS = 60
 _MAX_BYLINE_CHARS = 200
@@ -236,6 +249,16 @@ class _Block:
     def link_share(self) -> float:
         """Give the share of the block's characters that are link text."""
         return self.link_chars / max(1, len(self.text))
+
+    @property
+    def is_sentence(self) -> bool:
+        """Give whether the block reads as a sentence (prose, or short text ending like one)."""
+        return self.is_prose or (
+            len(self.text) >= _SENTENCE_MIN_CHARS
+            and self.text[-1] in _SENTENCE_ENDS
+            and self.link_share <= _PROSE_MAX_LINK_SHARE
+            and self.tag not in _HEADING_TAGS
+        )
 
     @property
     def is_prose(self) -> bool:
@@ -267,6 +290,7 @@ class _Walk:
     ancestors: list[int] = field(default_factory=lambda: [0])
     chrome: list[int] = field(default_factory=list)
     block_tags: list[str] = field(default_factory=list)
+    parents: dict[int, int] = field(default_factory=dict)
     in_link: int = 0
     next_id: int = 0
 
@@ -290,6 +314,7 @@ class _Walk:
         """Start a block-level element: close the running block and push the element."""
         self.flush()
         self.next_id += 1
+        self.parents[self.next_id] = self.ancestors[-1]
         self.ancestors.append(self.next_id)
         self.block_tags.append(tag)
         if is_chrome:
@@ -532,16 +557,22 @@ def _headline(metadata: _Metadata, h1s: list[str], url: str | None) -> str | Non
     folded_titles = [_fold(title) for title in titles]
     for h1 in h1s:
         folded = _fold(h1)
-        if folded and any(folded in title or title in folded for title in folded_titles if title):
+        if folded and any(_same_title(folded, title) for title in folded_titles if title):
             return h1
     if titles:
         return titles[0]
     return h1s[0] if h1s else None
 
 
+def _same_title(first: str, second: str) -> bool:
+    """Say whether two folded titles are one headline, one perhaps carrying a few extra words."""
+    shorter, longer = sorted((first, second), key=len)
+    return shorter in longer and len(shorter) >= len(longer) * _SAME_TITLE_SHARE
+
+
 def _fold(text: str) -> str:
     """Give text reduced to lower-case words for loose comparison."""
-    return " ".join(_ATTRIBUTE_WORD.findall(text.lower()))
+    return " ".join(_WORD.findall(text.lower()))
 
 
 def _strip_site_name(title: str, site_names: list[str]) -> str:
@@ -612,23 +643,23 @@ def _body(tree: LexborHTMLParser, headline: str) -> tuple[str, ...]:
     walk.flush()
     blocks = walk.blocks
     _forgive_wrapping_chrome(blocks)
-    container = _container(blocks)
-    if container is None:
+    containers = _containers(blocks, walk.parents)
+    if not containers:
         return ()
     inside = [
         block
         for block in blocks
-        if container in block.ancestors
+        if not containers.isdisjoint(block.ancestors)
         and not block.chrome
         and block.tag != "h1"
         and block.link_share <= _BODY_MAX_LINK_SHARE
     ]
-    prose = [index for index, block in enumerate(inside) if block.is_prose]
-    if not prose:
+    sentences = [index for index, block in enumerate(inside) if block.is_sentence]
+    if not any(block.is_prose for block in inside):
         return ()
     folded_headline = _fold(headline)
     paragraphs: list[str] = []
-    for block in inside[prose[0] : prose[-1] + 1]:
+    for block in inside[sentences[0] : sentences[-1] + 1]:
         if _fold(block.text) == folded_headline or block.text in paragraphs:
             continue
         paragraphs.append(block.text)
@@ -690,15 +721,71 @@ def _forgive_wrapping_chrome(blocks: list[_Block]) -> None:
             block.chrome = tuple(e for e in block.chrome if e not in forgiven)
 
 
-def _container(blocks: list[_Block]) -> int | None:
-    """Give the element that holds the most prose net of the other text inside it."""
-    prose: dict[int, int] = {}
-    other: dict[int, int] = {}
+def _containers(blocks: list[_Block], parents: dict[int, int]) -> set[int]:
+    """Give the elements holding the article: the densest prose cluster, widened while it pays."""
+    # Readability's insight: prose credits the element that directly holds it (fully) and the two
+    # above it (less), so a column of paragraphs outscores a page of scattered teasers.
+    scores: dict[int, float] = {}
+    holders: dict[int, list[_Block]] = {}
     for block in blocks:
-        is_prose = block.is_prose and not block.chrome
-        tally = prose if is_prose else other
+        if not block.is_prose or block.chrome:
+            continue
+        holder = len(block.ancestors) - (1 if block.tag in _HOLDER_TAGS else 2)
+        holders.setdefault(block.ancestors[max(0, holder)], []).append(block)
+        for depth, share in enumerate(_CREDIT_SHARES):
+            if holder - depth < 0:
+                break
+            element_id = block.ancestors[holder - depth]
+            scores[element_id] = scores.get(element_id, 0.0) + share * len(block.text)
+    if not scores:
+        return set()
+    top = max(scores, key=scores.__getitem__)
+    # An article split into several boxes (by adverts, pull quotes, paywall markup) lives in an
+    # ancestor of the best box. Widen to the ancestor whose article prose, net of the link text and
+    # chrome it also takes in, is largest. A teaser (a prose block alone in a box that also holds
+    # link text, such as a linked headline) neither pays nor costs: related-story lists are made
+    # of them.
+    article_prose = {id(block) for block in blocks if block.is_prose and not block.chrome}
+    article_prose -= _teasers(blocks)
+    chain = [top]
+    while chain[-1] in parents:
+        chain.append(parents[chain[-1]])
+    position = {element_id: index for index, element_id in enumerate(chain)}
+    value = [0.0] * len(chain)
+    for block in blocks:
+        lowest = next((position[e] for e in reversed(block.ancestors) if e in position), None)
+        if lowest is None:
+            continue
+        if block.chrome:
+            gain = -float(len(block.text))
+        elif id(block) in article_prose:
+            gain = float(len(block.text))
+        else:
+            gain = -_LINK_COST * block.link_chars
+        for index in range(lowest, len(chain)):
+            value[index] += gain
+    best = max(range(len(chain)), key=lambda index: (value[index], -index))
+    return {chain[best]}
+
+
+def _teasers(blocks: list[_Block]) -> set[int]:
+    """Give the ids of prose blocks that sit alone in a small box beside link text."""
+    prose_count: dict[int, int] = {}
+    link_chars: dict[int, int] = {}
+    for block in blocks:
         for element_id in block.ancestors:
-            tally[element_id] = tally.get(element_id, 0) + len(block.text)
-    if not prose:
-        return None
-    return max(prose, key=lambda e: prose[e] - _OTHER_TEXT_WEIGHT * other.get(e, 0))
+            link_chars[element_id] = link_chars.get(element_id, 0) + block.link_chars
+            if block.is_prose:
+                prose_count[element_id] = prose_count.get(element_id, 0) + 1
+    teasers = set()
+    for block in blocks:
+        if not block.is_prose:
+            continue
+        box = None
+        for element_id in block.ancestors[: -_TEASER_BOX_DEPTH - 1 : -1]:
+            if prose_count[element_id] > 1:
+                break
+            box = element_id
+        if box is not None and link_chars[box] - block.link_chars >= _TEASER_LINK_CHARS:
+            teasers.add(id(block))
+    return teasers
