@@ -10,7 +10,7 @@ if __name__ == "__main__":
     if "--check" in sys.argv[1:]:
         stale = check_schema_files()
         for path in stale:
-            print(f"out of date: {path}", file=sys.stderr)  # noqa: T201
+            print(f"out of date: {path}", file=sys.stderr)
         sys.exit(1 if stale else 0)
     for path in write_schema_files():
-        print(f"wrote {path}")  # noqa: T201
+        print(f"wrote {path}")

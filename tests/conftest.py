@@ -1,8 +1,8 @@
 """Fixtures that give each test run its own PostgreSQL database and Redis queue on the real servers.
 
-The servers come from NEWSINGEST_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/
-postgres) and NEWSINGEST_TEST_REDIS_URL (default redis://127.0.0.1:6379/0). A run creates a database
-named newsingest_test_<random>, migrates it, and drops it at the end, so parallel runs never collide.
+The servers come from NEWSINGEST_TEST_POSTGRES_URL (default: postgres on 127.0.0.1:5432) and
+NEWSINGEST_TEST_REDIS_URL (default redis://127.0.0.1:6379/0). A run creates databases named
+newsingest_test_<random>_<n>, migrates them, and drops them at the end, so runs never collide.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def database_url(empty_database: Callable[[], str]) -> Iterator[str]:
     get_settings.cache_clear()
     reset_engine()
     yield url
-    reset_engine()
+    reset_engine(close=True)
     if previous is None:
         os.environ.pop("NEWSINGEST_DATABASE_URL", None)
     else:
@@ -88,11 +88,11 @@ def database_url(empty_database: Callable[[], str]) -> Iterator[str]:
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[str]:
+def db(database_url: str) -> str:
     """The run's database, emptied before the test."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("TRUNCATE sightings, raw_pages, articles RESTART IDENTITY CASCADE")
-    yield database_url
+    return database_url
 
 
 def query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -130,7 +130,9 @@ def service_env(db: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: dict[str, str], stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str], stdin: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `newsingest ARGS` as a user would, capturing its output."""
     return subprocess.run(
         [newsingest_bin(), *args],

@@ -6,7 +6,6 @@ import subprocess
 
 import pytest
 import yaml
-
 from conftest import REPO, newsingest_bin
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
@@ -17,7 +16,10 @@ OURS = [name for name, service in SERVICES.items() if "build" in service]
 def test_the_stack_has_every_part() -> None:
     assert set(SERVICES) == {"postgres", "redis", "migrate", "worker", "beat"}
     assert "--appendonly" in SERVICES["redis"]["command"]
-    assert SERVICES["redis"]["command"][SERVICES["redis"]["command"].index("--appendonly") + 1] == "yes"
+    assert (
+        SERVICES["redis"]["command"][SERVICES["redis"]["command"].index("--appendonly") + 1]
+        == "yes"
+    )
 
 
 @pytest.mark.parametrize("service", OURS)

@@ -1,4 +1,4 @@
-"""The queue path end to end: `newsingest enqueue` → real Redis → a real Celery worker → PostgreSQL."""
+"""The queue path end to end: `newsingest enqueue` → Redis → a Celery worker → PostgreSQL."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ def test_enqueued_dumps_are_stored_by_a_worker(
 def test_bad_input_through_the_queue_is_rejected_and_the_worker_lives_on(
     service_env: dict[str, str], worker_process: subprocess.Popen[bytes], db: str, tmp_path: Path
 ) -> None:
+    tmp_path = tmp_path / "inputs"
+    tmp_path.mkdir()
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "garbage.bin").write_bytes(os.urandom(4096))
     (tmp_path / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me\n\nDu texte.".encode("latin-1"))

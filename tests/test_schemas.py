@@ -1,4 +1,4 @@
-"""The wire contracts: exported JSON Schema files match the models, and RawPage refuses bad input."""
+"""The wire contracts: the JSON Schema files match the models; RawPage refuses bad input."""
 
 from __future__ import annotations
 

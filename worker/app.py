@@ -1,4 +1,4 @@
-"""The Celery app: JSON-only messages over Redis, late acks, one batch in hand per worker process."""
+"""The Celery app: JSON-only messages over Redis, late acks, one batch in hand per process."""
 
 from __future__ import annotations
 

@@ -47,7 +47,10 @@ out = Console()
 err = Console(stderr=True)
 
 PathsArg = Annotated[
-    list[str], typer.Argument(help="Files, folders (searched recursively), globs, or - for stdin.")
+    list[str],
+    typer.Argument(
+        metavar="PATH...", help="Files, folders (searched recursively), globs, or - for stdin."
+    ),
 ]
 SourceOpt = Annotated[
     str, typer.Option("--source", "-s", help="Source name recorded with each dump.")
@@ -75,7 +78,10 @@ def _batched(dumps: Sequence[InputDump], size: int) -> Iterator[list[InputDump]]
 def ingest(
     paths: PathsArg,
     source: SourceOpt = "local",
-    batch_size: Annotated[int, typer.Option(min=1, help="Pages per transaction.")] = 0,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Pages per transaction [default: NEWSINGEST_BATCH_SIZE]"),
+    ] = None,
 ) -> None:
     """Clean, classify and store dumps in-process (no broker needed), then print a summary."""
     from worker.ingest import ingest_batch  # noqa: PLC0415 - keeps `--help` fast
@@ -134,7 +140,9 @@ def ingest(
 def enqueue(
     paths: PathsArg,
     source: SourceOpt = "local",
-    batch_size: Annotated[int, typer.Option(min=1, help="Pages per queued batch.")] = 0,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Pages per batch [default: NEWSINGEST_BATCH_SIZE]")
+    ] = None,
 ) -> None:
     """Send dumps to the broker in batches for workers to ingest."""
     from worker.producer import enqueue_pages  # noqa: PLC0415 - keeps `--help` fast
@@ -146,7 +154,7 @@ def enqueue(
         task = progress.add_task("enqueueing", total=len(labels))
         report = enqueue_pages(
             (dump.page for dump in dumps),
-            batch_size=batch_size or None,
+            batch_size=batch_size,
             on_batch=lambda batch: progress.advance(task, len(batch)),
         )
     out.print(f"enqueued {report.pages} dumps in {report.batches} batches on {settings.queue!r}")

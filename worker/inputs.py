@@ -67,10 +67,8 @@ def _read_limited(stream: BinaryIO, limit: int) -> tuple[bytes, int | None]:
     return head[:limit], size
 
 
-def read_dumps(
-    paths: Iterable[str], *, source: str, max_page_bytes: int
-) -> Iterator[InputDump]:
-    """Each named dump as a RawPage with a fresh idempotency key; oversized ones cut to the limit."""
+def read_dumps(paths: Iterable[str], *, source: str, max_page_bytes: int) -> Iterator[InputDump]:
+    """Each named dump as a RawPage with a fresh idempotency key; oversized ones cut."""
     for label in expand_paths(paths):
         if label == "-":
             content, original_size = _read_limited(sys.stdin.buffer, max_page_bytes)
@@ -86,7 +84,7 @@ def read_dumps(
             label=label,
             page=RawPage(
                 content=text,
-                content_encoding=encoding,  # type: ignore[arg-type]
+                content_encoding=encoding,
                 content_type=_CONTENT_TYPES.get(Path(label).suffix.lower()),
                 source=source,
                 id=str(uuid.uuid4()),

@@ -65,7 +65,7 @@ def enqueue_pages(
         with app.producer_or_acquire() as producer:
             for batch in chunk_pages(pages, batch_size=batch_size or settings.batch_size):
                 ingest_batch_task.apply_async(
-                    args=[[page.model_dump(mode="json", exclude_none=True) for page in batch]],
+                    args=([page.model_dump(mode="json", exclude_none=True) for page in batch],),
                     producer=producer,
                     queue=settings.queue,
                     retry=True,

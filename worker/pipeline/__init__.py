@@ -153,5 +153,5 @@ def process(received: Received, *, max_page_bytes: int) -> Processed | Rejection
             headline_key=key,
             verdict=classify(cleaned, url=received.page.url),
         )
-    except Exception as exc:  # noqa: BLE001 - isolating a poison page is the point
+    except Exception as exc:
         return Rejection("stage_error", f"{type(exc).__name__}: {exc}"[:2000])

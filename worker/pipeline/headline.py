@@ -23,7 +23,7 @@ _NOT_WORD = re.compile(r"[^\w]+")
 def strip_site_suffix(headline: str) -> str:
     """The headline without a trailing site name such as ' - BBC News' or ' | Reuters'."""
     text = headline.strip()
-    # Folding maps one character to one character, so positions in `folded` are positions in `text`.
+    # Folding maps one character to one character: positions in `folded` are positions in `text`.
     folded = text.translate(_FOLD)
     cut = max(folded.rfind(separator) for separator in _SITE_SEPARATORS)
     # A site name is short, and what is left must still read as a headline (three words or more).
@@ -33,7 +33,7 @@ def strip_site_suffix(headline: str) -> str:
 
 
 def headline_key(headline: str) -> str:
-    """A headline normalized for dedupe: NFKC, case-folded, punctuation unified, site name dropped."""
+    """A headline normalized for dedupe: NFKC, casefolded, punctuation unified, site name dropped."""
     text = unicodedata.normalize("NFKC", headline).translate(_FOLD)
     text = strip_site_suffix(text).casefold()
     # Apostrophes join their word ("Nato's" and "Natos" are the same key); other punctuation is a

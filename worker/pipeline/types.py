@@ -53,7 +53,8 @@ class DecodedPage:
     text: str
     kind: ContentKind
     url: str | None = None
-    fetched_at: datetime | None = None  # timezone-aware; relative dates ("2 hrs ago") resolve against it
+    # Timezone-aware; relative dates ("2 hrs ago") resolve against it.
+    fetched_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,13 @@
-"""The store: the only writer of the database. Models, the per-process engine and the batch upsert."""
+"""The store, the only writer of the database: models, per-process engine, the batch upsert."""
 
 from worker.store.batch import BatchOutcome, ItemOutcome, find_known_content, upsert_batch
-from worker.store.engine import database_url, get_engine, reset_engine, transaction, upgrade_database
+from worker.store.engine import (
+    database_url,
+    get_engine,
+    reset_engine,
+    transaction,
+    upgrade_database,
+)
 from worker.store.models import Match, Outcome
 
 __all__ = [

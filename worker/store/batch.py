@@ -291,7 +291,7 @@ def _item_outcome(
     created_by: Mapping[DedupeKey, bytes],
     article_ids: Mapping[DedupeKey, int],
 ) -> ItemOutcome:
-    """The outcome of one receipt; `result` is set only for the receipt that first stored its bytes."""
+    """The outcome of one receipt; `result` is given only to the receipt that stored its bytes."""
     if isinstance(result, Rejection):
         return ItemOutcome(
             page.receipt_key, Outcome.REJECTED, reason=result.reason, detail=result.detail

