@@ -13,7 +13,7 @@ first to the last article-text block are the body.
 
 from __future__ import annotations
 
-import enum
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -97,6 +97,16 @@ _BLOCK_TAGS = frozenset(
     }
 )
 _HEADING_TAGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
+# Block elements whose class or id is read for chrome words: boxes, and the paragraphs that
+# sites mark as captions, bylines or credits.
+_NAMED_TAGS = frozenset(
+    {"div", "section", "ul", "ol", "dl", "table", "article", "aside", "header", "form", "p", "span"}
+)
+# Chrome elements whose inside is never walked (see _walk); _OPAQUE marks all their text as links.
+_OPAQUE_CHROME_TAGS = frozenset({"nav", "footer", "aside", "menu", "figure", "figcaption"})
+_OPAQUE = 1 << 30
+# What entering an element pushed, so leaving it can undo that (see _walk).
+_INLINE, _LINK, _BLOCK, _CHROME_BLOCK = range(4)
 # Block elements that hold their text themselves rather than being a paragraph of a container.
 _HOLDER_TAGS = frozenset({"div", "section", "article", "main", "body", "td", "form", "center"})
 # Words in a class or id that mark page chrome. Matched against whole words of the attribute
@@ -244,92 +254,20 @@ class _Block:
     link_chars: int
     ancestors: tuple[int, ...]
     chrome: tuple[int, ...]
+    link_share: float = field(init=False)
+    # Long and mostly unlinked: article prose, unless a heading.
+    is_prose: bool = field(init=False)
+    # Prose, or shorter unlinked text that ends like a sentence.
+    is_sentence: bool = field(init=False)
 
-    @property
-    def link_share(self) -> float:
-        """Give the share of the block's characters that are link text."""
-        return self.link_chars / max(1, len(self.text))
-
-    @property
-    def is_sentence(self) -> bool:
-        """Give whether the block reads as a sentence (prose, or short text ending like one)."""
-        return self.is_prose or (
-            len(self.text) >= _SENTENCE_MIN_CHARS
-            and self.text[-1] in _SENTENCE_ENDS
-            and self.link_share <= _PROSE_MAX_LINK_SHARE
-            and self.tag not in _HEADING_TAGS
+    def __post_init__(self) -> None:
+        length = len(self.text)
+        self.link_share = self.link_chars / max(1, length)
+        unlinked = self.link_share <= _PROSE_MAX_LINK_SHARE and self.tag not in _HEADING_TAGS
+        self.is_prose = unlinked and length >= _PROSE_MIN_CHARS
+        self.is_sentence = self.is_prose or (
+            unlinked and length >= _SENTENCE_MIN_CHARS and self.text[-1] in _SENTENCE_ENDS
         )
-
-    @property
-    def is_prose(self) -> bool:
-        """Give whether the block reads as article prose by its length and link share."""
-        return (
-            self.tag not in _HEADING_TAGS
-            and len(self.text) >= _PROSE_MIN_CHARS
-            and self.link_share <= _PROSE_MAX_LINK_SHARE
-        )
-
-
-class _Exit(enum.Enum):
-    """How the walk leaves an element: what it opened on the way in."""
-
-    INLINE = enum.auto()
-    LINK = enum.auto()
-    BLOCK = enum.auto()
-    CHROME_BLOCK = enum.auto()
-
-
-@dataclass(slots=True)
-class _Walk:
-    """The state of one pass over the page body."""
-
-    blocks: list[_Block] = field(default_factory=list)
-    parts: list[str] = field(default_factory=list)
-    link_chars: int = 0
-    # The page body is element 0, so prose sitting right in <body> still has a container.
-    ancestors: list[int] = field(default_factory=lambda: [0])
-    chrome: list[int] = field(default_factory=list)
-    block_tags: list[str] = field(default_factory=list)
-    parents: dict[int, int] = field(default_factory=dict)
-    in_link: int = 0
-    next_id: int = 0
-
-    def flush(self) -> None:
-        """Close the text gathered since the last block boundary into a block."""
-        text = _SPACE.sub(" ", "".join(self.parts)).strip()
-        if text:
-            self.blocks.append(
-                _Block(
-                    text=text,
-                    tag=self.block_tags[-1] if self.block_tags else "body",
-                    link_chars=min(self.link_chars, len(text)),
-                    ancestors=tuple(self.ancestors),
-                    chrome=tuple(self.chrome),
-                )
-            )
-        self.parts.clear()
-        self.link_chars = 0
-
-    def open_block(self, tag: str, *, is_chrome: bool) -> None:
-        """Start a block-level element: close the running block and push the element."""
-        self.flush()
-        self.next_id += 1
-        self.parents[self.next_id] = self.ancestors[-1]
-        self.ancestors.append(self.next_id)
-        self.block_tags.append(tag)
-        if is_chrome:
-            self.chrome.append(self.next_id)
-
-    def close(self, exit_kind: _Exit) -> None:
-        """Leave an element, undoing what entering it pushed."""
-        if exit_kind is _Exit.LINK:
-            self.in_link -= 1
-        elif exit_kind is not _Exit.INLINE:
-            self.flush()
-            if exit_kind is _Exit.CHROME_BLOCK:
-                self.chrome.pop()
-            self.block_tags.pop()
-            self.ancestors.pop()
 
 
 @dataclass(slots=True)
@@ -538,12 +476,13 @@ def _is_chrome_by_name(node: LexborNode) -> bool:
     if not attributes:
         return False
     names = f"{attributes.get('class') or ''} {attributes.get('id') or ''}"
-    if len(names) <= 1:
-        return False
-    return any(
-        word in _CHROME_WORDS
-        for word in _ATTRIBUTE_WORD.findall(names[:_MAX_ATTRIBUTE_CHARS].lower())
-    )
+    return len(names) > 1 and _names_chrome(names[:_MAX_ATTRIBUTE_CHARS])
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_chrome(names: str) -> bool:
+    """Say whether a class-and-id string holds a word that marks page chrome."""
+    return not _CHROME_WORDS.isdisjoint(_ATTRIBUTE_WORD.findall(names.lower()))
 
 
 def _headline(metadata: _Metadata, h1s: list[str], url: str | None) -> str | None:
@@ -638,12 +577,9 @@ def _body(tree: LexborHTMLParser, headline: str) -> tuple[str, ...]:
     root = tree.body
     if root is None:
         return ()
-    walk = _Walk()
-    _walk(root, walk)
-    walk.flush()
-    blocks = walk.blocks
+    blocks, parents = _walk(root)
     _forgive_wrapping_chrome(blocks)
-    containers = _containers(blocks, walk.parents)
+    containers = _containers(blocks, parents)
     if not containers:
         return ()
     inside = [
@@ -666,37 +602,129 @@ def _body(tree: LexborHTMLParser, headline: str) -> tuple[str, ...]:
     return tuple(paragraphs)
 
 
-def _walk(root: LexborNode, walk: _Walk) -> None:
-    """Add the text under a node to the walk, closing blocks at block-level boundaries."""
-    # An explicit stack, not recursion: hostile pages nest elements deeper than Python's stack.
-    # Each frame is the next child to visit and how to close the element it belongs to.
-    frames: list[tuple[LexborNode | None, _Exit]] = [(root.child, _Exit.INLINE)]
+def _walk(root: LexborNode) -> tuple[list[_Block], dict[int, int]]:
+    """Give the text blocks under a node in document order, and each block element's parent."""
+    # The hot loop of the extractor, so state lives in locals. An explicit stack, not recursion:
+    # hostile pages nest elements deeper than Python's stack. Each frame is the next child to
+    # visit and what entering its parent pushed (_INLINE, _LINK, a block, a chrome block).
+    blocks: list[_Block] = []
+    parents: dict[int, int] = {}
+    parts: list[str] = []
+    ancestors = [0]  # the page body is element 0, so prose right in <body> has a container
+    chrome: list[int] = []
+    block_tags = ["body"]
+    link_chars = 0
+    in_link = 0
+    frames: list[tuple[LexborNode | None, int]] = [(root.child, _INLINE)]
     while frames:
-        node, exit_kind = frames[-1]
+        node, entered = frames[-1]
         if node is None:
             frames.pop()
-            walk.close(exit_kind)
+            if entered == _LINK:
+                in_link -= 1
+            elif entered != _INLINE:
+                if parts:
+                    _flush(
+                        parts,
+                        link_chars,
+                        block_tags[-1],
+                        ancestors=ancestors,
+                        chrome=chrome,
+                        blocks=blocks,
+                    )
+                    link_chars = 0
+                if entered == _CHROME_BLOCK:
+                    chrome.pop()
+                block_tags.pop()
+                ancestors.pop()
             continue
-        frames[-1] = (node.next, exit_kind)
+        frames[-1] = (node.next, entered)
         tag = node.tag
         if tag == "-text":
             text = node.text_content or ""
-            walk.parts.append(text)
-            if walk.in_link:
-                walk.link_chars += len(text.strip())
+            if text.isspace():
+                # Indentation between tags: a word separator at most, never a block of its own.
+                if parts:
+                    parts.append(" ")
+                continue
+            parts.append(text)
+            if in_link:
+                link_chars += len(text.strip())
+        elif tag is None or tag[0] == "-":
+            continue
         elif tag == "br":
-            walk.parts.append("\n")
-        elif tag in _BLOCK_TAGS or tag in _CHROME_TAGS:
-            is_chrome = tag in _CHROME_TAGS or _is_chrome_by_name(node)
-            walk.open_block(tag, is_chrome=is_chrome)
-            frames.append((node.child, _Exit.CHROME_BLOCK if is_chrome else _Exit.BLOCK))
+            parts.append("\n")
+        elif tag in _OPAQUE_CHROME_TAGS:
+            # Never article text, so not walked: one block stands for it, all link-like, so the
+            # container search still counts what taking it in would cost.
+            if parts:
+                _flush(
+                    parts,
+                    link_chars,
+                    block_tags[-1],
+                    ancestors=ancestors,
+                    chrome=chrome,
+                    blocks=blocks,
+                )
+                link_chars = 0
+            parts.append(node.text(deep=True, separator=" "))
+            _flush(parts, _OPAQUE, tag, ancestors=ancestors, chrome=[*chrome, -1], blocks=blocks)
+        elif tag in _BLOCK_TAGS:
+            if parts:
+                _flush(
+                    parts,
+                    link_chars,
+                    block_tags[-1],
+                    ancestors=ancestors,
+                    chrome=chrome,
+                    blocks=blocks,
+                )
+                link_chars = 0
+            element_id = len(parents) + 1
+            parents[element_id] = ancestors[-1]
+            ancestors.append(element_id)
+            block_tags.append(tag)
+            if tag in _CHROME_TAGS or (tag in _NAMED_TAGS and _is_chrome_by_name(node)):
+                chrome.append(element_id)
+                frames.append((node.child, _CHROME_BLOCK))
+            else:
+                frames.append((node.child, _BLOCK))
         elif tag == "a":
-            walk.in_link += 1
-            frames.append((node.child, _Exit.LINK))
-        elif tag is not None and not tag.startswith("-"):
+            in_link += 1
+            frames.append((node.child, _LINK))
+        else:
             if tag in ("td", "th"):
-                walk.parts.append(" ")
-            frames.append((node.child, _Exit.INLINE))
+                parts.append(" ")
+            frames.append((node.child, _INLINE))
+    if parts:
+        _flush(parts, link_chars, block_tags[-1], ancestors=ancestors, chrome=chrome, blocks=blocks)
+    return blocks, parents
+
+
+def _flush(
+    parts: list[str],
+    link_chars: int,
+    tag: str,
+    *,
+    ancestors: list[int],
+    chrome: list[int],
+    blocks: list[_Block],
+) -> None:
+    """Close the text gathered since the last block boundary into a block (parts are emptied)."""
+    raw = "".join(parts)
+    parts.clear()
+    if raw.isspace():
+        return
+    text = _SPACE.sub(" ", raw).strip()
+    blocks.append(
+        _Block(
+            text=text,
+            tag=tag,
+            link_chars=min(link_chars, len(text)),
+            ancestors=tuple(ancestors),
+            chrome=tuple(chrome),
+        )
+    )
 
 
 def _forgive_wrapping_chrome(blocks: list[_Block]) -> None:
