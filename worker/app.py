@@ -39,7 +39,7 @@ app.conf.update(
 
 @setup_logging.connect
 def _configure_logging(**_: Any) -> None:
-    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    configure_logging(level=settings.log_level or "INFO", fmt=settings.log_format)
 
 
 @worker_process_init.connect

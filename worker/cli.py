@@ -300,7 +300,8 @@ def db_upgrade(
 def main() -> None:
     """Entry point of the `newsingest` console script: maps our errors to exit codes."""
     settings = get_settings()
-    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    # Interactive commands talk through rich tables and progress bars; their logs are for trouble.
+    configure_logging(level=settings.log_level or "WARNING", fmt=settings.log_format)
     try:
         app()
     except ConfigError as exc:

