@@ -122,29 +122,38 @@ def test_pages_without_an_article_are_rejected_as_no_body(text: str) -> None:
 
 
 def test_prose_without_a_title_is_rejected_as_no_headline() -> None:
-    paragraph = (
+    first = (
         "The council met on Tuesday and agreed that the new bridge would be built by the end of "
         "the decade, after a long debate about its cost and about where the money would come from."
     )
-    cleaned = clean_text(DecodedPage(text=f"{paragraph}\n\n{paragraph}\n", kind="text"))
+    second = (
+        "Residents who spoke at the meeting said they had waited for a crossing for years, and "
+        "several asked that the work should not close the old road during the summer months."
+    )
+    cleaned = clean_text(DecodedPage(text=f"{first}\n\n{second}\n", kind="text"))
     assert isinstance(cleaned, Rejection)
     assert cleaned.reason == "no_headline"
 
 
-def test_wrapped_lines_are_rejoined_into_one_paragraph() -> None:
-    words = " ".join(["the committee said that the plan would go ahead"] * 8) + "."
-    lines = []
+def _wrap(paragraph: str, width: int = 120) -> list[str]:
+    """Break a paragraph into lines the way w3m does: at spaces, no line wider than `width`."""
+    lines: list[str] = []
     line = ""
-    for word in words.split():
-        if len(line) + 1 + len(word) > 120:
+    for word in paragraph.split():
+        if line and len(line) + 1 + len(word) > width:
             lines.append(line)
             line = word
         else:
             line = f"{line} {word}".strip()
-    lines.append(line)
-    text = "Plan approved by the committee\n\n" + "\n".join(lines) + "\n\n" + "\n".join(lines)
+    return [*lines, line]
+
+
+def test_wrapped_lines_are_rejoined_into_one_paragraph() -> None:
+    first = " ".join(["the committee said that the plan would go ahead"] * 8) + "."
+    second = " ".join(["members of the public will be asked what they think"] * 8) + "."
+    text = "\n".join(["Plan approved by the committee", "", *_wrap(first), "", *_wrap(second)])
     cleaned = _clean(text)
-    assert cleaned.body == (words, words)
+    assert cleaned.body == (first, second)
 
 
 def test_hostile_dump_is_cleaned_or_rejected() -> None:

@@ -16,6 +16,7 @@ the lines around it (`find_date`); bylines and the section labels of related-sto
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,16 +31,27 @@ _MAX_LINE_CHARS = 2000
 _MAX_LINES = 20_000
 # A run of chrome costing more than this (about five short lines) ends the article.
 _GAP_LIMIT = 20.0
+_ALONE_PENALTY = 1.0
+# Text printed twice on a page (captions, teasers, a title repeated as a link) is not body text.
+_REPEAT_PENALTY = 1.0
+_PACKED_PENALTY = 3.0
 # Less prose than this (a couple of sentences) is not an article.
 _MIN_BODY_SCORE = 15.0
 
-_BULLET = re.compile(r"\s{0,40}[•◦▪▫■□☆★○●·‣⁃*+\-–—]( |$)")
-_NUMBERED = re.compile(r"\s{0,10}\d{1,3}[.)]\s")
+# The markers renderers put before list items. Dashes are left out (they open dialogue lines), and
+# so are numbers: numbered items in a dump are more often article text than menu entries.
+_BULLET = re.compile(r"\s{0,40}[•◦▪▫■□☆★○●·‣⁃*]( |$)")
 _BRACKETED = re.compile(r"\[[^\[\]]{0,300}\]")
 _URL = re.compile(r"(?:https?://|www\.)\S{1,500}")
 _WORD = re.compile(r"[^\W_]+")
-_SENTENCE_END = re.compile(r"[.!?…:;]['\"’”»)\]]{0,3}$")
+_SENTENCE_END = re.compile(r"[.!?…:;。！？：；]['\"’”»)\]」』）]{0,3}$")
+# Characters a terminal shows two columns wide, and that CJK text strings together without spaces.
+_WIDE = re.compile(
+    r"[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff"
+    r"\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]"
+)
 _SPACES = re.compile(r"\s+")
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _BYLINE = re.compile(r"(?:by|von|par|por|di|door|av|af)\s+(.{3,120})", re.IGNORECASE)
 _NAME_WORD = re.compile(r"[A-ZÀ-Þ][\w'’.-]{0,30}")
@@ -92,6 +104,8 @@ class _Unit:
     sentence: bool = False
     chrome: bool = False
     label_only: bool = False  # nothing but bracketed image labels and bare links
+    repeated: bool = False
+    alone: bool = False  # the only unit of its block
     score: float = 0.0
 
 
@@ -99,8 +113,7 @@ def clean_text(page: DecodedPage) -> CleanPage | Rejection:
     """A decoded text dump -> its CleanPage (headline, date, body, byline, labels), or Rejection."""
     lines = _lines(page.text)
     units = _units(lines)
-    for unit in units:
-        _describe(unit)
+    _score_units(units)
     region = _best_region(units)
     if region is None:
         return Rejection(
@@ -134,80 +147,140 @@ def clean_text(page: DecodedPage) -> CleanPage | Rejection:
 def _lines(text: str) -> list[str]:
     """The dump's lines, invisible characters and no-break spaces removed, trailing space cut."""
     cleaned = _INVISIBLE.sub("", text.replace("\xa0", " "))
+    if _ENTITY.search(cleaned):
+        # Some renderers leave character references in attribute-derived text (alt, title).
+        cleaned = html.unescape(cleaned)
     return [line.rstrip()[:_MAX_LINE_CHARS] for line in cleaned.splitlines()[:_MAX_LINES]]
 
 
 def _wrap_width(lines: Sequence[str]) -> int | None:
-    """The column width the renderer wrapped at, or None when lines were not wrapped."""
-    lengths = sorted((len(line) for line in lines if line), reverse=True)
-    if len(lengths) < 3:
+    """The column width the renderer wrapped the whole page at, or None when it did not wrap."""
+    widths = sorted((_columns(line) for line in lines if line), reverse=True)
+    if len(widths) < 3:
         return None
-    widest = lengths[0]
+    widest = widths[0]
     # A wrapping renderer fills many lines to just under its width; a dump of unwrapped paragraphs
     # has a few long lines of scattered lengths.
-    near = sum(1 for length in lengths if length >= widest - 12)
-    if widest < 60 or near < max(3, len(lengths) // 20):
+    near = sum(1 for width in widths if width >= widest - 12)
+    if widest < 60 or near < max(3, len(widths) // 20):
         return None
     return widest
 
 
+def _block_width(block: Sequence[str]) -> int | None:
+    """The width a narrower column (a sidebar, a <pre>) wrapped this block at, or None."""
+    if len(block) < 3:
+        return None
+    widths = [_columns(line) for line in block]
+    widest = max(widths)
+    # Wrapped prose fills most of its lines; a list of short items does not.
+    if widest < 50 or sum(1 for width in widths[:-1] if width >= 0.85 * widest) < 2:
+        return None
+    return widest
+
+
+def _columns(line: str) -> int:
+    """How many terminal columns a line takes: wide (CJK) characters take two."""
+    if line.isascii():
+        return len(line)
+    return len(line) + len(_WIDE.findall(line))
+
+
 def _units(lines: Sequence[str]) -> list[_Unit]:
-    width = _wrap_width(lines)
+    page_width = _wrap_width(lines)
     units: list[_Unit] = []
-    block = 0
-    previous = ""
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped:
-            block += 1
-            previous = ""
-            continue
-        bullet = bool(_BULLET.match(line)) or bool(_NUMBERED.match(line))
-        if previous and not bullet and width is not None and _was_wrapped(previous, line, width):
-            units[-1].text += " " + stripped
-        else:
-            units.append(_Unit(text=stripped, line=index, block=block, bullet=bullet))
-        previous = line
+    for block_index, block in enumerate(_blocks(lines)):
+        block_width = _block_width([line for _, line in block])
+        widths = [width for width in (page_width, block_width) if width is not None]
+        previous = ""
+        for index, line in block:
+            stripped = line.strip()
+            bullet = bool(_BULLET.match(line))
+            if previous and not bullet and any(_was_wrapped(previous, line, w) for w in widths):
+                # Text without spaces between words (CJK) was broken mid-word: rejoin it tight.
+                glue = "" if _WIDE.match(stripped) and _WIDE.match(previous[-1]) else " "
+                units[-1].text += glue + stripped
+            else:
+                units.append(_Unit(text=stripped, line=index, block=block_index, bullet=bullet))
+            previous = line
     for unit in units:
         unit.text = _SPACES.sub(" ", unit.text)
     return units
 
 
+def _blocks(lines: Sequence[str]) -> list[list[tuple[int, str]]]:
+    """The dump's runs of non-blank lines, each line with its index."""
+    blocks: list[list[tuple[int, str]]] = [[]]
+    for index, line in enumerate(lines):
+        if line.strip():
+            blocks[-1].append((index, line))
+        elif blocks[-1]:
+            blocks.append([])
+    return [block for block in blocks if block]
+
+
 def _was_wrapped(previous: str, line: str, width: int) -> bool:
     """Whether `line` continues `previous`: its first word would not have fit on that line."""
     first_word = line.split(maxsplit=1)[0]
-    if len(previous) + 1 + len(first_word) > width:
+    used = _columns(previous)
+    if used + 1 + _columns(first_word) > width:
         return True
-    # Wide characters take two columns, so a wrapped line of CJK text looks short when counted.
-    return len(previous) >= 0.85 * width and not _SENTENCE_END.search(previous)
+    # A renderer breaks text without spaces (CJK) anywhere, so its first "word" can be short.
+    return used >= 0.9 * width and bool(_WIDE.match(first_word))
+
+
+def _score_units(units: Sequence[_Unit]) -> None:
+    """Fill in each unit's features, then its score."""
+    for unit in units:
+        _describe(unit)
+    prose = [unit for unit in units if unit.words >= 8 and unit.sentence]
+    # A page in a language without a stopword list (CJK, Cyrillic, ...) shows none in its prose:
+    # then the feature says nothing, and must not count against every paragraph.
+    stopwords_known = bool(prose) and sum(unit.stop_ratio for unit in prose) / len(prose) >= 0.08
+    block_sizes: dict[int, int] = {}
+    for unit in units:
+        block_sizes[unit.block] = block_sizes.get(unit.block, 0) + 1
+    seen: dict[str, int] = {}
+    for unit in units:
+        seen[unit.text] = seen.get(unit.text, 0) + 1
+    for unit in units:
+        unit.alone = block_sizes[unit.block] == 1
+        unit.repeated = seen[unit.text] > 1 and unit.words >= 3
+        unit.score = _score(unit, stopwords_known=stopwords_known)
 
 
 def _describe(unit: _Unit) -> None:
-    """Fill in the features the scoring reads, then the unit's score."""
-    text = unit.text
+    # Links and image labels are not words of the text: a caption full of URLs is not prose.
+    text = _URL.sub(" ", _BRACKETED.sub(" ", unit.text))
     words = _WORD.findall(text)
-    unit.words = len(words)
+    # Text without spaces counts about one word per two wide characters.
+    unit.words = len(words) + len(_WIDE.findall(text)) // 2
     if words:
         unit.stop_ratio = sum(1 for word in words if word.lower() in _STOPWORDS) / len(words)
-    unit.sentence = bool(_SENTENCE_END.search(text))
-    unit.label_only = not _URL.sub("", _BRACKETED.sub("", text)).strip(" |-–·•")
+    unit.sentence = bool(_SENTENCE_END.search(unit.text))
+    unit.label_only = not text.strip(" |-–·•")
     unit.chrome = unit.words <= 30 and bool(_CHROME.search(text))
-    unit.score = _score(unit)
 
 
-def _score(unit: _Unit) -> float:
+def _score(unit: _Unit, *, stopwords_known: bool) -> float:
     """Positive for prose, negative for chrome; the body is the run with the highest sum."""
     if unit.label_only:
         return -1.0
     if unit.chrome:
         return -6.0
+    if unit.repeated:
+        return -_REPEAT_PENALTY
     if unit.bullet:
-        return -4.0 if unit.words < 12 else 0.0
+        # Measured on the Scrapinghub dumps: keeping long list items as prose lost more to menus
+        # of long entries than it gained from lists inside articles.
+        return -4.0
     if unit.words >= 8 and (unit.sentence or unit.words >= 20):
         # Prose: weight by length, discounted when it lacks the function words sentences have.
-        density = min(1.0, 0.3 + unit.stop_ratio * 2.5)
+        density = min(1.0, 0.3 + unit.stop_ratio * 2.5) if stopwords_known else 1.0
         return unit.words * density
-    return -3.0
+    # A short line set apart by blank lines is a paragraph of its own (a subheading, a line of a
+    # recipe); short lines packed together are a menu or a list of links.
+    return -_ALONE_PENALTY if unit.alone else -_PACKED_PENALTY
 
 
 def _best_region(units: Sequence[_Unit]) -> tuple[int, int] | None:
@@ -236,7 +309,7 @@ def _best_region(units: Sequence[_Unit]) -> tuple[int, int] | None:
 
 
 def _is_paragraph(unit: _Unit) -> bool:
-    return unit.score > 0 and not unit.bullet
+    return unit.score > 0
 
 
 def _is_subheading(units: Sequence[_Unit], index: int, end: int) -> bool:
