@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from worker.pipeline.dates import parse_date
+from worker.pipeline.dates import find_date, parse_date
 from worker.pipeline.types import CleanPage, DateSource, DecodedPage, PublishedAt, Rejection
 
 __all__ = ["clean_html"]
@@ -133,7 +133,6 @@ _CHROME_WORDS = frozenset(
         "credits",
         "disqus",
         "footer",
-        "hidden",
         "masthead",
         "menu",
         "modal",
@@ -162,6 +161,11 @@ _CHROME_WORDS = frozenset(
         "trending",
         "widget",
     }
+)
+# Whole class or id tokens that mark page chrome, where the word alone would be too broad
+# (Drupal marks every field "field--label-hidden").
+_CHROME_TOKENS = frozenset(
+    {"hidden", "visually-hidden", "sr-only", "screen-reader-text", "d-none", "invisible"}
 )
 _ATTRIBUTE_WORD = re.compile(r"[a-z]+")
 _WORD = re.compile(r"[^\W_]+")
@@ -233,11 +237,15 @@ _DATE_METAS = (
 _TITLE_METAS = ("og:title", "twitter:title", "headline", "title")
 _SITE_NAME_METAS = ("og:site_name", "application-name", "apple-mobile-web-app-title", "publisher")
 _SECTION_METAS = ("article:section", "section", "parsely-section", "category")
-_URL_DATE = re.compile(
-    r"/((?:19|20)\d{2})[/-]?(0?[1-9]|1[0-2])[/-]?(0?[1-9]|[12]\d|3[01])(?:/|\.|-|_|$)"
-)
+# A full date in a URL path: /2019/11/20/, /2019-11-20-, /20191120/ (separators all alike).
+_URL_DATE = re.compile(r"/((?:19|20)\d{2})([/-]?)([01]\d|[1-9])\2([0-3]\d|[1-9])(?=[/._-]|$)")
 _TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»]{1,2}\s+")
 _MAX_URL_CHARS = 2000
+# How far around the article text to look for a printed date, in blocks.
+_DATE_LOOKBACK_BLOCKS = 40
+_DATE_HEADER_BLOCKS = 8
+_DATE_ABOVE_HEADLINE_BLOCKS = 4
+_DATE_TRAILER_BLOCKS = 12
 # An <h1> inside a longer title (or the reverse) is the headline when it covers this share of it.
 _SAME_TITLE_SHARE = 0.6
 _MAX_LABELS = 8
@@ -270,6 +278,14 @@ class _Block:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Extraction:
+    """The article text found in a page, and the lines where it may print its date."""
+
+    paragraphs: tuple[str, ...]
+    date_lines: tuple[tuple[str, ...], ...]  # groups of lines, likeliest first
+
+
 @dataclass(slots=True)
 class _Metadata:
     """What the page states about itself outside the visible text."""
@@ -292,7 +308,8 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
     if not headline:
         return Rejection("no_headline", "no JSON-LD headline, og:title, <h1> or <title> with text")
     tree.strip_tags(list(_DROPPED_TAGS))
-    body = _body(tree, headline)
+    extraction = _body(tree, headline)
+    body = extraction.paragraphs
     body_chars = sum(len(paragraph) for paragraph in body)
     if body_chars < _MIN_BODY_CHARS:
         return Rejection(
@@ -300,6 +317,8 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
             f"no article text under {headline[:80]!r}: {len(body)} paragraphs, {body_chars} "
             "characters of prose (an index, error or media page)",
         )
+    if published is None:
+        published = _printed_date(extraction.date_lines, page.fetched_at)
     return CleanPage(
         headline=headline,
         published=published,
@@ -443,6 +462,17 @@ def _published(
     return _url_date(page.url, fetched_at)
 
 
+def _printed_date(
+    line_groups: tuple[tuple[str, ...], ...], fetched_at: datetime | None
+) -> PublishedAt | None:
+    """Give the publication date printed in the first group of lines that states one, or None."""
+    for lines in line_groups:
+        published = find_date(lines, fetched_at=fetched_at)
+        if published is not None:
+            return published
+    return None
+
+
 def _parse(value: str, fetched_at: datetime | None, source: DateSource) -> PublishedAt | None:
     """Parse one stated date value, or give None."""
     value = value.strip()
@@ -456,7 +486,9 @@ def _url_date(url: str | None, fetched_at: datetime | None) -> PublishedAt | Non
     match = _URL_DATE.search(urlsplit(url[:_MAX_URL_CHARS]).path)
     if match is None:
         return None
-    year, month, day = (int(part) for part in match.groups())
+    year, month, day = int(match.group(1)), int(match.group(3)), int(match.group(4))
+    if not match.group(2) and (len(match.group(3)) != 2 or len(match.group(4)) != 2):
+        return None
     return parse_date(f"{year:04d}-{month:02d}-{day:02d}", fetched_at=fetched_at, source="url")
 
 
@@ -482,7 +514,11 @@ def _is_chrome_by_name(node: LexborNode) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _names_chrome(names: str) -> bool:
     """Say whether a class-and-id string holds a word that marks page chrome."""
-    return not _CHROME_WORDS.isdisjoint(_ATTRIBUTE_WORD.findall(names.lower()))
+    lowered = names.lower()
+    return not (
+        _CHROME_WORDS.isdisjoint(_ATTRIBUTE_WORD.findall(lowered))
+        and _CHROME_TOKENS.isdisjoint(lowered.split())
+    )
 
 
 def _headline(metadata: _Metadata, h1s: list[str], url: str | None) -> str | None:
@@ -572,34 +608,57 @@ def _section_labels(tree: LexborHTMLParser, metadata: _Metadata) -> tuple[str, .
 # Body
 
 
-def _body(tree: LexborHTMLParser, headline: str) -> tuple[str, ...]:
-    """Give the article's paragraphs: the prose container's blocks, chrome and links dropped."""
+def _body(tree: LexborHTMLParser, headline: str) -> _Extraction:
+    """Give the article's paragraphs (the prose container's blocks, chrome and links dropped)."""
     root = tree.body
     if root is None:
-        return ()
+        return _Extraction((), ())
     blocks, parents = _walk(root)
     _forgive_wrapping_chrome(blocks)
     containers = _containers(blocks, parents)
     if not containers:
-        return ()
+        return _Extraction((), ())
+    member = [not containers.isdisjoint(block.ancestors) for block in blocks]
+    first = member.index(True)
+    last = len(member) - 1 - member[::-1].index(True)
     inside = [
         block
-        for block in blocks
-        if not containers.isdisjoint(block.ancestors)
+        for block, is_member in zip(blocks, member, strict=True)
+        if is_member
         and not block.chrome
         and block.tag != "h1"
         and block.link_share <= _BODY_MAX_LINK_SHARE
     ]
     sentences = [index for index, block in enumerate(inside) if block.is_sentence]
     if not any(block.is_prose for block in inside):
-        return ()
+        return _Extraction((), ())
     folded_headline = _fold(headline)
     paragraphs: list[str] = []
     for block in inside[sentences[0] : sentences[-1] + 1]:
         if _fold(block.text) == folded_headline or block.text in paragraphs:
             continue
         paragraphs.append(block.text)
-    return tuple(paragraphs)
+    # Where pages print their date: between the headline and the text, after the text (a blog's
+    # "Posted on ..." line), and inside it.
+    headline_at = next(
+        (
+            index
+            for index in range(first - 1, max(-1, first - _DATE_LOOKBACK_BLOCKS), -1)
+            if blocks[index].tag == "h1"
+        ),
+        None,
+    )
+    top = (
+        max(0, first - _DATE_HEADER_BLOCKS)
+        if headline_at is None
+        else max(0, headline_at - _DATE_ABOVE_HEADLINE_BLOCKS)
+    )
+    date_lines = (
+        tuple(block.text for block in blocks[top : first + _DATE_HEADER_BLOCKS]),
+        tuple(block.text for block in blocks[last + 1 : last + 1 + _DATE_TRAILER_BLOCKS]),
+        tuple(block.text for block in blocks[first + _DATE_HEADER_BLOCKS : last + 1]),
+    )
+    return _Extraction(tuple(paragraphs), date_lines)
 
 
 def _walk(root: LexborNode) -> tuple[list[_Block], dict[int, int]]:
