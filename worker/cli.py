@@ -98,9 +98,7 @@ def ingest(
         for batch in _batched(list(dumps), batch_size or settings.batch_size):
             received = [receive(d.page, receipt_key=d.page.id or str(uuid.uuid4())) for d in batch]
             with transaction() as session:
-                outcome = ingest_batch(
-                    session=session, pages=received, max_page_bytes=settings.max_page_bytes
-                )
+                outcome = ingest_batch(session=session, pages=received, settings=settings)
             for dump, item in zip(batch, outcome.items, strict=True):
                 counts[item.outcome.value if item.outcome else "already_recorded"] += 1
                 if item.outcome is Outcome.STORED and item.region:

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     max_page_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1024, description="Largest dump accepted, in bytes."
     )
+    story_window_hours: float = Field(
+        default=7 * 24,
+        gt=0,
+        description="An article with the headline of one published this many hours before or "
+        "after it is a revision of the same story.",
+    )
     task_max_retries: int = Field(
         default=8, ge=0, description="Retries of a batch after a transient database error."
     )

@@ -33,9 +33,7 @@ def ingest_batch_task(self: Any, pages: list[Any]) -> dict[str, int]:
         receive_message(item, fallback_key=f"{task_id}:{index}") for index, item in enumerate(pages)
     ]
     with transaction() as session:
-        outcome = ingest_batch(
-            session=session, pages=received, max_page_bytes=settings.max_page_bytes
-        )
+        outcome = ingest_batch(session=session, pages=received, settings=settings)
     return {
         "received": len(received),
         "stored": outcome.count(Outcome.STORED),

@@ -8,6 +8,7 @@ import uuid
 from conftest import REPO, SEED, query, shared_data
 
 from schemas import RawPage
+from worker.config import Settings
 from worker.ingest import ingest_batch
 from worker.pipeline import Received, receive, receive_message
 from worker.store import Outcome, transaction
@@ -23,7 +24,7 @@ def _page(content: str, **fields: object) -> Received:
 
 def _ingest(pages: list[Received]) -> list[Outcome | None]:
     with transaction() as session:
-        outcome = ingest_batch(session=session, pages=pages, max_page_bytes=LIMIT)
+        outcome = ingest_batch(session=session, pages=pages, settings=Settings())
     return [item.outcome for item in outcome.items]
 
 

@@ -9,12 +9,14 @@ order and cannot deadlock each other.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, tuple_, update
+from sqlalchemy import bindparam, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -24,6 +26,8 @@ from worker.store.models import Article, Match, Outcome, RawPage, Sighting
 
 # (headline_key, published_at, undated_source): exactly the columns of uq_articles_dedupe_key.
 DedupeKey = tuple[str, Any, str | None]
+
+DEFAULT_STORY_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,17 +93,20 @@ def upsert_batch(
     pages: Sequence[Received],
     results: Mapping[bytes, Processed | Rejection],
     known: Mapping[bytes, KnownContent],
+    story_window: timedelta = DEFAULT_STORY_WINDOW,
 ) -> BatchOutcome:
     """Record a batch: new raw pages, new articles, one sighting per page, and the seen counters.
 
     `results` holds the pipeline's result for each content hash that was not `known` before the
-    batch; pages whose hash is in neither are a caller's bug.
+    batch; pages whose hash is in neither are a caller's bug. A new article whose headline was
+    published before within `story_window` (or with the very same body, at any distance) joins
+    that article's story as a revision.
     """
     first_page: dict[bytes, Received] = {}
     for page in pages:
         first_page.setdefault(page.content_hash, page)
 
-    created_by, article_ids = _upsert_articles(session, results, first_page)
+    created_by, article_ids = _upsert_articles(session, results, first_page, story_window)
     inserted = _insert_raw_pages(session, results, first_page, created_by, article_ids)
     seen = {**known, **find_known_content(session=session, hashes=list(results))}
 
@@ -157,6 +164,7 @@ def _dedupe_key(processed: Processed, source: str) -> DedupeKey:
 def _article_row(processed: Processed, page: Received) -> dict[str, Any]:
     clean, verdict, published = processed.clean, processed.verdict, processed.clean.published
     key = _dedupe_key(processed, page.page.source)
+    body = "\n\n".join(clean.body)
     return {
         "headline": clean.headline,
         "headline_key": key[0],
@@ -165,7 +173,8 @@ def _article_row(processed: Processed, page: Received) -> dict[str, Any]:
         "published_precision": published.precision if published else None,
         "published_source": published.source if published else None,
         "published_utc_offset_minutes": published.utc_offset_minutes if published else None,
-        "body": "\n\n".join(clean.body),
+        "body": body,
+        "body_hash": hashlib.sha256(body.encode("utf-8")).digest(),
         "byline": clean.byline,
         "section_labels": list(clean.section_labels),
         "region": verdict.region,
@@ -187,6 +196,7 @@ def _upsert_articles(
     session: Session,
     results: Mapping[bytes, Processed | Rejection],
     first_page: Mapping[bytes, Received],
+    story_window: timedelta,
 ) -> tuple[dict[DedupeKey, bytes], dict[DedupeKey, int]]:
     """Insert the batch's new articles; returns which content created each, and every key's id."""
     candidates: dict[DedupeKey, bytes] = {}
@@ -198,10 +208,17 @@ def _upsert_articles(
         return {}, {}
 
     ordered = sorted(candidates, key=lambda k: (k[0], str(k[1]), k[2] or ""))
-    rows = [_article_row(results[candidates[key]], first_page[candidates[key]]) for key in ordered]  # type: ignore[arg-type]
+    rows = {
+        key: _article_row(results[candidates[key]], first_page[candidates[key]])  # type: ignore[arg-type]
+        for key in ordered
+    }
+    ids = dict(zip(ordered, _allocate_article_ids(session, len(ordered)), strict=True))
+    stories = _assign_stories(session, rows, ids, story_window)
+    for key, row in rows.items():
+        row |= {"id": ids[key], "story_id": stories[key]}
     inserted = session.execute(
         insert(Article)
-        .values(rows)
+        .values(list(rows.values()))
         .on_conflict_do_nothing(constraint="uq_articles_dedupe_key")
         .returning(Article.id, Article.headline_key, Article.published_at, Article.undated_source)
     ).all()
@@ -232,6 +249,63 @@ def _upsert_articles(
             )
         )
     return created_by, article_ids
+
+
+# Ids are drawn before the insert so that a new story's story_id can be its own id in one statement.
+_NEXT_ARTICLE_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('articles', 'id')) FROM generate_series(1, :n)"
+)
+# Serializes story assignment per headline across concurrent batches, in hash order so that two
+# batches never wait on each other's locks in opposite orders. Released at commit.
+_LOCK_HEADLINES = text(
+    "SELECT pg_advisory_xact_lock(h) FROM "
+    "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k "
+    "ORDER BY h) AS ordered_locks"
+)
+
+
+def _allocate_article_ids(session: Session, n: int) -> list[int]:
+    return list(session.scalars(_NEXT_ARTICLE_IDS, {"n": n}))
+
+
+def _assign_stories(
+    session: Session,
+    rows: Mapping[DedupeKey, Mapping[str, Any]],
+    ids: Mapping[DedupeKey, int],
+    window: timedelta,
+) -> dict[DedupeKey, int]:
+    """The story each new article belongs to: an earlier or later revision's, or its own id.
+
+    Revisions are articles with the same headline_key published within `window` of each other, or
+    with the same body at any distance (a wire story retransmitted weeks later).
+    """
+    stories = {key: ids[key] for key in rows}
+    dated = sorted((key for key in rows if key[1] is not None), key=lambda k: (k[0], k[1]))
+    if not dated:
+        return stories
+    headlines = sorted({key[0] for key in dated})
+    session.execute(_LOCK_HEADLINES, {"keys": headlines})
+    # Known revisions by headline: (published_at, story_id, body_hash), the batch's own included.
+    revisions: dict[str, list[tuple[datetime, int, bytes]]] = {}
+    for headline, stored_at, stored_story, stored_body in session.execute(
+        select(Article.headline_key, Article.published_at, Article.story_id, Article.body_hash)
+        .where(Article.headline_key.in_(headlines), Article.published_at.is_not(None))
+        .order_by(Article.published_at)
+    ):
+        assert stored_at is not None  # the query asks for dated articles only
+        revisions.setdefault(headline, []).append((stored_at, stored_story, bytes(stored_body)))
+    for key in dated:
+        body_hash: bytes = rows[key]["body_hash"]
+        published_at: datetime = key[1]
+        related = [
+            (abs(published_at - other_at), story_id)
+            for other_at, story_id, other_body in revisions.get(key[0], [])
+            if abs(published_at - other_at) <= window or other_body == body_hash
+        ]
+        if related:
+            stories[key] = min(related)[1]  # the nearest revision's story
+        revisions.setdefault(key[0], []).append((published_at, stories[key], body_hash))
+    return stories
 
 
 def _insert_raw_pages(

@@ -114,6 +114,10 @@ class Article(Base):
     # A page without a timestamp dedupes by headline within its source; dated pages leave it null.
     undated_source: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)  # paragraphs joined by blank lines
+    body_hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # SHA-256 of body, UTF-8
+    # Revisions of one story (the same headline re-published later) share the story_id, which is
+    # the id of the story's first article. A new story points at itself.
+    story_id: Mapped[int] = mapped_column(BigInteger, index=True)
     byline: Mapped[str | None] = mapped_column(Text)
     section_labels: Mapped[list[str]] = mapped_column(JSONB)
     region: Mapped[str] = mapped_column(String(40), index=True)
