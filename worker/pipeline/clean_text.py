@@ -56,20 +56,24 @@ _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _BYLINE = re.compile(r"(?:by|von|par|por|di|door|av|af)\s+(.{3,120})", re.IGNORECASE)
 _NAME_WORD = re.compile(r"[A-ZÀ-Þ][\w'’.-]{0,30}")
 _BYLINE_CUT = re.compile(r"\s+(?:[-–—|,•/]|on|am|le|el)\s+|,\s+|\s+\|\s*|\s+-\s+")
+_LABEL_SEPARATOR = re.compile(r"[|·•]")
 _LABELLED_DATE = re.compile(r"(.{1,60}?)\s{0,3}[|·•]\s{0,3}(.{1,60})")
 
 # Boilerplate wording, in the languages the service reads; only ever counted against short units.
-_CHROME = re.compile(
-    r"(?<!\w)(?:copyright|©|all rights reserved|sign in|sign up|log ?in|log ?out|register|"
-    r"subscribe|subscription|newsletter|cookies?|privacy|terms of (?:use|service)|"
-    r"share (?:this|on)|follow us|advertisement|advertising|sponsored|sponsor|related|"
-    r"read more|more from|most (?:read|popular|viewed|shared)|recommended|trending|"
-    r"print|e-?mail (?:this|us)|skip to|javascript|browser|comments?|"
-    r"anmelden|abonnieren|werbung|datenschutz|impressum|weitere artikel|teilen|"
-    r"connexion|s'abonner|publicité|partager|iniciar sesión|suscríbete|publicidad|"
-    r"compartir|accedi|iscriviti|pubblicità|condividi|inloggen|delen)(?!\w)",
-    re.IGNORECASE,
+_CHROME_TERMS_TEXT = (
+    "copyright|all rights reserved|sign in|sign up|login|log in|logout|log out|register|subscribe|"
+    "subscription|newsletter|cookie|cookies|privacy|terms of use|terms of service|share this|"
+    "share on|follow us|advertisement|advertising|sponsored|sponsor|related|read more|more from|"
+    "most read|most popular|most viewed|most shared|recommended|trending|print|email this|"
+    "e mail this|email us|skip to|javascript|browser|comment|comments|"
+    "anmelden|abonnieren|werbung|datenschutz|impressum|weitere artikel|teilen|"
+    "connexion|s abonner|publicité|partager|iniciar sesión|suscríbete|publicidad|"
+    "compartir|accedi|iscriviti|pubblicità|condividi|inloggen|delen"
 )
+_CHROME_TERMS = _CHROME_TERMS_TEXT.split("|")
+_CHROME_WORDS = frozenset(term for term in _CHROME_TERMS if " " not in term)
+_CHROME_PHRASES = tuple(f" {term} " for term in _CHROME_TERMS if " " in term)
+_CHROME_PHRASE_STARTS = frozenset(phrase.split()[0] for phrase in _CHROME_PHRASES)
 
 # The commonest function words of the languages the service reads. Prose is dense with them;
 # menus, lists of headlines and captions are not.
@@ -153,9 +157,9 @@ def _lines(text: str) -> list[str]:
     return [line.rstrip()[:_MAX_LINE_CHARS] for line in cleaned.splitlines()[:_MAX_LINES]]
 
 
-def _wrap_width(lines: Sequence[str]) -> int | None:
+def _wrap_width(columns: Sequence[int]) -> int | None:
     """The column width the renderer wrapped the whole page at, or None when it did not wrap."""
-    widths = sorted((_columns(line) for line in lines if line), reverse=True)
+    widths = sorted((width for width in columns if width), reverse=True)
     if len(widths) < 3:
         return None
     widest = widths[0]
@@ -167,11 +171,10 @@ def _wrap_width(lines: Sequence[str]) -> int | None:
     return widest
 
 
-def _block_width(block: Sequence[str]) -> int | None:
+def _block_width(widths: Sequence[int]) -> int | None:
     """The width a narrower column (a sidebar, a <pre>) wrapped this block at, or None."""
-    if len(block) < 3:
+    if len(widths) < 3:
         return None
-    widths = [_columns(line) for line in block]
     widest = max(widths)
     # Wrapped prose fills most of its lines; a list of short items does not.
     if widest < 50 or sum(1 for width in widths[:-1] if width >= 0.85 * widest) < 2:
@@ -187,42 +190,48 @@ def _columns(line: str) -> int:
 
 
 def _units(lines: Sequence[str]) -> list[_Unit]:
-    page_width = _wrap_width(lines)
+    columns = [_columns(line) for line in lines]
+    page_width = _wrap_width(columns)
     units: list[_Unit] = []
     for block_index, block in enumerate(_blocks(lines)):
-        block_width = _block_width([line for _, line in block])
+        block_width = _block_width([columns[index] for index in block])
         widths = [width for width in (page_width, block_width) if width is not None]
-        previous = ""
-        for index, line in block:
+        previous = -1
+        for index in block:
+            line = lines[index]
             stripped = line.strip()
             bullet = bool(_BULLET.match(line))
-            if previous and not bullet and any(_was_wrapped(previous, line, w) for w in widths):
+            if (
+                previous >= 0
+                and not bullet
+                and any(_was_wrapped(columns[previous], stripped, width) for width in widths)
+            ):
                 # Text without spaces between words (CJK) was broken mid-word: rejoin it tight.
-                glue = "" if _WIDE.match(stripped) and _WIDE.match(previous[-1]) else " "
-                units[-1].text += glue + stripped
+                tight = _WIDE.match(stripped) and _WIDE.match(lines[previous][-1])
+                units[-1].text += ("" if tight else " ") + stripped
             else:
                 units.append(_Unit(text=stripped, line=index, block=block_index, bullet=bullet))
-            previous = line
+            previous = index
     for unit in units:
-        unit.text = _SPACES.sub(" ", unit.text)
+        if "  " in unit.text or "\t" in unit.text:
+            unit.text = _SPACES.sub(" ", unit.text)
     return units
 
 
-def _blocks(lines: Sequence[str]) -> list[list[tuple[int, str]]]:
-    """The dump's runs of non-blank lines, each line with its index."""
-    blocks: list[list[tuple[int, str]]] = [[]]
+def _blocks(lines: Sequence[str]) -> list[list[int]]:
+    """The indexes of the dump's runs of non-blank lines."""
+    blocks: list[list[int]] = [[]]
     for index, line in enumerate(lines):
-        if line.strip():
-            blocks[-1].append((index, line))
+        if line and not line.isspace():
+            blocks[-1].append(index)
         elif blocks[-1]:
             blocks.append([])
     return [block for block in blocks if block]
 
 
-def _was_wrapped(previous: str, line: str, width: int) -> bool:
-    """Whether `line` continues `previous`: its first word would not have fit on that line."""
+def _was_wrapped(used: int, line: str, width: int) -> bool:
+    """Whether `line` continues a line `used` columns wide: its first word did not fit there."""
     first_word = line.split(maxsplit=1)[0]
-    used = _columns(previous)
     if used + 1 + _columns(first_word) > width:
         return True
     # A renderer breaks text without spaces (CJK) anywhere, so its first "word" can be short.
@@ -251,15 +260,31 @@ def _score_units(units: Sequence[_Unit]) -> None:
 
 def _describe(unit: _Unit) -> None:
     # Links and image labels are not words of the text: a caption full of URLs is not prose.
-    text = _URL.sub(" ", _BRACKETED.sub(" ", unit.text))
-    words = _WORD.findall(text)
-    # Text without spaces counts about one word per two wide characters.
-    unit.words = len(words) + len(_WIDE.findall(text)) // 2
+    text = unit.text
+    if "[" in text:
+        text = _BRACKETED.sub(" ", text)
+    if "://" in text or "www." in text:
+        text = _URL.sub(" ", text)
+    words = _WORD.findall(text.lower())
+    unit.words = len(words)
+    if not text.isascii():
+        # Text without spaces counts about one word per two wide characters.
+        unit.words += len(_WIDE.findall(text)) // 2
     if words:
-        unit.stop_ratio = sum(1 for word in words if word.lower() in _STOPWORDS) / len(words)
-    unit.sentence = bool(_SENTENCE_END.search(unit.text))
+        unit.stop_ratio = sum(map(_STOPWORDS.__contains__, words)) / len(words)
+    unit.sentence = bool(_SENTENCE_END.search(unit.text[-6:]))
     unit.label_only = not text.strip(" |-–·•")
-    unit.chrome = unit.words <= 30 and bool(_CHROME.search(text))
+    unit.chrome = unit.words <= 30 and _is_chrome(text, words)
+
+
+def _is_chrome(text: str, words: Sequence[str]) -> bool:
+    """Whether a short unit uses boilerplate wording (sign in, share, copyright, related, ...)."""
+    if "©" in text or not _CHROME_WORDS.isdisjoint(words):
+        return True
+    if _CHROME_PHRASE_STARTS.isdisjoint(words):
+        return False
+    joined = f" {' '.join(words)} "
+    return any(phrase in joined for phrase in _CHROME_PHRASES)
 
 
 def _score(unit: _Unit, *, stopwords_known: bool) -> float:
@@ -407,7 +432,7 @@ def _section_labels(lines: Sequence[str], page: DecodedPage) -> tuple[str, ...]:
     labels: dict[str, None] = {}
     for line in lines:
         stripped = line.strip()
-        if not 5 <= len(stripped) <= 80:
+        if not 5 <= len(stripped) <= 80 or not _LABEL_SEPARATOR.search(stripped):
             continue
         match = _LABELLED_DATE.fullmatch(stripped)
         if match is None:

@@ -124,6 +124,7 @@ _ZULU = re.compile(r"Z(?![A-Za-z])")
 _ZONE_WORD = re.compile(
     r"(?<![A-Za-z])([A-Z]{2,5})(?:\s?([+−-])(\d{1,2})(?::?(\d{2}))?)?(?![A-Za-z\d])"
 )
+_DIGIT = re.compile(r"\d")
 _ISO_LIKE = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
 _AGO = re.compile(
     r"(?<![\w])(\d{1,3}|an?|one)\s?(seconds?|secs?|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?"
@@ -185,7 +186,7 @@ def find_date(lines: Sequence[str], *, fetched_at: datetime | None) -> Published
     best_rank = -1
     for index, line in enumerate(lines[:_MAX_FIND_LINES]):
         short = line.strip()[:_MAX_LINE_CHARS]
-        if not any(ch.isdigit() for ch in short) and not _RELATIVE_DAY.match(short):
+        if not _DIGIT.search(short) and not _RELATIVE_DAY.match(short):
             continue
         published = parse_date(short, fetched_at=fetched_at, source="text")
         if published is None:
