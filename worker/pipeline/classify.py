@@ -46,16 +46,18 @@ UNKNOWN = "unknown"
 
 _WEIGHT: dict[EvidenceWhere, float] = {
     "headline": 3.0,
-    "lead": 1.5,
+    "lead": 1.0,
     "body": 1.0,
     "section": 6.0,
     "url": 6.0,
 }
 _LEAD_PARAGRAPHS = 2
+# Each country's summed votes are raised to this power: the tenth "Russia" adds less than the first.
+_DAMPING = 0.8
 # Currency words and company forms ("dlrs", "Plc"): each distinct cue counts this much per
 # paragraph it appears in, up to a cap, so that they decide only when no place is named.
-_CUE_WEIGHT = 0.2
-_CUE_CAP = 3
+_CUE_WEIGHT = 1.6
+_CUE_CAP = 1
 # A neighbour's mentions count this much towards reading a shared name as its country.
 _NEIGHBOUR_SUPPORT = 0.5
 # confidence = logistic(a + b·share + c·log(1 + top)), fitted on the dev split by bench/regions.py.
@@ -96,7 +98,7 @@ class _Mention:
 class _Block:
     """One paragraph split into words and the text between them, read lazily around capitals."""
 
-    __slots__ = ("gaps", "keys", "shouted", "words")
+    __slots__ = ("gaps", "keys", "shouted", "text", "words")
 
     def __init__(self, text: str) -> None:
         pairs = _WORD.findall(text)
@@ -104,6 +106,7 @@ class _Block:
         self.words: list[str] = [word for _, word in pairs]
         self.keys: list[str | None] = [None] * len(pairs)
         self.shouted = not any(ch.islower() for ch in text)
+        self.text = text
 
     def key(self, i: int) -> str:
         key = self.keys[i]
@@ -131,6 +134,16 @@ class _Block:
         gap = self.gaps[i]
         return gap.strip(" \t-") == "" or (gap.strip() == "." and self.key(i - 1) in _ABBREVIATIONS)
 
+    def ends_abbreviation(self, i: int) -> bool:
+        """Whether word i stands as "Town, Abbr.": after a comma and before a full stop."""
+        if "," not in self.gaps[i]:
+            return False
+        if self.words[i].endswith("."):
+            return True
+        if i + 1 < len(self.words):
+            return self.gaps[i + 1].startswith(".")
+        return self.text.rstrip().endswith(".")
+
     def capital(self, i: int) -> bool:
         return self.words[i][0].isupper()
 
@@ -145,6 +158,7 @@ def _scan(
     text = text[:_MAX_BLOCK_CHARS]
     block = _Block(text.replace("’", "'"))
     cues.update(gazetteer.cues.keys() & set(block.words))
+    cues.update(gazetteer.cue_areas.keys() & set(block.words))
     if "$" in text:
         cues.update(f"{prefix}$" for prefix in _DOLLAR.findall(text))
     names = gazetteer.names
@@ -173,6 +187,9 @@ def _scan(
                 name, span = found, n
                 break
         if name is None:
+            if first in gazetteer.abbreviations and block.ends_abbreviation(i):
+                name = gazetteer.abbreviations[first]
+                mentions.append(_Mention(name, words[i], where, weight, needs_support=False))
             i += 1
             continue
         # Case must agree unless the whole block is in capitals: "US" is not "Us", "GAO" not "Gao".
@@ -229,7 +246,7 @@ def _judge(
         needs_support = True
     if name.person and not (joined_before and block.key(i - 1) in _PLACE_PREPOSITIONS):
         needs_support = True
-    if shouted and kind == "city":
+    if shouted and kind not in FIRM_KINDS:
         needs_support = True
     return _Mention(name, text, where, weight, needs_support)
 
@@ -240,17 +257,30 @@ def _support_of(country: str, support: dict[str, float], gazetteer: Gazetteer) -
 
 
 def _resolve(
-    mentions: list[_Mention], cue_votes: list[Evidence], gazetteer: Gazetteer
-) -> list[tuple[_Mention, Reading]]:
-    """Read every mention as one place, using the unambiguous ones (and cues) to settle the rest."""
+    mentions: list[_Mention], cues: Counter[str], gazetteer: Gazetteer
+) -> tuple[list[tuple[_Mention, Reading]], list[tuple[str, Reading, float]]]:
+    """Read every mention and cue as one place, the unambiguous names settling the rest."""
     support: dict[str, float] = defaultdict(float)
-    for vote in cue_votes:
-        if vote.country:
-            support[vote.country] += vote.weight
     for mention in mentions:
         readings = mention.name.readings
         if not mention.needs_support and len(readings) == 1 and readings[0].country:
             support[readings[0].country] += mention.weight
+    read_cues: list[tuple[str, Reading, float]] = []
+    for cue, count in cues.items():
+        weight = _CUE_WEIGHT * min(count, _CUE_CAP)
+        area = gazetteer.cue_areas.get(cue)
+        if area is not None:
+            read_cues.append((cue, Reading(None, area, "cue"), weight))
+            continue
+        codes = gazetteer.cues[cue]
+        chosen = max(codes, key=lambda code: support.get(code, 0.0) if code else 0.0)
+        if not chosen or (not support.get(chosen) and chosen != codes[0]):
+            chosen = codes[0]
+        if chosen:
+            read_cues.append((cue, Reading(chosen, None, "cue"), weight))
+    for _, reading, weight in read_cues:
+        if reading.country:
+            support[reading.country] += weight
     resolved: list[tuple[_Mention, Reading]] = []
     for mention in mentions:
         readings = mention.name.readings
@@ -265,22 +295,7 @@ def _resolve(
         if mention.needs_support and best_support <= 0.0:
             continue
         resolved.append((mention, best))
-    return resolved
-
-
-def _cue_votes(cues: Counter[str], taxonomy: Taxonomy, gazetteer: Gazetteer) -> list[Evidence]:
-    votes: list[Evidence] = []
-    for cue, count in cues.items():
-        if cue.endswith("$"):
-            country = gazetteer.dollar_prefixes.get(cue[:-1])
-            reading = Reading(country, None, "cue") if country else None
-        else:
-            reading = gazetteer.cues.get(cue)
-        region = taxonomy.region_of(reading) if reading else None
-        if reading is not None and region is not None:
-            weight = _CUE_WEIGHT * min(count, _CUE_CAP)
-            votes.append(Evidence(cue, reading.country, region, "body", weight))
-    return votes
+    return resolved, read_cues
 
 
 def _label_votes(
@@ -335,6 +350,17 @@ def _url_votes(url: str, taxonomy: Taxonomy) -> list[Evidence]:
     return votes
 
 
+def _scores(evidence: list[Evidence]) -> dict[str, float]:
+    """Sum the votes per region, each country's votes damped so one name repeated cannot swamp."""
+    per_place: defaultdict[tuple[str, str | None], float] = defaultdict(float)
+    for item in evidence:
+        per_place[item.region, item.country] += item.weight
+    scores: defaultdict[str, float] = defaultdict(float)
+    for (region, _), weight in per_place.items():
+        scores[region] += weight**_DAMPING
+    return dict(scores)
+
+
 def _confidence(scores: dict[str, float]) -> float:
     ranked = sorted(scores.values(), reverse=True)
     top = ranked[0]
@@ -356,25 +382,25 @@ def classify(
         where: EvidenceWhere = "lead" if index < _LEAD_PARAGRAPHS else "body"
         _scan(paragraph, where, gazetteer, mentions, cues)
 
-    cue_votes = _cue_votes(cues, scheme, gazetteer)
+    resolved, read_cues = _resolve(mentions, cues, gazetteer)
     evidence: list[Evidence] = []
-    for mention, reading in _resolve(mentions, cue_votes, gazetteer):
+    for mention, reading in resolved:
         region = scheme.region_of(reading)
         if region is not None:
             evidence.append(
                 Evidence(mention.text, reading.country, region, mention.where, mention.weight)
             )
-    evidence.extend(cue_votes)
+    for cue, reading, weight in read_cues:
+        region = scheme.region_of(reading)
+        if region is not None:
+            evidence.append(Evidence(cue, reading.country, region, "body", weight))
     evidence.extend(_label_votes(page.section_labels, scheme, gazetteer))
     if url:
         evidence.extend(_url_votes(url, scheme))
     if not evidence:
         return RegionVerdict(region=UNKNOWN, confidence=0.0)
 
-    totals: defaultdict[str, float] = defaultdict(float)
-    for item in evidence:
-        totals[item.region] += item.weight
-    scores = dict(totals)
+    scores = _scores(evidence)
     region = max(scores, key=lambda r: (scores[r], -scheme.regions.index(r)))
     return RegionVerdict(
         region=region,

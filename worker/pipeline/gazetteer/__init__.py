@@ -118,8 +118,12 @@ class Gazetteer:
     longest: Mapping[str, int]
     neighbours: Mapping[str, frozenset[str]]
     name_prefixes: frozenset[str]
-    cues: Mapping[str, Reading]  # weak cue words as written ("dlrs", "Plc", "yen")
-    dollar_prefixes: Mapping[str, str]  # letters before "$" -> ISO 3166-1 alpha-2
+    # Weak cue words as written ("dlrs", "Plc", "yen") -> the countries they can stand for, the
+    # usual one first (None first: no reading unless the article supports one), or a world area.
+    cues: Mapping[str, tuple[str | None, ...]]
+    cue_areas: Mapping[str, str]
+    # US state abbreviations ("Nev."), read only in "Town, Abbr." -> the state as a name
+    abbreviations: Mapping[str, Name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,11 +288,20 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
         for code, info in geo_countries.items()
     }
     cues_data = _read_json("cues.json")
-    cues = {word: Reading(code, None, "cue") for word, code in cues_data["words"].items()}
-    cues.update({word: Reading(None, area, "cue") for word, area in cues_data["areas"].items()})
+    cues: dict[str, tuple[str | None, ...]] = {
+        word: tuple(codes) for word, codes in cues_data["words"].items()
+    }
+    for prefix, meaning in cues_data["dollar_prefixes"].items():
+        cues[f"{prefix}$"] = cues.get(meaning, (meaning,))
+    state = (Reading("US", None, "subdivision"),)
+    abbreviations = {
+        name_key(text): Name(display=text, readings=state)
+        for text in curated["us_state_abbreviations"]
+    }
     return Gazetteer(
+        abbreviations=abbreviations,
         cues=cues,
-        dollar_prefixes=dict(cues_data["dollar_prefixes"]),
+        cue_areas=dict(cues_data["areas"]),
         names=names,
         longest=longest,
         neighbours=neighbours,
