@@ -22,11 +22,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from worker.pipeline.clean_text import clean_text
-from worker.pipeline.types import DecodedPage, Rejection
+from worker.pipeline.types import CleanPage, DecodedPage, Rejection
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "extraction"
 DUMPS = DATA / "scrapinghub-textdumps"
@@ -51,37 +52,55 @@ def body_scores(extracted: str, gold: str) -> tuple[float, float, float]:
     return precision, recall, 2 * precision * recall / (precision + recall)
 
 
-def load_pages() -> list[tuple[str, str, str]]:
-    """(page id, dump text, gold body) for every dump that has a gold body."""
+class Page(NamedTuple):
+    """One evaluation page: its id, the text dump, the gold body and the page's URL."""
+
+    page_id: str
+    text: str
+    gold: str
+    url: str | None
+
+
+def load_pages() -> list[Page]:
+    """Every dump that has a gold body, with its gold body and URL."""
     gold = json.loads(GOLD.read_text(encoding="utf-8"))
     return [
-        (path.stem, path.read_text(encoding="utf-8"), gold[path.stem]["articleBody"])
+        Page(
+            path.stem,
+            path.read_text(encoding="utf-8"),
+            gold[path.stem]["articleBody"],
+            gold[path.stem].get("url"),
+        )
         for path in sorted(DUMPS.glob("*.txt"))
         if path.stem in gold
     ]
 
 
-def _clean_body(text: str) -> str:
-    cleaned = clean_text(DecodedPage(text=text, kind="text"))
+def _clean(page: Page) -> CleanPage | Rejection:
+    return clean_text(DecodedPage(text=page.text, kind="text", url=page.url))
+
+
+def _clean_body(page: Page) -> str:
+    cleaned = _clean(page)
     return "" if isinstance(cleaned, Rejection) else "\n".join(cleaned.body)
 
 
-def _trafilatura_body(text: str) -> str:
+def _trafilatura_body(page: Page) -> str:
     import trafilatura
 
-    html = "<html><body>" + "".join(f"<p>{escape(line)}</p>" for line in text.splitlines())
+    html = "<html><body>" + "".join(f"<p>{escape(line)}</p>" for line in page.text.splitlines())
     return trafilatura.extract(html + "</body></html>") or ""
 
 
 def score(
-    pages: Sequence[tuple[str, str, str]], extract: Callable[[str], str]
+    pages: Sequence[Page], extract: Callable[[Page], str]
 ) -> tuple[list[tuple[str, float, float, float]], float]:
     """Run one extractor over the pages -> per-page (id, P, R, F1) and seconds spent extracting."""
     rows = []
     spent = 0.0
-    for page_id, text, gold in pages:
+    for page_id, text, gold, url in pages:
         began = time.perf_counter()
-        body = extract(text)
+        body = extract(Page(page_id, text, gold, url))
         spent += time.perf_counter() - began
         rows.append((page_id, *body_scores(body, gold)))
     return rows, spent
@@ -98,20 +117,21 @@ def _report(name: str, rows: list[tuple[str, float, float, float]], spent: float
     )
 
 
-def _headline_proxy(pages: Sequence[tuple[str, str, str]]) -> None:
+def _headline_proxy(pages: Sequence[Page]) -> None:
     from selectolax.lexbor import LexborHTMLParser
 
     hits = 0
-    for page_id, text, _gold in pages:
-        raw = gzip.decompress((DATA / "scrapinghub" / "html" / f"{page_id}.html.gz").read_bytes())
+    for page in pages:
+        html_path = DATA / "scrapinghub" / "html" / f"{page.page_id}.html.gz"
+        raw = gzip.decompress(html_path.read_bytes())
         tree = LexborHTMLParser(raw.decode("utf-8", "replace"))
         references = [node.text(strip=True) for node in tree.css("h1, title")]
-        cleaned = clean_text(DecodedPage(text=text, kind="text"))
+        cleaned = _clean(page)
         headline = "" if isinstance(cleaned, Rejection) else cleaned.headline
         best = max((body_scores(headline, ref)[2] for ref in references), default=0.0)
         hits += best >= 0.8
         if best < 0.8:
-            print(f"  {page_id[:12]} got {headline[:70]!r} want {references[:2]!r}"[:220])
+            print(f"  {page.page_id[:12]} got {headline[:70]!r} want {references[:2]!r}"[:220])
     print(f"headline matches <h1>/<title> (token F1 >= 0.8): {hits}/{len(pages)}")
 
 

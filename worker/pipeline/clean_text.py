@@ -20,6 +20,7 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from worker.pipeline.dates import find_date, parse_date
 from worker.pipeline.types import CleanPage, DecodedPage, Rejection
@@ -32,8 +33,21 @@ _MAX_LINES = 20_000
 # A run of chrome costing more than this (about five short lines) ends the article.
 _GAP_LIMIT = 20.0
 _ALONE_PENALTY = 1.0
+_HEADLINE_WINDOW = 40
+_HW_LEAD = 1.0
+_HW_SLUG = 2.0
+_HW_ALONE = 1.0
+_HW_REPEATED = 0.5
+_HW_LONG = 0.0
+_HW_NEAR = 0.25
+# Any moment works for asking "is this line a date?" of relative forms ("7 hours ago").
+_DATE_PROBE = datetime(2000, 1, 1, tzinfo=UTC)
 # Text printed twice on a page (captions, teasers, a title repeated as a link) is not body text.
 _REPEAT_PENALTY = 1.0
+# List items: a short one is a menu entry; a long one is as likely a list inside the article.
+_SHORT_ITEM_PENALTY = 4.0
+_LONG_ITEM_PENALTY = 1.0
+_LONG_ITEM_WORDS = 8
 _PACKED_PENALTY = 3.0
 # Less prose than this (a couple of sentences) is not an article.
 _MIN_BODY_SCORE = 15.0
@@ -56,6 +70,9 @@ _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _BYLINE = re.compile(r"(?:by|von|par|por|di|door|av|af)\s+(.{3,120})", re.IGNORECASE)
 _NAME_WORD = re.compile(r"[A-ZÀ-Þ][\w'’.-]{0,30}")
 _BYLINE_CUT = re.compile(r"\s+(?:[-–—|,•/]|on|am|le|el)\s+|,\s+|\s+\|\s*|\s+-\s+")
+_CAPTION = re.compile(
+    r"(?i:photo|image|picture|caption|credit|getty|reuters|afp|foto|bild)(?!\w)|\([^()]{0,80}\)$"
+)
 _LABEL_SEPARATOR = re.compile(r"[|·•]")
 _LABELLED_DATE = re.compile(r"(.{1,60}?)\s{0,3}[|·•]\s{0,3}(.{1,60})")
 
@@ -125,7 +142,7 @@ def clean_text(page: DecodedPage) -> CleanPage | Rejection:
             "no run of prose paragraphs was found; the dump looks like an index or error page",
         )
     start, end = region
-    headline_index = _headline(units, start, end)
+    headline_index = _headline(units, start, end, page.url)
     if headline_index is None:
         return Rejection(
             "no_headline", "no title-shaped line stands above the article text in this dump"
@@ -296,9 +313,9 @@ def _score(unit: _Unit, *, stopwords_known: bool) -> float:
     if unit.repeated:
         return -_REPEAT_PENALTY
     if unit.bullet:
-        # Measured on the Scrapinghub dumps: keeping long list items as prose lost more to menus
+        # Measured on the Scrapinghub dumps: scoring long list items as prose lost more to menus
         # of long entries than it gained from lists inside articles.
-        return -4.0
+        return -_LONG_ITEM_PENALTY if unit.words >= _LONG_ITEM_WORDS else -_SHORT_ITEM_PENALTY
     if unit.words >= 8 and (unit.sentence or unit.words >= 20):
         # Prose: weight by length, discounted when it lacks the function words sentences have.
         density = min(1.0, 0.3 + unit.stop_ratio * 2.5) if stopwords_known else 1.0
@@ -337,6 +354,11 @@ def _is_paragraph(unit: _Unit) -> bool:
     return unit.score > 0
 
 
+def _is_list_item(unit: _Unit) -> bool:
+    """A list item inside the article's run of paragraphs (menus never sit inside that run)."""
+    return unit.bullet and unit.words >= 3 and not unit.chrome and not unit.repeated
+
+
 def _is_subheading(units: Sequence[_Unit], index: int, end: int) -> bool:
     """A short standalone line with article paragraphs right before and after it."""
     unit = units[index]
@@ -360,35 +382,56 @@ def _body(units: Sequence[_Unit], start: int, end: int, headline: str) -> list[_
         unit = units[index]
         if unit.text == headline or (unit.words <= 12 and _BYLINE.fullmatch(unit.text)):
             continue
-        if _is_paragraph(unit) or _is_subheading(units, index, end):
+        if _is_paragraph(unit) or _is_subheading(units, index, end) or _is_list_item(unit):
             body.append(unit)
     return body
 
 
-def _headline(units: Sequence[_Unit], start: int, end: int) -> int | None:
-    """The index of the unit that reads as the article's title, or None."""
+def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> int | None:
+    """The index of the unit that reads as the article's title, or None.
+
+    Candidates are title-shaped units in the stretch above the body. Each is scored for sharing
+    words with the lead paragraphs and with the URL's slug, standing alone in its block, having
+    a headline's length, and sitting close to the body; captions and credits count against.
+    """
+    lead_words = {
+        word
+        for unit in units[start : min(end + 1, start + 4)]
+        for word in _WORD.findall(unit.text.lower())
+    }
+    slug_words = set(_WORD.findall(_url_path(url).lower())) if url else set()
     best: int | None = None
     best_score = 0.0
-    lead_words = {
-        word.lower()
-        for unit in units[start : min(end + 1, start + 4)]
-        for word in _WORD.findall(unit.text)
-    }
-    first = max(0, start - 40)
+    first = max(0, start - _HEADLINE_WINDOW)
     for index in range(first, start + 1):
         unit = units[index]
         if not _title_shaped(unit):
             continue
-        alone = _stands_alone(units, index)
-        words = [word.lower() for word in _WORD.findall(unit.text)]
-        overlap = sum(1 for word in words if word in lead_words) / len(words)
-        distance = start - index
-        score = overlap + (1.0 if alone else 0.0) + 0.5 * (1 - distance / 40)
+        words = _WORD.findall(unit.text.lower())
+        content = [word for word in words if word not in _STOPWORDS] or words
+        score = _HW_LEAD * sum(word in lead_words for word in content) / len(content)
+        if slug_words:
+            score += _HW_SLUG * sum(word in slug_words for word in content) / len(content)
+        if _stands_alone(units, index):
+            score += _HW_ALONE
+        if unit.repeated:
+            score += _HW_REPEATED
+        if unit.words > 20:
+            score -= _HW_LONG
+        if _CAPTION.search(unit.text):
+            score -= 1.0
+        score += _HW_NEAR * (1 - (start - index) / _HEADLINE_WINDOW)
         if index == start:
             score -= 0.5
         if score > best_score:
             best, best_score = index, score
     return best
+
+
+def _url_path(url: str) -> str:
+    """The part of a URL after its host: where slugs carry the headline's words."""
+    after_scheme = url.split("//", 1)[-1]
+    return after_scheme.split("/", 1)[1] if "/" in after_scheme else ""
 
 
 def _title_shaped(unit: _Unit) -> bool:
@@ -398,7 +441,8 @@ def _title_shaped(unit: _Unit) -> bool:
         return False
     if unit.text.endswith((".", ",", ";", ":")) and not unit.text.endswith("..."):
         return False
-    return parse_date(unit.text, fetched_at=None, source="text") is None
+    # Any date, relative ones included ("7 hours ago"), is a dateline, never a title.
+    return parse_date(unit.text, fetched_at=_DATE_PROBE, source="text") is None
 
 
 def _stands_alone(units: Sequence[_Unit], index: int) -> bool:
