@@ -33,6 +33,7 @@ _MAX_LINES = 20_000
 # A run of chrome costing more than this (about five short lines) ends the article.
 _GAP_LIMIT = 20.0
 _ALONE_PENALTY = 1.0
+_CHROME_PENALTY = 6.0
 _HEADLINE_WINDOW = 40
 _HW_LEAD = 1.0
 _HW_SLUG = 2.0
@@ -72,6 +73,12 @@ _NAME_WORD = re.compile(r"[A-ZÀ-Þ][\w'’.-]{0,30}")
 _BYLINE_CUT = re.compile(r"\s+(?:[-–—|,•/]|on|am|le|el)\s+|,\s+|\s+\|\s*|\s+-\s+")
 _CAPTION = re.compile(
     r"(?i:photo|image|picture|caption|credit|getty|reuters|afp|foto|bild)(?!\w)|\([^()]{0,80}\)$"
+)
+# How captions and credits announce themselves, in the languages the service reads.
+_CAPTION_CUE = re.compile(
+    r"(?i:^in this [^\n]{0,40}?\b(?:photo|image)|"
+    r"(?:photo|photograph|image|picture|foto|bild)s? ?(?:by|:|/|credit|courtesy)|"
+    r"getty images|\(ap photo|\bcaption\b|\bcredit:)"
 )
 _LABEL_SEPARATOR = re.compile(r"[|·•]")
 _LABELLED_DATE = re.compile(r"(.{1,60}?)\s{0,3}[|·•]\s{0,3}(.{1,60})")
@@ -126,6 +133,7 @@ class _Unit:
     chrome: bool = False
     label_only: bool = False  # nothing but bracketed image labels and bare links
     repeated: bool = False
+    caption: bool = False  # reads as a photo caption or credit
     alone: bool = False  # the only unit of its block
     score: float = 0.0
 
@@ -292,6 +300,7 @@ def _describe(unit: _Unit) -> None:
     unit.sentence = bool(_SENTENCE_END.search(unit.text[-6:]))
     unit.label_only = not text.strip(" |-–·•")
     unit.chrome = unit.words <= 30 and _is_chrome(text, words)
+    unit.caption = unit.words <= 80 and bool(_CAPTION_CUE.search(text[:400]))
 
 
 def _is_chrome(text: str, words: Sequence[str]) -> bool:
@@ -309,9 +318,11 @@ def _score(unit: _Unit, *, stopwords_known: bool) -> float:
     if unit.label_only:
         return -1.0
     if unit.chrome:
-        return -6.0
+        return -_CHROME_PENALTY
     if unit.repeated:
         return -_REPEAT_PENALTY
+    if unit.caption:
+        return -_PACKED_PENALTY
     if unit.bullet:
         # Measured on the Scrapinghub dumps: scoring long list items as prose lost more to menus
         # of long entries than it gained from lists inside articles.
