@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -68,6 +69,13 @@ _MAX_BLOCK_CHARS = 20_000
 _MAX_BLOCKS = 400
 # (text since the previous word, word): a word is letters with inner apostrophes, or "U.S."
 _WORD = re.compile(r"([\W\d_]*)((?:[A-Za-z]\.){2,}|[^\W\d_]+(?:'[^\W\d_]+)*)")
+# A capitalised word, "U.S" of "U.S." included. The scan over every character is the hot loop, and
+# a class reaching past ASCII doubles its cost, so the wider one runs only on non-ASCII paragraphs.
+_CAPITALISED = re.compile(r"[A-Z](?:\.[A-Z])*[\w']*")
+_CAPITALISED_ANY = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ʯΆ-ΫЀ-Я](?:\.[A-Z])*[\w']*")
+_CUE_SEPARATORS = str.maketrans(dict.fromkeys(string.punctuation.replace("$", ""), " "))
+# How far back to look for the word before a name.
+_CONTEXT_CHARS = 48
 _SENTENCE_BREAK = re.compile(r"[.!?:;\"“”()\[\]|•]")
 _DOLLAR = re.compile(r"(U\.S\.|[A-Z]{0,3})\$")
 _URL_WORD = re.compile(r"[a-z]+")
@@ -80,6 +88,18 @@ _PLACE_PREPOSITIONS = frozenset(
         "in", "of", "from", "to", "into", "across", "near", "at", "throughout", "outside", "inside",
         "toward", "towards", "via", "around", "within", "between", "through", "visit", "visited",
         "visiting", "against", "with", "and", "for", "by", "on", "over",
+    }
+)  # fmt: skip
+# Capitalised words that open sentences and headlines, not names: "In Jordan", "The Hague".
+_FUNCTION_WORDS = frozenset(
+    {
+        "the", "a", "an", "in", "at", "on", "for", "from", "by", "with", "as", "but", "and", "if",
+        "when", "while", "after", "before", "since", "both", "unlike", "like", "across",
+        "throughout", "outside", "inside", "near", "to", "of", "or", "so", "yet", "meanwhile",
+        "elsewhere", "northern", "southern", "eastern", "western", "central", "rural",
+        "neighbouring",
+        "neighboring", "all", "many", "some", "most", "its", "his", "her", "their", "our", "this",
+        "that", "these", "those", "under", "over", "via", "into", "through", "within", "between",
     }
 )  # fmt: skip
 # Short capitalised words ending in a full stop that do not end a sentence.
@@ -95,57 +115,46 @@ class _Mention:
     needs_support: bool
 
 
-class _Block:
-    """One paragraph split into words and the text between them, read lazily around capitals."""
+def _key(word: str) -> str:
+    if word.endswith(("'s", "'S")):
+        word = word[:-2]
+    key = word.lower() if word.isascii() else name_key(word)
+    return key.replace(".", "") if "." in key else key
 
-    __slots__ = ("gaps", "keys", "shouted", "text", "words")
 
-    def __init__(self, text: str) -> None:
-        pairs = _WORD.findall(text)
-        self.gaps: list[str] = [gap for gap, _ in pairs]
-        self.words: list[str] = [word for _, word in pairs]
-        self.keys: list[str | None] = [None] * len(pairs)
-        self.shouted = not any(ch.islower() for ch in text)
-        self.text = text
+def _breaks(gap: str, word_before: str) -> bool:
+    """Whether the text between two words ends a sentence ("Mr. Smith" and "St. Louis" do not)."""
+    if _SENTENCE_BREAK.search(gap) is None:
+        return False
+    return not (gap.strip() == "." and _key(word_before) in _ABBREVIATIONS)
 
-    def key(self, i: int) -> str:
-        key = self.keys[i]
-        if key is None:
-            word = self.words[i]
-            if word.endswith(("'s", "'S")):
-                word = word[:-2]
-            key = word.lower() if word.isascii() else name_key(word)
-            if "." in key:
-                key = key.replace(".", "")
-            self.keys[i] = key
-        return key
 
-    def sentence_start(self, i: int) -> bool:
-        if i == 0:
-            return True
-        if _SENTENCE_BREAK.search(self.gaps[i]) is None:
-            return False
-        return not (self.gaps[i].strip() == "." and self.key(i - 1) in _ABBREVIATIONS)
+def _joins(gap: str, word_before: str) -> bool:
+    """Whether a word continues the name before it: only spaces or a hyphen between them."""
+    return gap.strip(" \t-") == "" or (gap.strip() == "." and _key(word_before) in _ABBREVIATIONS)
 
-    def joined(self, i: int) -> bool:
-        """Whether word i continues the name before it: only spaces or a hyphen between them."""
-        if i == 0:
-            return False
-        gap = self.gaps[i]
-        return gap.strip(" \t-") == "" or (gap.strip() == "." and self.key(i - 1) in _ABBREVIATIONS)
 
-    def ends_abbreviation(self, i: int) -> bool:
-        """Whether word i stands as "Town, Abbr.": after a comma and before a full stop."""
-        if "," not in self.gaps[i]:
-            return False
-        if self.words[i].endswith("."):
-            return True
-        if i + 1 < len(self.words):
-            return self.gaps[i + 1].startswith(".")
-        return self.text.rstrip().endswith(".")
+@dataclass(frozen=True, slots=True)
+class _Before:
+    word: str  # "" at the start of the paragraph
+    gap: str
+    sentence_start: bool  # whether `word` itself starts a sentence
 
-    def capital(self, i: int) -> bool:
-        return self.words[i][0].isupper()
+
+def _before(text: str, start: int) -> _Before:
+    """The word before `start`, the text between, and whether that word starts a sentence."""
+    window_start = max(0, start - _CONTEXT_CHARS)
+    window = text[window_start:start]
+    pairs = _WORD.findall(window)
+    if not pairs:
+        return _Before("", window, sentence_start=True)
+    word = pairs[-1][1]
+    gap = window[window.rindex(word) + len(word) :]
+    if len(pairs) > 1:
+        starts = _breaks(pairs[-1][0], pairs[-2][1])
+    else:
+        starts = window_start == 0 or _breaks(pairs[-1][0], "")
+    return _Before(word, gap, sentence_start=starts)
 
 
 def _scan(
@@ -155,100 +164,122 @@ def _scan(
     mentions: list[_Mention],
     cues: Counter[str],
 ) -> None:
-    text = text[:_MAX_BLOCK_CHARS]
-    block = _Block(text.replace("’", "'"))
-    cues.update(gazetteer.cues.keys() & set(block.words))
-    cues.update(gazetteer.cue_areas.keys() & set(block.words))
+    text = text[:_MAX_BLOCK_CHARS].replace("’", "'")
+    cues.update(gazetteer.cue_words.intersection(text.translate(_CUE_SEPARATORS).split()))
     if "$" in text:
         cues.update(f"{prefix}$" for prefix in _DOLLAR.findall(text))
+    shouted = text.isupper()
     names = gazetteer.names
     longest_of = gazetteer.longest
     weight = _WEIGHT[where]
-    words = block.words
-    count = len(words)
-    i = 0
-    while i < count:
-        if not words[i][0].isupper():
-            i += 1
+    consumed = 0
+    capitalised = _CAPITALISED if text.isascii() else _CAPITALISED_ANY
+    for match in capitalised.finditer(text):
+        word = match.group()
+        if match.start() < consumed or not word[0].isupper():
             continue
-        first = block.key(i)
-        longest = min(longest_of.get(first, 0), count - i)
-        span = 0
-        name: Name | None = None
-        for n in range(longest, 0, -1):
-            if n > 1:
-                if not all(block.joined(j) for j in range(i + 1, i + n)):
-                    continue
-                key = " ".join(block.key(j) for j in range(i, i + n))
-            else:
-                key = first
-            found = names.get(key)
-            if found is not None:
-                name, span = found, n
-                break
+        first = word.lower()
+        if not (first.isascii() and first.isalpha()):
+            first = _key(word)
+        longest = longest_of.get(first, 0)
+        if longest == 0:
+            if first in gazetteer.abbreviations and _ends_abbreviation(text, match):
+                state = gazetteer.abbreviations[first]
+                mentions.append(_Mention(state, word, where, weight, needs_support=False))
+            continue
+        name = None
+        end = match.end()
+        span_text = word
+        if longest > 1:
+            following: list[tuple[str, str, int]] = []  # (word, its key, where it ends)
+            position, previous = end, word
+            for _ in range(longest - 1):
+                step = _WORD.match(text, position)
+                if step is None or not _joins(step.group(1), previous):
+                    break
+                previous = step.group(2)
+                following.append((previous, _key(previous), step.end()))
+                position = step.end()
+            for n in range(len(following), 0, -1):
+                found = names.get(" ".join([first, *(key for _, key, _ in following[:n])]))
+                if found is not None:
+                    name, end = found, following[n - 1][2]
+                    span_text = text[match.start() : end]
+                    break
         if name is None:
-            if first in gazetteer.abbreviations and block.ends_abbreviation(i):
-                name = gazetteer.abbreviations[first]
-                mentions.append(_Mention(name, words[i], where, weight, needs_support=False))
-            i += 1
-            continue
+            name = names.get(first)
+            if name is None:
+                continue
+        consumed = end
         # Case must agree unless the whole block is in capitals: "US" is not "Us", "GAO" not "Gao".
-        case_agrees = block.shouted or name.acronym == (words[i].isupper() and len(words[i]) > 1)
+        case_agrees = shouted or name.acronym == (word.isupper() and len(word) > 1)
         if name.readings and case_agrees:
             mention = _judge(
-                name, block=block, i=i, span=span, where=where, weight=weight, gazetteer=gazetteer
+                name,
+                text=text,
+                start=match.start(),
+                end=end,
+                span_text=span_text,
+                shouted=shouted,
+                where=where,
+                weight=weight,
+                gazetteer=gazetteer,
             )
             if mention is not None:
                 mentions.append(mention)
-        i += span
+
+
+def _ends_abbreviation(text: str, match: re.Match[str]) -> bool:
+    """Whether a word stands as "Town, Abbr.": after a comma and before a full stop."""
+    if "," not in text[max(0, match.start() - 3) : match.start()]:
+        return False
+    return text.startswith(".", match.end())
 
 
 def _judge(
     name: Name,
     *,
-    block: _Block,
-    i: int,
-    span: int,
+    text: str,
+    start: int,
+    end: int,
+    span_text: str,
+    shouted: bool,
     where: EvidenceWhere,
     weight: float,
     gazetteer: Gazetteer,
 ) -> _Mention | None:
     """Decide whether a matched name is read as a place here, and whether it needs other support."""
-    shouted = block.shouted
-    text = " ".join(block.words[i : i + span])
-    joined_before = block.joined(i)
-    after_index = i + span
-    joined_after = after_index < len(block.words) and block.joined(after_index)
+    before = _before(text, start)
+    joined_before = bool(before.word) and _joins(before.gap, before.word)
+    before_key = _key(before.word) if before.word else ""
     kind = name.readings[0].kind
     # A capitalised word right before a town or a person-like name makes it part of a person's
     # name ("Michael Jordan", "Lewis Hamilton"), unless it is a place word itself.
     name_before = (
         joined_before
         and not shouted
-        and block.capital(i - 1)
-        and not block.sentence_start(i - 1)
-        and block.key(i - 1) not in gazetteer.name_prefixes
-        and block.key(i - 1) not in gazetteer.names
+        and before.word[0].isupper()
+        and before_key not in _FUNCTION_WORDS
+        and before_key not in gazetteer.name_prefixes
+        and before_key not in gazetteer.names
     )
     if name_before and (name.person or kind not in FIRM_KINDS):
         return None
-    name_after = (
-        joined_after
-        and not shouted
-        and block.capital(after_index)
-        and block.key(after_index) not in gazetteer.names
-        and block.key(after_index) not in gazetteer.name_prefixes
-    )
-    if name_after and (name.person or (name.word and not name.acronym)):
-        return None
+    if (name.person or (name.word and not name.acronym)) and not shouted:
+        after = _WORD.match(text, end)
+        if after is not None and after.group(2)[0].isupper() and _joins(after.group(1), ""):
+            after_key = _key(after.group(2))
+            if after_key not in gazetteer.names and after_key not in gazetteer.name_prefixes:
+                return None
+    sentence_start = not before.word or _breaks(before.gap, before.word)
     needs_support = False
-    if name.word and (shouted or block.sentence_start(i)):
+    if name.word and (shouted or sentence_start):
         needs_support = True
-    if name.person and not (joined_before and block.key(i - 1) in _PLACE_PREPOSITIONS):
+    if name.person and not (joined_before and before_key in _PLACE_PREPOSITIONS):
         needs_support = True
     if shouted and kind not in FIRM_KINDS:
         needs_support = True
-    return _Mention(name, text, where, weight, needs_support)
+    return _Mention(name, span_text, where, weight, needs_support)
 
 
 def _support_of(country: str, support: dict[str, float], gazetteer: Gazetteer) -> float:

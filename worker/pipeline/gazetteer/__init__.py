@@ -122,6 +122,7 @@ class Gazetteer:
     # usual one first (None first: no reading unless the article supports one), or a world area.
     cues: Mapping[str, tuple[str | None, ...]]
     cue_areas: Mapping[str, str]
+    cue_words: frozenset[str]  # every cue word, for one set intersection per paragraph
     # US state abbreviations ("Nev."), read only in "Town, Abbr." -> the state as a name
     abbreviations: Mapping[str, Name]
 
@@ -302,6 +303,7 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
         abbreviations=abbreviations,
         cues=cues,
         cue_areas=dict(cues_data["areas"]),
+        cue_words=frozenset(cues) | frozenset(cues_data["areas"]),
         names=names,
         longest=longest,
         neighbours=neighbours,
