@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import psycopg
 from conftest import EXAMPLES, REPO, SEED, query, run_cli, shared_data
 
 
@@ -70,3 +71,40 @@ def test_inspect_json_on_the_seed(service_env: dict[str, str]) -> None:
     for field, value in expected.items():
         assert record[field] == value, field
     assert record["input"] == str(seed)
+
+
+def test_rejects_replay_and_reprocess(service_env: dict[str, str], db: str) -> None:
+    seed = shared_data("seed", SEED.name)
+    small = service_env | {"NEWSINGEST_MAX_PAGE_BYTES": "1024"}
+    assert run_cli("ingest", str(seed), "--source", "bbc", env=small).returncode == 1
+    listed = run_cli("rejects", env=service_env)
+    assert listed.returncode == 0, listed.stderr
+    assert "too_large" in listed.stdout
+    assert "too_large: 1" in listed.stdout
+
+    # Only the first 1024 bytes were kept, so no limit makes the dump whole again.
+    replayed = run_cli("rejects", "replay", "--reason", "too_large", env=service_env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "replayed 1: 0 stored, 0 duplicates, 1 still rejected" in replayed.stdout
+
+    assert run_cli("ingest", str(seed), "--source", "bbc", env=service_env).returncode == 0
+    assert query(db, "SELECT source, region FROM articles") == [("bbc", "Europe")]
+
+    again = run_cli("reprocess", "--source", "bbc", env=service_env)
+    assert again.returncode == 0, again.stderr
+    assert "reprocessed 1: 0 updated, 0 merged into an article with their new key, 1 unchanged" in (
+        " ".join(again.stdout.split())
+    )
+    stats = run_cli("stats", env=service_env)
+    assert stats.returncode == 0
+    assert "bbc" in stats.stdout
+    assert "the books balance" in stats.stdout
+
+
+def test_stats_fails_when_the_books_do_not_balance(service_env: dict[str, str], db: str) -> None:
+    assert run_cli("ingest", str(EXAMPLES), env=service_env).returncode == 0
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("UPDATE articles SET seen_count = seen_count + 1 WHERE id = 1")
+    stats = run_cli("stats", env=service_env)
+    assert stats.returncode == 1
+    assert "does not balance" in stats.stderr

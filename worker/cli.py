@@ -6,8 +6,9 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from itertools import islice
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
@@ -18,10 +19,12 @@ from sqlalchemy.exc import OperationalError
 
 from worker.config import get_settings, redact_url
 from worker.errors import ConfigError, NewsingestError, ServiceUnavailable
-from worker.inputs import InputDump, expand_paths, read_dumps
+from worker.inputs import expand_paths, read_dumps
 from worker.logs import configure_logging
 from worker.pipeline import Processed, process, receive
 from worker.pipeline.types import Rejection
+
+T = TypeVar("T")
 
 # Exit codes, stated in --help and the README.
 EXIT_OK = 0
@@ -42,6 +45,11 @@ Exit codes: 0 ok; 1 some inputs were rejected (their reasons are printed and sto
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None, add_completion=False)
 db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+rejects_app = typer.Typer(
+    help="List rejected dumps with their reasons; `replay` runs them again after a fix.",
+    invoke_without_command=True,
+)
+app.add_typer(rejects_app, name="rejects")
 
 out = Console()
 err = Console(stderr=True)
@@ -68,8 +76,8 @@ def _progress() -> Progress:
     )
 
 
-def _batched(dumps: Sequence[InputDump], size: int) -> Iterator[list[InputDump]]:
-    iterator = iter(dumps)
+def _batched(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
 
@@ -281,6 +289,134 @@ def stats() -> None:
             err.print(f"[red]does not balance:[/red] {problem}")
         raise typer.Exit(EXIT_REJECTED)
     out.print("the books balance")
+
+
+@rejects_app.callback()
+def rejects(
+    ctx: typer.Context,
+    reason: Annotated[str | None, typer.Option(help="Only this reason, e.g. no_body.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 50,
+) -> None:
+    """List rejected dumps, newest first, with their reasons."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sqlalchemy import func, select  # noqa: PLC0415 - keeps `--help` fast
+
+    from worker.store import transaction  # noqa: PLC0415
+    from worker.store.models import Outcome, RawPage  # noqa: PLC0415
+
+    query = (
+        select(
+            RawPage.id,
+            RawPage.received_at,
+            RawPage.source,
+            RawPage.url,
+            RawPage.reason,
+            RawPage.detail,
+            RawPage.size,
+        )
+        .where(RawPage.outcome == Outcome.REJECTED)
+        .order_by(RawPage.id.desc())
+        .limit(limit)
+    )
+    if reason is not None:
+        query = query.where(RawPage.reason == reason)
+    with transaction() as session:
+        rows = session.execute(query).all()
+        by_reason = session.execute(
+            select(RawPage.reason, func.count())
+            .where(RawPage.outcome == Outcome.REJECTED)
+            .group_by(RawPage.reason)
+            .order_by(func.count().desc())
+        ).all()
+    table = Table(title="rejected dumps (raw content kept; `newsingest rejects replay`)")
+    for column in ("id", "received", "source", "url", "reason", "detail", "bytes"):
+        table.add_column(column)
+    for raw_id, received_at, source, url, why, detail, size in rows:
+        table.add_row(
+            str(raw_id),
+            f"{received_at:%Y-%m-%d %H:%M}",
+            source,
+            url or "",
+            why or "",
+            detail or "",
+            f"{size:,}",
+        )
+    out.print(table)
+    out.print(", ".join(f"{why}: {n}" for why, n in by_reason) or "no rejections")
+
+
+@rejects_app.command("replay")
+def rejects_replay(
+    reason: Annotated[str | None, typer.Option(help="Only this reason, e.g. no_body.")] = None,
+) -> None:
+    """Run rejected dumps through the pipeline again (after a fix); those that pass are stored."""
+    from worker.store import transaction  # noqa: PLC0415 - keeps `--help` fast
+    from worker.store.revise import (  # noqa: PLC0415
+        ReviseReport,
+        list_rejected_ids,
+        replay_rejections,
+    )
+
+    settings = get_settings()
+    with transaction() as session:
+        ids = list_rejected_ids(session=session, reason=reason)
+    total = ReviseReport()
+    with _progress() as progress:
+        task = progress.add_task("replaying", total=len(ids))
+        for chunk in _batched(ids, settings.batch_size):
+            with transaction() as session:
+                _add_reports(
+                    total, replay_rejections(session=session, raw_page_ids=chunk, settings=settings)
+                )
+            progress.advance(task, len(chunk))
+    out.print(
+        f"replayed {total.examined}: {total.stored} stored, {total.duplicates} duplicates, "
+        f"{total.rejected} still rejected"
+    )
+
+
+@app.command()
+def reprocess(
+    since: Annotated[
+        datetime | None, typer.Option(help="Only articles first seen at or after this time (UTC).")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="Only articles from this source.")] = None,
+) -> None:
+    """Clean and classify stored articles again after an extractor or classifier change."""
+    from worker.store import transaction  # noqa: PLC0415 - keeps `--help` fast
+    from worker.store.revise import (  # noqa: PLC0415
+        ReviseReport,
+        list_article_ids,
+        reprocess_articles,
+    )
+
+    settings = get_settings()
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    with transaction() as session:
+        ids = list_article_ids(session=session, since=since, source=source)
+    total = ReviseReport()
+    with _progress() as progress:
+        task = progress.add_task("reprocessing", total=len(ids))
+        for chunk in _batched(ids, settings.batch_size):
+            with transaction() as session:
+                _add_reports(
+                    total, reprocess_articles(session=session, article_ids=chunk, settings=settings)
+                )
+            progress.advance(task, len(chunk))
+    out.print(
+        f"reprocessed {total.examined}: {total.updated} updated, {total.merged} merged into "
+        f"an article with their new key, {total.unchanged} unchanged, {total.rejected} now "
+        "rejected (left as they were)"
+    )
+    if total.rejected:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+def _add_reports(total: Any, part: Any) -> None:
+    for field in vars(part):
+        setattr(total, field, getattr(total, field) + getattr(part, field))
 
 
 @db_app.command("upgrade")

@@ -106,7 +106,7 @@ def upsert_batch(
     for page in pages:
         first_page.setdefault(page.content_hash, page)
 
-    created_by, article_ids = _upsert_articles(session, results, first_page, story_window)
+    created_by, article_ids = upsert_articles(session, results, first_page, story_window)
     inserted = _insert_raw_pages(session, results, first_page, created_by, article_ids)
     seen = {**known, **find_known_content(session=session, hashes=list(results))}
 
@@ -154,16 +154,18 @@ def upsert_batch(
     )
 
 
-def _dedupe_key(processed: Processed, source: str) -> DedupeKey:
+def dedupe_key(processed: Processed, source: str) -> DedupeKey:
+    """The values of uq_articles_dedupe_key for a processed page from `source`."""
     published = processed.clean.published
     if published is None:
         return (processed.headline_key, None, source)
     return (processed.headline_key, published.at, None)
 
 
-def _article_row(processed: Processed, page: Received) -> dict[str, Any]:
+def article_row(processed: Processed, page: Received) -> dict[str, Any]:
+    """The articles row a processed page makes (without id and story_id)."""
     clean, verdict, published = processed.clean, processed.verdict, processed.clean.published
-    key = _dedupe_key(processed, page.page.source)
+    key = dedupe_key(processed, page.page.source)
     body = "\n\n".join(clean.body)
     return {
         "headline": clean.headline,
@@ -192,7 +194,7 @@ def _article_row(processed: Processed, page: Received) -> dict[str, Any]:
     }
 
 
-def _upsert_articles(
+def upsert_articles(
     session: Session,
     results: Mapping[bytes, Processed | Rejection],
     first_page: Mapping[bytes, Received],
@@ -202,14 +204,14 @@ def _upsert_articles(
     candidates: dict[DedupeKey, bytes] = {}
     for content_hash, result in results.items():
         if isinstance(result, Processed):
-            key = _dedupe_key(result, first_page[content_hash].page.source)
+            key = dedupe_key(result, first_page[content_hash].page.source)
             candidates.setdefault(key, content_hash)  # the first page in the batch wins the key
     if not candidates:
         return {}, {}
 
     ordered = sorted(candidates, key=lambda k: (k[0], str(k[1]), k[2] or ""))
     rows = {
-        key: _article_row(results[candidates[key]], first_page[candidates[key]])  # type: ignore[arg-type]
+        key: article_row(results[candidates[key]], first_page[candidates[key]])  # type: ignore[arg-type]
         for key in ordered
     }
     ids = dict(zip(ordered, _allocate_article_ids(session, len(ordered)), strict=True))
@@ -338,7 +340,7 @@ def _insert_raw_pages(
         if isinstance(result, Rejection):
             row |= {"reason": result.reason, "detail": result.detail}
         else:
-            key = _dedupe_key(result, page.page.source)
+            key = dedupe_key(result, page.page.source)
             created = created_by.get(key) == content_hash
             row |= {
                 "outcome": Outcome.STORED if created else Outcome.DUPLICATE,
@@ -371,7 +373,7 @@ def _item_outcome(
             page.receipt_key, Outcome.REJECTED, reason=result.reason, detail=result.detail
         )
     if isinstance(result, Processed):
-        key = _dedupe_key(result, page.page.source)
+        key = dedupe_key(result, page.page.source)
         if created_by.get(key) == page.content_hash:
             return ItemOutcome(
                 page.receipt_key,
