@@ -170,6 +170,8 @@ _CHROME_TOKENS = frozenset(
 _ATTRIBUTE_WORD = re.compile(r"[a-z]+")
 _WORD = re.compile(r"[^\W_]+")
 _SPACE = re.compile(r"\s+")
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CJK_EXTRA_WEIGHT = 2
 
 # A block this long with this little link text is article prose; the thresholds are the ones that
 # separate prose from teasers and menus on the extraction benchmark's tuning half.
@@ -181,9 +183,11 @@ _SENTENCE_ENDS = frozenset(".!?…:;\"'”’»)。！？")
 # Prose credits its holder fully, the holder's parent by half and the grandparent by a quarter.
 _CREDIT_SHARES = (1.0, 0.5, 0.25)
 # A prose block is a teaser when the box of up to this many levels holding it and no other prose
-# also holds this much link text.
+# also holds this much link text (a linked headline, a "read more").
 _TEASER_BOX_DEPTH = 4
 _TEASER_LINK_CHARS = 10
+_TEASER_TITLE_LINK_SHARE = 0.5
+_TEASER_MAX_CHARS = 400
 _LINK_COST = 1.0
 _MIN_BODY_CHARS = 120
 # A chrome box holding this share of the page's prose is the article wrapper with an unlucky class.
@@ -251,6 +255,15 @@ _SAME_TITLE_SHARE = 0.6
 _MAX_LABELS = 8
 _MAX_LABEL_CHARS = 60
 _MAX_BYLINE_CHARS = 200
+# A visible byline is short; a longer "author" box is a biography.
+_MAX_BYLINE_TEXT_CHARS = 80
+# Strongest first: a link or property naming the author, then a box the page calls a byline.
+_BYLINE_SELECTORS = (
+    '[rel="author"]',
+    '[itemprop="author"]',
+    '[class*="byline"]',
+    '[class*="author"]',
+)
 
 
 @dataclass(slots=True)
@@ -270,7 +283,10 @@ class _Block:
 
     def __post_init__(self) -> None:
         length = len(self.text)
-        self.link_share = self.link_chars / max(1, length)
+        if not self.text.isascii():
+            # A Chinese, Japanese or Korean character carries about what a word does elsewhere.
+            length += _CJK_EXTRA_WEIGHT * len(_CJK.findall(self.text))
+        self.link_share = self.link_chars / max(1, len(self.text))
         unlinked = self.link_share <= _PROSE_MAX_LINK_SHARE and self.tag not in _HEADING_TAGS
         self.is_prose = unlinked and length >= _PROSE_MIN_CHARS
         self.is_sentence = self.is_prose or (
@@ -584,9 +600,12 @@ def _byline(tree: LexborHTMLParser, metadata: _Metadata) -> str | None:
     """Give the author names the page states, or None."""
     names = list(dict.fromkeys(name.strip() for name in metadata.authors if name.strip()))
     if not names:
-        node = tree.css_first('[rel="author"], [itemprop="author"], .byline, .author')
-        text = _text(node) if node is not None else ""
-        names = [text] if 0 < len(text) <= _MAX_BYLINE_CHARS else []
+        for selector in _BYLINE_SELECTORS:
+            node = tree.css_first(selector)
+            text = _text(node) if node is not None else ""
+            if 0 < len(text) <= _MAX_BYLINE_TEXT_CHARS:
+                names = [text]
+                break
     byline = ", ".join(names)[:_MAX_BYLINE_CHARS]
     return byline or None
 
@@ -594,8 +613,11 @@ def _byline(tree: LexborHTMLParser, metadata: _Metadata) -> str | None:
 def _section_labels(tree: LexborHTMLParser, metadata: _Metadata) -> tuple[str, ...]:
     """Give the section names the page shows about itself (articleSection, breadcrumb)."""
     labels = list(metadata.sections)
-    for crumb in tree.css('[class*="breadcrumb"] a, [aria-label*="readcrumb"] a')[:_MAX_LABELS]:
-        labels.append(_text(crumb))
+    trail = tree.css_first('[class*="breadcrumb"], [aria-label*="readcrumb"]')
+    if trail is not None:
+        crumbs = [_text(crumb) for crumb in trail.css("a")[:_MAX_LABELS]]
+        # The first crumb is the home page, not a section.
+        labels.extend(crumbs[1:] if len(crumbs) > 1 else crumbs)
     unique = dict.fromkeys(
         _SPACE.sub(" ", label).strip()
         for label in labels
@@ -615,7 +637,7 @@ def _body(tree: LexborHTMLParser, headline: str) -> _Extraction:
         return _Extraction((), ())
     blocks, parents = _walk(root)
     _forgive_wrapping_chrome(blocks)
-    containers = _containers(blocks, parents)
+    containers = _containers(blocks, parents, _teasers(blocks, titled=False))
     if not containers:
         return _Extraction((), ())
     member = [not containers.isdisjoint(block.ancestors) for block in blocks]
@@ -630,7 +652,9 @@ def _body(tree: LexborHTMLParser, headline: str) -> _Extraction:
         and block.link_share <= _BODY_MAX_LINK_SHARE
     ]
     sentences = [index for index, block in enumerate(inside) if block.is_sentence]
-    if not any(block.is_prose for block in inside):
+    teasers = _teasers(blocks, titled=True)
+    if not any(block.is_prose and id(block) not in teasers for block in inside):
+        # Only teasers: a section front or a list of search results, not an article.
         return _Extraction((), ())
     folded_headline = _fold(headline)
     paragraphs: list[str] = []
@@ -808,7 +832,7 @@ def _forgive_wrapping_chrome(blocks: list[_Block]) -> None:
             block.chrome = tuple(e for e in block.chrome if e not in forgiven)
 
 
-def _containers(blocks: list[_Block], parents: dict[int, int]) -> set[int]:
+def _containers(blocks: list[_Block], parents: dict[int, int], teasers: set[int]) -> set[int]:
     """Give the elements holding the article: the densest prose cluster, widened while it pays."""
     # Readability's insight: prose credits the element that directly holds it (fully) and the two
     # above it (less), so a column of paragraphs outscores a page of scattered teasers.
@@ -833,7 +857,7 @@ def _containers(blocks: list[_Block], parents: dict[int, int]) -> set[int]:
     # link text, such as a linked headline) neither pays nor costs: related-story lists are made
     # of them.
     article_prose = {id(block) for block in blocks if block.is_prose and not block.chrome}
-    article_prose -= _teasers(blocks)
+    article_prose -= teasers
     chain = [top]
     while chain[-1] in parents:
         chain.append(parents[chain[-1]])
@@ -855,24 +879,37 @@ def _containers(blocks: list[_Block], parents: dict[int, int]) -> set[int]:
     return {chain[best]}
 
 
-def _teasers(blocks: list[_Block]) -> set[int]:
-    """Give the ids of prose blocks that sit alone in a small box beside link text."""
+def _teasers(blocks: list[_Block], *, titled: bool) -> set[int]:
+    """Give the ids of short prose blocks that sit alone in a small box beside link text.
+
+    With `titled`, only those whose box opens with a linked title: the stricter reading, used to
+    tell a section front (nothing but teasers) from a short article beside share buttons.
+    """
     prose_count: dict[int, int] = {}
     link_chars: dict[int, int] = {}
+    first_block: dict[int, _Block] = {}
     for block in blocks:
         for element_id in block.ancestors:
             link_chars[element_id] = link_chars.get(element_id, 0) + block.link_chars
+            first_block.setdefault(element_id, block)
             if block.is_prose:
                 prose_count[element_id] = prose_count.get(element_id, 0) + 1
     teasers = set()
     for block in blocks:
-        if not block.is_prose:
+        if not block.is_prose or len(block.text) > _TEASER_MAX_CHARS:
             continue
         box = None
         for element_id in block.ancestors[: -_TEASER_BOX_DEPTH - 1 : -1]:
-            if prose_count[element_id] > 1:
+            if prose_count[element_id] > 1 or element_id == 0:
                 break
             box = element_id
-        if box is not None and link_chars[box] - block.link_chars >= _TEASER_LINK_CHARS:
+        if box is None:
+            continue
+        if titled:
+            title = first_block[box]
+            is_teaser = title is not block and title.link_share >= _TEASER_TITLE_LINK_SHARE
+        else:
+            is_teaser = link_chars[box] - block.link_chars >= _TEASER_LINK_CHARS
+        if is_teaser:
             teasers.add(id(block))
     return teasers
