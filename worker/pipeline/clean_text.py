@@ -34,6 +34,7 @@ _MAX_LINES = 20_000
 _GAP_LIMIT = 20.0
 _ALONE_PENALTY = 1.0
 _CHROME_PENALTY = 6.0
+_DATELINE_PENALTY = 6.0
 _HEADLINE_WINDOW = 40
 _HW_LEAD = 1.0
 _HW_SLUG = 2.0
@@ -79,6 +80,14 @@ _CAPTION_CUE = re.compile(
     r"(?i:^in this [^\n]{0,40}?\b(?:photo|image)|"
     r"(?:photo|photograph|image|picture|foto|bild)s? ?(?:by|:|/|credit|courtesy)|"
     r"getty images|\(ap photo|\bcaption\b|\bcredit:)"
+)
+_DIGIT = re.compile(r"\d")
+# Every caption cue above contains one of these words: a cheap test before the regex.
+_CAPTION_WORDS = frozenset(
+    (
+        *("photo", "photos", "photograph", "photographs", "image", "images", "picture"),
+        *("pictures", "foto", "fotos", "bild", "bilder", "getty", "ap", "caption", "credit"),
+    )
 )
 _LABEL_SEPARATOR = re.compile(r"[|·•]")
 _LABELLED_DATE = re.compile(r"(.{1,60}?)\s{0,3}[|·•]\s{0,3}(.{1,60})")
@@ -133,6 +142,7 @@ class _Unit:
     chrome: bool = False
     label_only: bool = False  # nothing but bracketed image labels and bare links
     repeated: bool = False
+    dateline: bool = False  # a short line that is just a date (a comment's, a teaser's)
     caption: bool = False  # reads as a photo caption or credit
     alone: bool = False  # the only unit of its block
     score: float = 0.0
@@ -300,7 +310,16 @@ def _describe(unit: _Unit) -> None:
     unit.sentence = bool(_SENTENCE_END.search(unit.text[-6:]))
     unit.label_only = not text.strip(" |-–·•")
     unit.chrome = unit.words <= 30 and _is_chrome(text, words)
-    unit.caption = unit.words <= 80 and bool(_CAPTION_CUE.search(text[:400]))
+    unit.dateline = (
+        unit.words <= 12
+        and _DIGIT.search(text) is not None
+        and parse_date(text, fetched_at=_DATE_PROBE, source="text") is not None
+    )
+    unit.caption = (
+        unit.words <= 80
+        and not _CAPTION_WORDS.isdisjoint(words)
+        and bool(_CAPTION_CUE.search(text[:400]))
+    )
 
 
 def _is_chrome(text: str, words: Sequence[str]) -> bool:
@@ -323,6 +342,8 @@ def _score(unit: _Unit, *, stopwords_known: bool) -> float:
         return -_REPEAT_PENALTY
     if unit.caption:
         return -_PACKED_PENALTY
+    if unit.dateline:
+        return -_DATELINE_PENALTY
     if unit.bullet:
         # Measured on the Scrapinghub dumps: scoring long list items as prose lost more to menus
         # of long entries than it gained from lists inside articles.
