@@ -274,3 +274,45 @@ def test_reuters_held_out_accuracy_floor() -> None:
     sample = reuters_held_out(600)
     right = sum(classify(text).region == gold for gold, text in sample)
     assert right / len(sample) > 0.85
+
+
+def test_dotted_abbreviations_and_pronouns() -> None:
+    verdict = classify(page("U.S. RATES", "The U.S. Treasury sold bills."))
+    assert ("U.S.", "US") in places(verdict)
+    pronoun = classify(page("Interview", "Us and them, she said, is the theme."))
+    assert pronoun.region == "unknown"
+    new_zealand = classify(page("N.Z. BUDGET DEFICIT WIDENS", "The deficit widened."))
+    assert ("N.Z.", "NZ") in places(new_zealand)
+
+
+def test_us_state_abbreviation_after_a_comma() -> None:
+    verdict = classify(page("Mine reserves up", "The mine near Winnemucca, Nev., has more ore."))
+    assert ("Nev", "US") in places(verdict)
+    assert verdict.region == "Americas"
+    # "Miss" and "La" are read as states only in the "Town, Abbr." position.
+    assert classify(page("Pageant", "Miss Smith won the crown.")).region == "unknown"
+
+
+def test_currency_and_company_cues_decide_only_without_places() -> None:
+    american = classify(page("Earnings", "Acme Inc said profit rose to 5 mln dlrs."))
+    assert american.region == "Americas"
+    assert {e.place for e in american.evidence} == {"Inc", "dlrs"}
+    british = classify(page("Results", "Acme Plc said profit rose to 5 mln stg."))
+    assert british.region == "UK"
+    # Dollars are read as the dollar of the country the story names.
+    kiwi = classify(page("Reserves fall", "New Zealand's reserves fell to 3 billion dlrs."))
+    assert kiwi.region == "Asia-Pacific"
+    assert ("dlrs", "NZ") in places(kiwi)
+
+
+def test_a_shouted_town_needs_support() -> None:
+    # "VAN" is a Turkish city, but in an all-capitals headline about a US company it is a word.
+    verdict = classify(page("VAN DORN CO 4TH QTR NET", "Shr 52 cts vs 45 cts."))
+    assert "TR" not in countries(verdict)
+    assert verdict.region == "Americas"
+
+
+def test_hostile_input_completes() -> None:
+    for text in ("A" * 200_000, "A." * 50_000, "Paris " * 20_000, "'" * 100_000, "U.S" * 30_000):
+        verdict = classify(page(text[:500], text), url="https://x.example/" + "a-" * 5000)
+        assert 0.0 <= verdict.confidence <= 1.0

@@ -74,6 +74,8 @@ _WORD = re.compile(r"([\W\d_]*)((?:[A-Za-z]\.){2,}|[^\W\d_]+(?:'[^\W\d_]+)*)")
 _CAPITALISED = re.compile(r"[A-Z](?:\.[A-Z])*[\w']*")
 _CAPITALISED_ANY = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ʯΆ-ΫЀ-Я](?:\.[A-Z])*[\w']*")
 _CUE_SEPARATORS = str.maketrans(dict.fromkeys(string.punctuation.replace("$", ""), " "))
+# Cities this big are read in all-capitals text without support from other mentions.
+_BIG_CITY = 1_000_000
 # How far back to look for the word before a name.
 _CONTEXT_CHARS = 48
 _SENTENCE_BREAK = re.compile(r"[.!?:;\"“”()\[\]|•]")
@@ -211,6 +213,8 @@ def _scan(
             if name is None:
                 continue
         consumed = end
+        if "." in span_text and text.startswith(".", end):
+            span_text += "."  # the scan reads "U.S." as "U.S"
         # Case must agree unless the whole block is in capitals: "US" is not "Us", "GAO" not "Gao".
         case_agrees = shouted or name.acronym == (word.isupper() and len(word) > 1)
         if name.readings and case_agrees:
@@ -263,7 +267,7 @@ def _judge(
         and before_key not in gazetteer.name_prefixes
         and before_key not in gazetteer.names
     )
-    if name_before and (name.person or kind not in FIRM_KINDS):
+    if name_before and (name.person or kind == "city"):
         return None
     if (name.person or (name.word and not name.acronym)) and not shouted:
         after = _WORD.match(text, end)
@@ -277,9 +281,14 @@ def _judge(
         needs_support = True
     if name.person and not (joined_before and before_key in _PLACE_PREPOSITIONS):
         needs_support = True
-    if shouted and kind not in FIRM_KINDS:
+    if shouted and kind not in FIRM_KINDS and not _is_landmark_city(name.readings[0]):
         needs_support = True
     return _Mention(name, span_text, where, weight, needs_support)
+
+
+def _is_landmark_city(reading: Reading) -> bool:
+    """Capitals and big cities stand for their country even in an all-capitals headline."""
+    return reading.kind == "capital" or reading.population >= _BIG_CITY
 
 
 def _support_of(country: str, support: dict[str, float], gazetteer: Gazetteer) -> float:

@@ -71,6 +71,7 @@ _SUBDIVISION_TYPES = frozenset(
 _NAMESAKE_MIN_SHARE = 0.2
 _MIN_NAME_LENGTH = 3
 _TAXONOMY_NAMES = ("bbc", "un-m49")
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 
 _KEY_DROP = re.compile(r"[.\u0300-\u036f]")
 _KEY_SPACE = re.compile(r"[\s\-‐‑–—]+")
@@ -199,6 +200,11 @@ class _Builder:
             return
         self.display.setdefault(key, text)
         self.readings.setdefault(key, []).append(reading)
+        # English text often writes German umlauts out: "Duesseldorf" for "Düsseldorf".
+        if not text.isascii() and text.translate(_UMLAUTS) != text:
+            spelled = name_key(text.translate(_UMLAUTS))
+            self.display.setdefault(spelled, text)
+            self.readings.setdefault(spelled, []).append(reading)
 
     def block(self, text: str) -> None:
         key = name_key(text)
