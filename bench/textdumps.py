@@ -1,12 +1,13 @@
 """Score `clean_text` on the Scrapinghub pages rendered as text dumps; print body P/R/F1 and speed.
 
-    .venv/bin/python bench/textdumps.py [--baseline] [--worst N] [--headlines]
+    .venv/bin/python bench/textdumps.py [--baseline] [--worst N] [--headlines] [--dates]
 
 Body scoring follows the shared data convention: lower-cased tokens split on non-word characters,
 bag-of-tokens overlap with the gold articleBody, precision/recall/F1 averaged over pages (a page
 `clean_text` rejects scores 0). `--baseline` also scores trafilatura on each dump with every line
-wrapped in `<p>`. `--headlines` compares headlines with the page's own <h1>/<title> (a proxy: the
-set has no gold headline).
+wrapped in `<p>`. `--headlines` compares headlines with the page's own <h1>/<title>, and
+`--dates` dates with the page's JSON-LD/meta publication date (proxies: the set has no gold
+headline or date).
 """
 
 from __future__ import annotations
@@ -135,12 +136,46 @@ def _headline_proxy(pages: Sequence[Page]) -> None:
     print(f"headline matches <h1>/<title> (token F1 >= 0.8): {hits}/{len(pages)}")
 
 
+_META_DATE = re.compile(
+    r"(?:\"datePublished\"\s*:\s*\"|article:published_time\"\s+content=\"|"
+    r"content=\"([^\"]{8,40})\"\s+property=\"article:published_time)([^\"]{8,40})"
+)
+
+
+def _dates_proxy(pages: Sequence[Page]) -> None:
+    """Compare each dump's date with the one the page's HTML declares (JSON-LD or meta)."""
+    from worker.pipeline.dates import parse_date
+
+    declared = found = agree = 0
+    for page in pages:
+        html_path = DATA / "scrapinghub" / "html" / f"{page.page_id}.html.gz"
+        html = gzip.decompress(html_path.read_bytes()).decode("utf-8", "replace")
+        match = _META_DATE.search(html)
+        reference = (
+            parse_date(match[1] or match[2], fetched_at=None, source="meta") if match else None
+        )
+        if reference is None:
+            continue
+        declared += 1
+        cleaned = _clean(page)
+        if isinstance(cleaned, Rejection) or cleaned.published is None:
+            continue
+        found += 1
+        # The page's own local day is what both sides print; compare calendar days.
+        agree += abs((cleaned.published.at - reference.at).total_seconds()) < 86400
+    print(
+        f"dates: {declared} pages declare one in their HTML; the dump gave a date for {found}, "
+        f"within a day of the declared one for {agree}"
+    )
+
+
 def main() -> None:
     """Print body P/R/F1 for clean_text (and optionally trafilatura) over the text dumps."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--baseline", action="store_true", help="also score trafilatura")
     parser.add_argument("--worst", type=int, default=0, help="list the N worst pages")
     parser.add_argument("--headlines", action="store_true", help="check headlines against <h1>")
+    parser.add_argument("--dates", action="store_true", help="check dates against HTML metadata")
     args = parser.parse_args()
     if not DUMPS.is_dir() or not GOLD.is_file():
         sys.exit(f"evaluation data not found under {DATA.resolve()}")
@@ -153,6 +188,8 @@ def main() -> None:
         print(f"  {page_id[:16]} P={precision:.2f} R={recall:.2f} F1={f1:.2f}")
     if args.headlines:
         _headline_proxy(pages)
+    if args.dates:
+        _dates_proxy(pages)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from worker.pipeline.dates import find_date, parse_date
-from worker.pipeline.types import CleanPage, DecodedPage, Rejection
+from worker.pipeline.types import CleanPage, DecodedPage, PublishedAt, Rejection
 
 __all__ = ["clean_text"]
 
@@ -34,6 +34,8 @@ _MAX_LINES = 20_000
 _GAP_LIMIT = 20.0
 _ALONE_PENALTY = 1.0
 _CHROME_PENALTY = 6.0
+_DATE_LINES_ABOVE = 12
+_DATE_LINES_FARTHER = 200
 _DATELINE_PENALTY = 6.0
 _HEADLINE_WINDOW = 40
 _HW_LEAD = 1.0
@@ -169,10 +171,7 @@ def clean_text(page: DecodedPage) -> CleanPage | Rejection:
     body_units = _body(units, start, end, headline)
     if not body_units:
         return Rejection("no_body", "the article region held no paragraphs once chrome was removed")
-    top = min(headline_index, start)
-    date_lines = lines[max(0, units[top].line - 12) : units[start].line + 1]
-    date_lines += [unit.text for unit in units[start : min(end + 1, start + 3)]]
-    published = find_date(date_lines, fetched_at=page.fetched_at)
+    published = _published(lines, units[headline_index], body_units, page)
     return CleanPage(
         headline=headline,
         published=published,
@@ -181,6 +180,21 @@ def clean_text(page: DecodedPage) -> CleanPage | Rejection:
         byline=_byline(units, headline_index, start),
         section_labels=_section_labels(lines, page),
     )
+
+
+def _published(
+    lines: Sequence[str], headline: _Unit, body: Sequence[_Unit], page: DecodedPage
+) -> PublishedAt | None:
+    """The date printed around the headline and the top of the body, else the nearest above."""
+    top = max(0, min(headline.line, body[0].line) - _DATE_LINES_ABOVE)
+    near = [*lines[top : body[0].line + 1], *(unit.text for unit in body[:3])]
+    published = find_date(near, fetched_at=page.fetched_at)
+    if published is None:
+        # Farther up, the line closest to the article is the likeliest dateline; the page's
+        # header (today's date, a ticker) sits farthest away.
+        farther = lines[max(0, top - _DATE_LINES_FARTHER) : top][::-1]
+        published = find_date(farther, fetched_at=page.fetched_at)
+    return published
 
 
 def _lines(text: str) -> list[str]:
