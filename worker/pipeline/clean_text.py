@@ -34,6 +34,7 @@ _MAX_LINES = 20_000
 _GAP_LIMIT = 20.0
 _ALONE_PENALTY = 1.0
 _CHROME_PENALTY = 6.0
+_EARLIER_RUN_SHARE = 0.5
 _DATE_LINES_ABOVE = 12
 _DATE_LINES_FARTHER = 200
 _DATELINE_PENALTY = 6.0
@@ -372,28 +373,48 @@ def _score(unit: _Unit, *, stopwords_known: bool) -> float:
 
 
 def _best_region(units: Sequence[_Unit]) -> tuple[int, int] | None:
-    """The contiguous run of units with the largest total score (inclusive bounds), or None.
+    """The article's run of units (inclusive bounds), or None when no run holds enough prose.
 
-    A run never crosses a gap of chrome costing more than `_GAP_LIMIT`: a long related-story list
-    or footer separates the article from whatever prose-like notice follows it.
+    Each run is the stretch with the largest total score between hard breaks; a run never
+    crosses a gap of chrome costing more than `_GAP_LIMIT` (a long related-story list or footer
+    separates the article from whatever prose-like notice follows it). The strongest run wins,
+    unless an earlier one is at least `_EARLIER_RUN_SHARE` as strong: articles come before their
+    comments, teasers and footers, which can outweigh a short article.
     """
-    best_sum = 0.0
-    best: tuple[int, int] | None = None
+    runs = _runs(units)
+    if not runs:
+        return None
+    strongest = max(runs, key=lambda run: run[2])
+    if strongest[2] < _MIN_BODY_SCORE:
+        return None
+    earlier = [
+        run for run in runs if run[0] < strongest[0] and run[2] >= _EARLIER_RUN_SHARE * strongest[2]
+    ]
+    chosen = max(earlier, key=lambda run: run[2]) if earlier else strongest
+    return chosen[0], chosen[1]
+
+
+def _runs(units: Sequence[_Unit]) -> list[tuple[int, int, float]]:
+    """(start, end, total score) of the best stretch between each pair of hard breaks."""
+    runs: list[tuple[int, int, float]] = []
+    best: tuple[int, int, float] | None = None
     running = 0.0
     run_start = 0
     gap = 0.0
     for index, unit in enumerate(units):
         gap = gap + unit.score if unit.score < 0 else 0.0
         if running <= 0 or gap < -_GAP_LIMIT:
+            if best is not None:
+                runs.append(best)
+            best = None
             running = 0.0
             run_start = index
         running += unit.score
-        if running > best_sum:
-            best_sum = running
-            best = (run_start, index)
-    if best is None or best_sum < _MIN_BODY_SCORE:
-        return None
-    return best
+        if running > 0 and (best is None or running > best[2]):
+            best = (run_start, index, running)
+    if best is not None:
+        runs.append(best)
+    return runs
 
 
 def _is_paragraph(unit: _Unit) -> bool:
