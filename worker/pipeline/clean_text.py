@@ -170,6 +170,7 @@ def clean_text(page: DecodedPage) -> CleanPage | Rejection:
         )
     headline = units[headline_index].text
     body_units = _body(units, start, end, headline)
+    body_units += _announced_list(units, end)
     if not body_units:
         return Rejection("no_body", "the article region held no paragraphs once chrome was removed")
     published = _published(lines, units[headline_index], body_units, page)
@@ -449,9 +450,41 @@ def _body(units: Sequence[_Unit], start: int, end: int, headline: str) -> list[_
         unit = units[index]
         if unit.text == headline or (unit.words <= 12 and _BYLINE.fullmatch(unit.text)):
             continue
-        if _is_paragraph(unit) or _is_subheading(units, index, end) or _is_list_item(unit):
+        if (
+            _is_paragraph(unit)
+            or _is_subheading(units, index, end)
+            or _is_list_item(unit)
+            or _is_short_sentence(unit)
+        ):
             body.append(unit)
     return body
+
+
+def _announced_list(units: Sequence[_Unit], end: int) -> list[_Unit]:
+    """The list the article's last paragraph announces ("... tour dates:"), else nothing.
+
+    Its items are short lines that score as chrome on their own; the colon says they belong to
+    the article. The list is the block that follows the colon, up to any chrome.
+    """
+    if not units[end].text.endswith(":") or end + 1 >= len(units):
+        return []
+    block = units[end + 1].block
+    items: list[_Unit] = []
+    for unit in units[end + 1 :]:
+        if unit.block != block or unit.chrome or unit.repeated or unit.label_only:
+            break
+        items.append(unit)
+    return items
+
+
+def _is_short_sentence(unit: _Unit) -> bool:
+    """A sentence too short to score as prose, standing alone inside the article's run."""
+    return (
+        unit.alone
+        and unit.sentence
+        and unit.words >= 3
+        and not (unit.chrome or unit.caption or unit.dateline or unit.repeated or unit.bullet)
+    )
 
 
 def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> int | None:
