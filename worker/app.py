@@ -30,8 +30,8 @@ app.conf.update(
     task_default_queue=settings.queue,
     task_routes={"ingest.batch": {"queue": settings.queue}},
     broker_connection_retry_on_startup=True,
-    # Redis redelivers an unacknowledged message after this long; a batch takes well under a second.
-    broker_transport_options={"visibility_timeout": 3600},
+    # Redis hands an unacknowledged message (its worker died) to another worker after this long.
+    broker_transport_options={"visibility_timeout": settings.visibility_timeout},
     worker_hijack_root_logger=False,
     enable_utc=True,
 )

@@ -374,6 +374,15 @@ def rejects_replay(
         f"replayed {total.examined}: {total.stored} stored, {total.duplicates} duplicates, "
         f"{total.rejected} still rejected"
     )
+    if settings.broker_url is not None and reason is None:
+        from worker.deadletter import replay_dead_batches  # noqa: PLC0415
+        from worker.ingest import ingest_message  # noqa: PLC0415
+
+        batches = replay_dead_batches(
+            settings=settings,
+            ingest=lambda pages, task_id: ingest_message(pages, task_id=task_id, settings=settings),
+        )
+        out.print(f"dead-lettered batches ingested: {batches}")
 
 
 @app.command()

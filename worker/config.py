@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         description="An article with the headline of one published this many hours before or "
         "after it is a revision of the same story.",
     )
+    visibility_timeout: int = Field(
+        default=3600,
+        ge=1,
+        description="Seconds before Redis hands a batch whose worker vanished to another worker.",
+    )
     task_max_retries: int = Field(
         default=8, ge=0, description="Retries of a batch after a transient database error."
     )

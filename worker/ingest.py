@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
-from worker.pipeline import Processed, Received, process
+from worker.pipeline import Processed, Received, process, receive_message
 from worker.pipeline.types import Rejection
-from worker.store import BatchOutcome, Outcome, find_known_content, upsert_batch
+from worker.store import BatchOutcome, Outcome, find_known_content, transaction, upsert_batch
 
 log = structlog.get_logger(__name__)
 
@@ -48,3 +49,17 @@ def ingest_batch(
         already_recorded=outcome.already_recorded,
     )
     return outcome
+
+
+def ingest_message(pages: Any, *, task_id: str, settings: Settings) -> BatchOutcome:
+    """Validate the pages of one queue message and ingest them in one transaction.
+
+    Each element that is not a valid RawPage is recorded as an `invalid_message` rejection; its
+    receipt key is the task id and its position, so a redelivered message is recorded once.
+    """
+    items = pages if isinstance(pages, list) else [pages]
+    received = [
+        receive_message(item, fallback_key=f"{task_id}:{index}") for index, item in enumerate(items)
+    ]
+    with transaction() as session:
+        return ingest_batch(session=session, pages=received, settings=settings)

@@ -2,42 +2,90 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 import structlog
+from celery.signals import task_rejected
+from celery.utils.time import get_exponential_backoff_interval
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from schemas import RawPage
 from worker.app import app, settings
-from worker.ingest import ingest_batch
-from worker.pipeline import receive_message
+from worker.deadletter import put_dead_batch
+from worker.ingest import ingest_batch, ingest_message
+from worker.pipeline import Received, receive
+from worker.pipeline.types import Rejection
 from worker.store import Outcome, transaction
 
 log = structlog.get_logger(__name__)
 
+# A database that is down, restarting, or killed our connection, or a deadlock: the transaction
+# rolled back whole, so running the batch again later is always safe.
+TRANSIENT = (OperationalError, InterfaceError)
 
-@app.task(
-    name="ingest.batch",
-    bind=True,
-    # Connection loss, a server restart or a deadlock: the whole transaction rolled back, so the
-    # batch is simply run again later, with exponential back-off and jitter.
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=settings.task_max_retries,
-)
-def ingest_batch_task(self: Any, pages: list[Any]) -> dict[str, int]:
+
+@app.task(name="ingest.batch", bind=True, max_retries=settings.task_max_retries)
+def ingest_batch_task(self: Any, pages: Any) -> dict[str, int]:
     """Ingest one batch of RawPage dicts; returns the counts of each outcome."""
     task_id = self.request.id or "local"
-    received = [
-        receive_message(item, fallback_key=f"{task_id}:{index}") for index, item in enumerate(pages)
-    ]
-    with transaction() as session:
-        outcome = ingest_batch(session=session, pages=received, settings=settings)
-    return {
-        "received": len(received),
+    try:
+        outcome = ingest_message(pages, task_id=task_id, settings=settings)
+    except TRANSIENT as exc:
+        if self.request.retries >= self.max_retries:
+            # Out of retries: keep the batch whole on the dead-letter queue, then let the
+            # message go. `newsingest rejects replay` ingests it once the database is back.
+            put_dead_batch(settings=settings, pages=pages, task_id=task_id, error=repr(exc))
+            log.error("batch_dead_lettered", task_id=task_id, error=repr(exc))
+            return {"dead_lettered": len(pages) if isinstance(pages, list) else 1}
+        delay = get_exponential_backoff_interval(
+            factor=1, retries=self.request.retries, maximum=60, full_jitter=True
+        )
+        log.warning("batch_retry", task_id=task_id, retries=self.request.retries, delay=delay)
+        raise self.retry(exc=exc, countdown=delay) from exc
+    counts = {
+        "received": len(outcome.items),
         "stored": outcome.count(Outcome.STORED),
         "duplicates": outcome.count(Outcome.DUPLICATE),
         "rejected": outcome.count(Outcome.REJECTED),
         "already_recorded": outcome.already_recorded,
     }
+    log.info("batch_ingested", task_id=task_id, **counts)
+    return counts
+
+
+@task_rejected.connect
+def _record_refused_message(message: Any = None, exc: Any = None, **_: Any) -> None:
+    """Record a message the worker refused unread (a pickle, an unknown format) as a rejection.
+
+    Its body is kept as opaque bytes: it is never deserialized.
+    """
+    if message is None:
+        return
+    body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
+    task_id = (message.headers or {}).get("id") or hashlib.sha256(body).hexdigest()
+    stand_in = RawPage(
+        content=base64.b64encode(body[: settings.max_page_bytes]).decode("ascii"),
+        content_encoding="base64",
+        content_type=str(message.content_type)[:200],
+        source="broker",
+        original_size=len(body) if len(body) > settings.max_page_bytes else None,
+    )
+    received = receive(stand_in, receipt_key=f"refused:{task_id}")
+    refused = Received(
+        page=received.page,
+        content=received.content,
+        content_hash=received.content_hash,
+        receipt_key=received.receipt_key,
+        rejection=Rejection(
+            "invalid_message",
+            f"refused unread: content type {message.content_type!r} is not accepted ({exc!r})",
+        ),
+    )
+    try:
+        with transaction() as session:
+            ingest_batch(session=session, pages=[refused], settings=settings)
+    except TRANSIENT:
+        log.exception("refused_message_not_recorded", task_id=task_id)
+    log.warning("message_refused", task_id=task_id, content_type=message.content_type)

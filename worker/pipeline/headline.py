@@ -33,7 +33,7 @@ def strip_site_suffix(headline: str) -> str:
 
 
 def headline_key(headline: str) -> str:
-    """A headline normalized for dedupe: NFKC, casefolded, punctuation unified, site name dropped."""
+    """A headline normalized for dedupe: NFKC, casefold, punctuation unified, site name dropped."""
     text = unicodedata.normalize("NFKC", headline).translate(_FOLD)
     text = strip_site_suffix(text).casefold()
     # Apostrophes join their word ("Nato's" and "Natos" are the same key); other punctuation is a

@@ -24,7 +24,7 @@ RejectReason = Literal[
     "no_headline",  # cleaning found no headline
     "no_body",  # cleaning found no article text (an index page, an error page, ...)
     "invalid_message",  # a queue message that is not a valid RawPage
-    "stage_error",  # a stage raised: a bug, recorded with the page so it can be replayed after a fix
+    "stage_error",  # a stage raised: a bug, recorded with the page for a replay after the fix
 ]
 
 
@@ -67,7 +67,7 @@ class CleanPage:
     kind: ContentKind
     byline: str | None = None
     # Section labels the page shows about itself or its related stories (the seed's "| Europe"),
-    # a breadcrumb, or a JSON-LD articleSection. Never part of the body; the classifier may use them.
+    # a breadcrumb, or a JSON-LD articleSection. Never in the body; the classifier may use them.
     section_labels: tuple[str, ...] = ()
     language: str | None = None
 
