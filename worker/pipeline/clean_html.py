@@ -17,7 +17,7 @@ import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -124,50 +124,71 @@ _CHROME_WORDS = frozenset(
         "breadcrumbs",
         "byline",
         "caption",
-        "comment",
-        "comments",
-        "consent",
-        "cookie",
-        "cookies",
         "credit",
         "credits",
-        "disqus",
         "footer",
         "masthead",
         "menu",
-        "modal",
         "nav",
         "navbar",
         "navigation",
-        "newsletter",
-        "outbrain",
         "pagination",
         "popular",
-        "popup",
         "promo",
         "recommended",
         "related",
         "share",
         "sharing",
         "sidebar",
-        "signup",
         "social",
         "sponsor",
         "sponsored",
-        "subscribe",
-        "subscription",
-        "taboola",
         "toolbar",
         "trending",
         "widget",
     }
 )
+# Chrome words for boxes that are never the article, however much prose they hold: comment threads,
+# cookie and consent dialogs, sign-up forms. The others mark chrome that a misnamed article
+# wrapper can carry too (a page builder calls every box a "widget"), so they can be forgiven.
+_HARD_CHROME_WORDS = frozenset(
+    {
+        "comment",
+        "comments",
+        "consent",
+        "cookie",
+        "cookies",
+        "disqus",
+        "modal",
+        "newsletter",
+        "outbrain",
+        "popup",
+        "signup",
+        "subscribe",
+        "subscription",
+        "taboola",
+    }
+)
+_NOT_CHROME, _SOFT_CHROME, _HARD_CHROME = range(3)
 # Whole class or id tokens that mark page chrome, where the word alone would be too broad
 # (Drupal marks every field "field--label-hidden").
 _CHROME_TOKENS = frozenset(
-    {"hidden", "visually-hidden", "sr-only", "screen-reader-text", "d-none", "invisible"}
+    {
+        "hidden",
+        "visually-hidden",
+        "sr-only",
+        "screen-reader-text",
+        "d-none",
+        "invisible",
+    }
 )
 _ATTRIBUTE_WORD = re.compile(r"[a-z]+")
+# Class tokens that state what a box has, does or is filed under rather than what it is
+# ("modal-enabled", "has-comments", WordPress's "category-newsletter"): not read for chrome words.
+_STATE_TOKEN = re.compile(
+    r"^(?:has|with|is|no|category|tag|topic|section|format|type|status)-"
+    r"|-(?:enabled|disabled|active|open|loaded)$"
+)
 _WORD = re.compile(r"[^\W_]+")
 _SPACE = re.compile(r"\s+")
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -245,6 +266,8 @@ _SECTION_METAS = ("article:section", "section", "parsely-section", "category")
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})([/-]?)([01]\d|[1-9])\2([0-3]\d|[1-9])(?=[/._-]|$)")
 _TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»]{1,2}\s+")
 _MAX_URL_CHARS = 2000
+# A stated time within this of the URL's day agrees with it (zones move a day either way).
+_URL_DATE_TOLERANCE = timedelta(days=2)
 # How far around the article text to look for a printed date, in blocks.
 _DATE_LOOKBACK_BLOCKS = 40
 _DATE_HEADER_BLOCKS = 8
@@ -463,6 +486,21 @@ def _published(
 ) -> PublishedAt | None:
     """Give the page's publication time from its strongest dated statement, or None."""
     fetched_at = page.fetched_at
+    from_url = _url_date(page.url, fetched_at)
+    stated = _stated_date(tree, metadata, fetched_at)
+    if stated is None:
+        return from_url
+    if from_url is not None and abs(stated.at - from_url.at) > _URL_DATE_TOLERANCE:
+        # A URL's date is fixed when the story is created; metadata that disagrees by days was
+        # rewritten later (a republished or updated story).
+        return from_url
+    return stated
+
+
+def _stated_date(
+    tree: LexborHTMLParser, metadata: _Metadata, fetched_at: datetime | None
+) -> PublishedAt | None:
+    """Give the publication time the page's metadata or <time> elements state, or None."""
     for value, source in metadata.dates:
         published = _parse(value, fetched_at, source)
         if published is not None:
@@ -475,7 +513,7 @@ def _published(
         published = _parse(value or "", fetched_at, "time_tag")
         if published is not None:
             return published
-    return _url_date(page.url, fetched_at)
+    return None
 
 
 def _printed_date(
@@ -520,21 +558,28 @@ def _in_chrome(node: LexborNode) -> bool:
 
 def _is_chrome_by_name(node: LexborNode) -> bool:
     """Say whether a node's class or id names it page chrome."""
+    return _chrome_kind(node) != _NOT_CHROME
+
+
+def _chrome_kind(node: LexborNode) -> int:
+    """Say whether a node's class or id names it page chrome, and how surely (see _HARD_CHROME)."""
     attributes = node.attributes
     if not attributes:
-        return False
+        return _NOT_CHROME
     names = f"{attributes.get('class') or ''} {attributes.get('id') or ''}"
-    return len(names) > 1 and _names_chrome(names[:_MAX_ATTRIBUTE_CHARS])
+    return _names_chrome(names[:_MAX_ATTRIBUTE_CHARS]) if len(names) > 1 else _NOT_CHROME
 
 
 @functools.lru_cache(maxsize=4096)
-def _names_chrome(names: str) -> bool:
-    """Say whether a class-and-id string holds a word that marks page chrome."""
-    lowered = names.lower()
-    return not (
-        _CHROME_WORDS.isdisjoint(_ATTRIBUTE_WORD.findall(lowered))
-        and _CHROME_TOKENS.isdisjoint(lowered.split())
-    )
+def _names_chrome(names: str) -> int:
+    """Say whether a class-and-id string holds a word that marks page chrome, and how surely."""
+    tokens = [token for token in names.lower().split() if not _STATE_TOKEN.search(token)]
+    words = set(_ATTRIBUTE_WORD.findall(" ".join(tokens)))
+    if not _HARD_CHROME_WORDS.isdisjoint(words):
+        return _HARD_CHROME
+    if _CHROME_WORDS.isdisjoint(words) and _CHROME_TOKENS.isdisjoint(tokens):
+        return _NOT_CHROME
+    return _SOFT_CHROME
 
 
 def _headline(metadata: _Metadata, h1s: list[str], url: str | None) -> str | None:
@@ -751,7 +796,7 @@ def _walk(root: LexborNode) -> tuple[list[_Block], dict[int, int]]:
                 )
                 link_chars = 0
             parts.append(node.text(deep=True, separator=" "))
-            _flush(parts, _OPAQUE, tag, ancestors=ancestors, chrome=[*chrome, -1], blocks=blocks)
+            _flush(parts, _OPAQUE, tag, ancestors=ancestors, chrome=[*chrome, 0], blocks=blocks)
         elif tag in _BLOCK_TAGS:
             if parts:
                 _flush(
@@ -767,8 +812,10 @@ def _walk(root: LexborNode) -> tuple[list[_Block], dict[int, int]]:
             parents[element_id] = ancestors[-1]
             ancestors.append(element_id)
             block_tags.append(tag)
-            if tag in _CHROME_TAGS or (tag in _NAMED_TAGS and _is_chrome_by_name(node)):
-                chrome.append(element_id)
+            kind = _chrome_kind(node) if tag in _NAMED_TAGS else _NOT_CHROME
+            if kind != _NOT_CHROME or tag in _CHROME_TAGS:
+                # Hard chrome goes on the chrome stack negated: never forgiven.
+                chrome.append(-element_id if kind == _HARD_CHROME else element_id)
                 frames.append((node.child, _CHROME_BLOCK))
             else:
                 frames.append((node.child, _BLOCK))
@@ -811,24 +858,36 @@ def _flush(
 
 
 def _forgive_wrapping_chrome(blocks: list[_Block]) -> None:
-    """Clear the chrome mark of a box that holds most of the page's prose: it is the article."""
-    prose_total = sum(len(block.text) for block in blocks if block.is_prose)
+    """Clear the chrome mark of boxes that hold most of the prose around them: they are the article.
+
+    Outermost first: a box is forgiven when it holds at least half the prose of the forgiven box
+    around it (or of the page), so a page builder's nested "widget" boxes are forgiven level by
+    level down to the article text, while a share box inside the article stays chrome.
+    """
+    prose_total = sum(
+        len(block.text) for block in blocks if block.is_prose and min(block.chrome, default=0) >= 0
+    )
     if not prose_total:
         return
     prose_in: dict[int, int] = {}
+    outer: dict[int, tuple[int, ...]] = {}
     for block in blocks:
-        if block.is_prose:
-            for element_id in block.chrome:
+        for depth, element_id in enumerate(block.chrome):
+            if element_id < 0:
+                break
+            outer.setdefault(element_id, block.chrome[:depth])
+            if block.is_prose:
                 prose_in[element_id] = prose_in.get(element_id, 0) + len(block.text)
-    forgiven = {
-        element_id
-        for element_id, chars in prose_in.items()
-        if chars >= prose_total * _CHROME_OVERRIDE_SHARE
-    }
+    forgiven: set[int] = set()
+    for element_id in sorted(prose_in, key=lambda e: len(outer[e])):
+        around = next((e for e in reversed(outer[element_id]) if e in forgiven), None)
+        context = prose_total if around is None else prose_in[around]
+        if prose_in[element_id] >= context * _CHROME_OVERRIDE_SHARE:
+            forgiven.add(element_id)
     if not forgiven:
         return
     for block in blocks:
-        if forgiven & set(block.chrome):
+        if not forgiven.isdisjoint(block.chrome):
             block.chrome = tuple(e for e in block.chrome if e not in forgiven)
 
 
