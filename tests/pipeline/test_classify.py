@@ -316,3 +316,19 @@ def test_hostile_input_completes() -> None:
     for text in ("A" * 200_000, "A." * 50_000, "Paris " * 20_000, "'" * 100_000, "U.S" * 30_000):
         verdict = classify(page(text[:500], text), url="https://x.example/" + "a-" * 5000)
         assert 0.0 <= verdict.confidence <= 1.0
+
+
+def test_towns_inside_company_and_person_names() -> None:
+    company = classify(page("Drug approved", "Bristol-Myers said the drug was approved."))
+    assert "GB" not in countries(company)
+    person = classify(page("Profit rises", "Finance director Blackburn said profit rose."))
+    assert "GB" not in countries(person)
+    capital = classify(page("Talks", "Moscow said the talks would go on."))
+    assert ("Moscow", "RU") in places(capital)
+    bank = classify(page("Bank shares", "Morgan Stanley shares rose."))
+    assert "FK" not in countries(bank)
+
+
+def test_umlauts_written_out() -> None:
+    verdict = classify(page("Bond issue", "The state of Bavaria issued a bond in Duesseldorf."))
+    assert ("Duesseldorf", "DE") in places(verdict)
