@@ -34,6 +34,10 @@ _MAX_LINES = 20_000
 _GAP_LIMIT = 20.0
 _ALONE_PENALTY = 1.0
 _CHROME_PENALTY = 6.0
+# Inside a run, chrome costing this much sets off a stretch that must hold _EDGE_SHARE of the
+# strongest stretch's prose to stay.
+_EDGE_GAP = 10.0
+_EDGE_SHARE = 0.2
 _EARLIER_RUN_SHARE = 0.5
 _DATE_LINES_ABOVE = 12
 _DATE_LINES_FARTHER = 200
@@ -392,7 +396,38 @@ def _best_region(units: Sequence[_Unit]) -> tuple[int, int] | None:
         run for run in runs if run[0] < strongest[0] and run[2] >= _EARLIER_RUN_SHARE * strongest[2]
     ]
     chosen = max(earlier, key=lambda run: run[2]) if earlier else strongest
-    return chosen[0], chosen[1]
+    return _trim_weak_edges(units, chosen[0], chosen[1])
+
+
+def _trim_weak_edges(units: Sequence[_Unit], start: int, end: int) -> tuple[int, int]:
+    """The run without leading or trailing stretches that a chrome gap sets off and that are weak.
+
+    A teaser or a caption above the article, or a promotion below it, can join the run across a
+    gap too small to end it; such a stretch is dropped when it holds less than `_EDGE_SHARE` of
+    the prose of the strongest stretch.
+    """
+    stretches: list[tuple[int, int, float]] = []  # first, last, total score
+    gap = 0.0
+    for index in range(start, end + 1):
+        score = units[index].score
+        if score < 0:
+            gap += score
+        elif not stretches or gap <= -_EDGE_GAP:
+            stretches.append((index, index, score))
+            gap = 0.0
+        else:
+            first, _, total = stretches[-1]
+            stretches[-1] = (first, index, total + gap + score)
+            gap = 0.0
+    strongest = max(range(len(stretches)), key=lambda i: stretches[i][2])
+    floor = _EDGE_SHARE * stretches[strongest][2]
+    first = strongest
+    while first > 0 and stretches[first - 1][2] >= floor:
+        first -= 1
+    last = strongest
+    while last + 1 < len(stretches) and stretches[last + 1][2] >= floor:
+        last += 1
+    return stretches[first][0], stretches[last][1]
 
 
 def _runs(units: Sequence[_Unit]) -> list[tuple[int, int, float]]:
