@@ -145,31 +145,49 @@ def run_cli(
     )
 
 
+StartWorker = Callable[..., "subprocess.Popen[bytes]"]
+
+
 @pytest.fixture
-def worker_process(
-    service_env: dict[str, str], tmp_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `newsingest worker` (Celery, prefork, one child) on this test's queue."""
-    log = (tmp_path / "worker.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            newsingest_bin(),
-            "worker",
-            "--concurrency=1",
-            f"--hostname=test-{uuid.uuid4().hex[:8]}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        env=service_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+def start_worker(service_env: dict[str, str], tmp_path: Path) -> Iterator[StartWorker]:
+    """Start real `newsingest worker` processes (Celery, prefork, one child) on this test's queue.
+
+    Keyword arguments override the environment; every worker is stopped when the test ends.
+    """
+    started: list[tuple[subprocess.Popen[bytes], Any]] = []
+
+    def start(**env: str) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"worker-{len(started)}.log").open("wb")
+        proc = subprocess.Popen(
+            [
+                newsingest_bin(),
+                "worker",
+                "--concurrency=1",
+                f"--hostname=test-{uuid.uuid4().hex[:8]}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            env=service_env | env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append((proc, log))
+        return proc
+
+    yield start
+    for proc, log in started:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def worker_process(start_worker: StartWorker) -> subprocess.Popen[bytes]:
+    """One real `newsingest worker` on this test's queue."""
+    return start_worker()

@@ -1,0 +1,286 @@
+"""Faults against real processes and servers: nothing lost, nothing doubled, whatever breaks.
+
+A batch is held "in the middle" deterministically: the test takes the advisory lock that the
+store takes per headline (see worker/store/batch.py), so the worker's transaction waits inside the
+batch, after its first statements and before its commit, for as long as the test likes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+from celery import Celery
+from conftest import EXAMPLES, SEED, StartWorker, query, run_cli, shared_data, wait_for
+
+from worker.pipeline.headline import headline_key
+
+SEED_KEY = headline_key("Nato chief seeks Russian helicopters for Afghanistan")
+
+
+def _count(db: str, sql: str) -> int:
+    return int(query(db, sql)[0][0])
+
+
+def _assert_books(db: str, *, received: int, articles: int) -> None:
+    """received = stored + duplicates + rejected, one sighting per receipt, counts that agree."""
+    assert _count(db, "SELECT count(*) FROM sightings") == received
+    assert _count(db, "SELECT count(DISTINCT receipt_key) FROM sightings") == received
+    assert _count(db, "SELECT count(*) FROM articles") == articles
+    assert _count(db, "SELECT count(*) FROM sightings WHERE outcome = 'stored'") == articles
+    assert _count(db, "SELECT coalesce(sum(seen_count), 0) FROM articles") == _count(
+        db, "SELECT count(*) FROM sightings WHERE article_id IS NOT NULL"
+    )
+
+
+class HeadlineLock:
+    """Holds the store's advisory lock for one headline on its own connection."""
+
+    def __init__(self, db: str, key: str) -> None:
+        self.db, self.key = db, key
+        self.conn = psycopg.connect(db, autocommit=True)
+        self.conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+
+    def waiting_backends(self) -> list[int]:
+        """The pids of the backends blocked on this lock: batches waiting inside their work."""
+        rows = query(
+            self.db,
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "ORDER BY pid",
+        )
+        return [pid for (pid,) in rows]
+
+    def waiting_backend(self) -> int | None:
+        """The pid of a backend blocked on this lock, if a batch is waiting for it."""
+        waiting = self.waiting_backends()
+        return waiting[0] if waiting else None
+
+    def release(self) -> None:
+        """Let the waiting batch go on."""
+        if not self.conn.closed:
+            self.conn.close()
+
+
+@pytest.fixture
+def seed_lock(db: str) -> Iterator[HeadlineLock]:
+    shared_data("seed", SEED.name)
+    lock = HeadlineLock(db, SEED_KEY)
+    yield lock
+    lock.release()
+
+
+def _enqueue(env: dict[str, str], *paths: Path) -> None:
+    result = run_cli("enqueue", *map(str, paths), env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_worker_child_killed_mid_batch_is_redelivered_and_counted_once(
+    service_env: dict[str, str], start_worker: StartWorker, db: str, seed_lock: HeadlineLock
+) -> None:
+    worker = start_worker()
+    _enqueue(service_env, SEED, EXAMPLES)
+    wait_for(lambda: seed_lock.waiting_backend() is not None, what="the batch to reach its lock")
+    (child,) = psutil.Process(worker.pid).children()
+    os.kill(child.pid, signal.SIGKILL)
+    # The dead child's backend waits on until it holds the lock and finds no client to answer;
+    # beside it, the redelivered batch: both in the middle of the same batch.
+    wait_for(lambda: len(seed_lock.waiting_backends()) == 2, what="the redelivered batch")
+    seed_lock.release()
+    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 4, what="the redelivery")
+    time.sleep(1)  # a second delivery, if there were one, would have landed by now
+    _assert_books(db, received=4, articles=3)
+    assert worker.poll() is None
+
+
+def test_a_whole_worker_killed_mid_batch_is_redelivered_to_the_next_one(
+    service_env: dict[str, str], start_worker: StartWorker, db: str, seed_lock: HeadlineLock
+) -> None:
+    first = start_worker(NEWSINGEST_VISIBILITY_TIMEOUT="3")
+    _enqueue(service_env, SEED, EXAMPLES)
+    wait_for(lambda: seed_lock.waiting_backend() is not None, what="the batch to reach its lock")
+    for process in [*psutil.Process(first.pid).children(), psutil.Process(first.pid)]:
+        process.kill()
+    first.wait()
+    seed_lock.release()
+    start_worker(NEWSINGEST_VISIBILITY_TIMEOUT="3")
+    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 4, what="the redelivery")
+    time.sleep(4)  # past the visibility timeout: no second redelivery may add anything
+    _assert_books(db, received=4, articles=3)
+
+
+def test_terminated_database_connections_are_retried(
+    service_env: dict[str, str], start_worker: StartWorker, db: str, seed_lock: HeadlineLock
+) -> None:
+    worker = start_worker()
+    _enqueue(service_env, SEED, EXAMPLES)
+    for attempt in range(2):  # cut the connection twice: two retries with back-off
+        wait_for(lambda: seed_lock.waiting_backend() is not None, what=f"attempt {attempt}")
+        pid = seed_lock.waiting_backend()
+        query(db, "SELECT pg_terminate_backend(%s)", pid)
+        wait_for(lambda p=pid: seed_lock.waiting_backend() != p, what="the connection to drop")
+    seed_lock.release()
+    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 4, what="the retried batch")
+    _assert_books(db, received=4, articles=3)
+    assert worker.poll() is None
+
+
+def test_sigterm_finishes_the_batch_in_hand(
+    service_env: dict[str, str], start_worker: StartWorker, db: str, seed_lock: HeadlineLock
+) -> None:
+    worker = start_worker()
+    _enqueue(service_env, SEED, EXAMPLES)
+    wait_for(lambda: seed_lock.waiting_backend() is not None, what="the batch to reach its lock")
+    worker.send_signal(signal.SIGTERM)
+    time.sleep(1)
+    assert worker.poll() is None  # a warm shutdown waits for the batch
+    seed_lock.release()
+    assert worker.wait(timeout=60) == 0
+    _assert_books(db, received=4, articles=3)
+
+
+def test_a_batch_out_of_retries_is_dead_lettered_and_replayed(
+    service_env: dict[str, str], start_worker: StartWorker, db: str
+) -> None:
+    shared_data("seed", SEED.name)
+    start_worker(
+        NEWSINGEST_DATABASE_URL="postgresql://postgres@127.0.0.1:1/nowhere",
+        NEWSINGEST_TASK_MAX_RETRIES="1",
+    )
+    _enqueue(service_env, SEED, EXAMPLES)
+    app = Celery(broker=service_env["NEWSINGEST_BROKER_URL"])
+    dead_queue = service_env["NEWSINGEST_QUEUE"] + ".dead"
+
+    def dead_letters() -> int:
+        with app.connection_for_write() as conn:
+            return int(conn.default_channel.client.llen(dead_queue))
+
+    wait_for(lambda: dead_letters() == 1, what="the batch on the dead-letter queue")
+    assert _count(db, "SELECT count(*) FROM sightings") == 0
+    replayed = run_cli("rejects", "replay", env=service_env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "dead-lettered batches ingested: 1" in replayed.stdout
+    assert dead_letters() == 0
+    _assert_books(db, received=4, articles=3)
+
+
+class _Exploit:
+    """Unpickling this would create a file: the proof that a payload was deserialized."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (f"touch {self.path}",))
+
+
+def test_a_pickle_message_is_refused_unread_and_recorded(
+    service_env: dict[str, str], worker_process: subprocess.Popen[bytes], db: str, tmp_path: Path
+) -> None:
+    proof = tmp_path / "deserialized"
+    producer = Celery(broker=service_env["NEWSINGEST_BROKER_URL"])
+    producer.conf.task_serializer = "pickle"
+    producer.send_task(
+        "ingest.batch",
+        args=[[_Exploit(proof)]],
+        queue=service_env["NEWSINGEST_QUEUE"],
+        serializer="pickle",
+    )
+    wait_for(lambda: _count(db, "SELECT count(*) FROM raw_pages") == 1, what="the refusal record")
+    reason, detail, content = query(db, "SELECT reason, detail, content FROM raw_pages")[0]
+    assert reason == "invalid_message"
+    assert "refused unread" in detail
+    # The raw pickle is kept as it came (its os.system reference and command), never loaded.
+    assert bytes(content).startswith(b"\x80")  # a pickle protocol header
+    assert f"touch {proof}".encode() in bytes(content)
+    assert not proof.exists()
+    # The worker carries on with good work.
+    _enqueue(service_env, EXAMPLES)
+    wait_for(lambda: _count(db, "SELECT count(*) FROM articles") == 2, what="the examples")
+    assert worker_process.poll() is None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, so it can be stopped and restarted at will."""
+
+    def __init__(self, directory: Path, *, appendonly: bool) -> None:
+        self.port, self.directory, self.appendonly = _free_port(), directory, appendonly
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or pytest.skip("redis-server is not installed")
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "yes" if self.appendonly else "no",
+                "--dir", str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for(self._answers, timeout=20, what="redis-server to start")
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: with appendonly, the log is flushed first
+            self.proc.wait(timeout=20)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path, appendonly=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_redis_restart_is_reported_to_the_producer_and_survived_by_workers(
+    service_env: dict[str, str], start_worker: StartWorker, db: str, private_redis: PrivateRedis
+) -> None:
+    env = service_env | {"NEWSINGEST_BROKER_URL": private_redis.url}
+    shared_data("seed", SEED.name)
+    # Queued with no worker running, kept through a restart by the append-only file.
+    _enqueue(env, SEED)
+    private_redis.stop()
+    refused = run_cli("enqueue", str(EXAMPLES), env=env)
+    assert refused.returncode == 3
+    assert "broker did not accept batch 1 (0 pages were sent before)" in refused.stderr
+    private_redis.start()
+    worker = start_worker(NEWSINGEST_BROKER_URL=private_redis.url)
+    wait_for(lambda: _count(db, "SELECT count(*) FROM articles") == 1, what="the kept batch")
+
+    # Restart under a running worker: it reconnects and takes new work.
+    private_redis.stop()
+    time.sleep(1)
+    private_redis.start()
+    _enqueue(env, EXAMPLES)
+    wait_for(lambda: _count(db, "SELECT count(*) FROM articles") == 3, what="work after restart")
+    assert worker.poll() is None
+    _assert_books(db, received=4, articles=3)
