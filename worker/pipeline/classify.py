@@ -175,23 +175,33 @@ def _scan(
     names = gazetteer.names
     longest_of = gazetteer.longest
     weight = _WEIGHT[where]
-    consumed = 0
     capitalised = _CAPITALISED if text.isascii() else _CAPITALISED_ANY
-    for match in capitalised.finditer(text):
-        word = match.group()
-        if match.start() < consumed or not word[0].isupper():
+    # findall (strings, no match objects) keeps the common case, a capitalised word that names
+    # nothing, cheap; the few words that do name something are located in the text afterwards.
+    cursor = 0  # everything before this is read
+    skip = 0  # capitalised words inside the last multi-word name
+    for word in capitalised.findall(text):
+        if skip:
+            skip -= 1
             continue
         first = word.lower()
         if not (first.isascii() and first.isalpha()):
+            if not word[0].isupper():
+                continue
             first = _key(word)
         longest = longest_of.get(first, 0)
+        if longest == 0 and first not in gazetteer.abbreviations:
+            continue
+        start = _locate(text, word, cursor)
+        if start < 0:
+            return
+        end = cursor = start + len(word)
         if longest == 0:
-            if first in gazetteer.abbreviations and _ends_abbreviation(text, match):
+            if _ends_abbreviation(text, start, end):
                 state = gazetteer.abbreviations[first]
                 mentions.append(_Mention(state, word, where, weight, needs_support=False))
             continue
         name = None
-        end = match.end()
         span_text = word
         if longest > 1:
             following: list[tuple[str, str, int]] = []  # (word, its key, where it ends)
@@ -207,13 +217,14 @@ def _scan(
                 found = names.get(" ".join([first, *(key for _, key, _ in following[:n])]))
                 if found is not None:
                     name, end = found, following[n - 1][2]
-                    span_text = text[match.start() : end]
+                    span_text = text[start:end]
+                    skip = len(capitalised.findall(text, cursor, end))
+                    cursor = end
                     break
         if name is None:
             name = names.get(first)
             if name is None:
                 continue
-        consumed = end
         if "." in span_text and text.startswith(".", end):
             span_text += "."  # the scan reads "U.S." as "U.S"
         # Case must agree unless the whole block is in capitals: "US" is not "Us", "GAO" not "Gao".
@@ -222,7 +233,7 @@ def _scan(
             mention = _judge(
                 name,
                 text=text,
-                start=match.start(),
+                start=start,
                 end=end,
                 span_text=span_text,
                 shouted=shouted,
@@ -234,11 +245,25 @@ def _scan(
                 mentions.append(mention)
 
 
-def _ends_abbreviation(text: str, match: re.Match[str]) -> bool:
+def _locate(text: str, word: str, cursor: int) -> int:
+    """Where the scanned `word` stands at or after `cursor`: a whole word, not part of one."""
+    start = text.find(word, cursor)
+    while start >= 0:
+        before_ok = start == 0 or not _is_word_char(text[start - 1])
+        after = start + len(word)
+        if before_ok and (after == len(text) or not _is_word_char(text[after])):
+            return start
+        start = text.find(word, start + 1)
+    return -1
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char in "_'"
+
+
+def _ends_abbreviation(text: str, start: int, end: int) -> bool:
     """Whether a word stands as "Town, Abbr.": after a comma and before a full stop."""
-    if "," not in text[max(0, match.start() - 3) : match.start()]:
-        return False
-    return text.startswith(".", match.end())
+    return "," in text[max(0, start - 3) : start] and text.startswith(".", end)
 
 
 def _judge(
