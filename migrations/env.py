@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import worker.crawl.state  # noqa: F401 - registers the crawl tables on Base.metadata
 from worker.store.models import Base
 
 target_metadata = Base.metadata

@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
+import worker.crawl.state  # noqa: F401 - registers the crawl tables on Base.metadata
 from worker.config import sqlalchemy_url
 from worker.store import upgrade_database
 from worker.store.engine import alembic_config
