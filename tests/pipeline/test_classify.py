@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pycountry
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from worker.pipeline.classify import (
     CLASSIFIER_VERSION,
@@ -332,3 +334,33 @@ def test_towns_inside_company_and_person_names() -> None:
 def test_umlauts_written_out() -> None:
     verdict = classify(page("Bond issue", "The state of Bavaria issued a bond in Duesseldorf."))
     assert ("Duesseldorf", "DE") in places(verdict)
+
+
+_PIECES = st.sampled_from(
+    [*"aAbBeEgGnNrRsSuUzZ .,;:'’-\n$()Üß", "U.S.", "Paris", "Georgia", "New ", "York", "Mr "]
+)
+
+
+def _news_text(max_pieces: int) -> st.SearchStrategy[str]:
+    return st.lists(_PIECES, max_size=max_pieces).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    headline=_news_text(20),
+    body=st.lists(_news_text(80), max_size=5),
+    labels=st.lists(st.text(max_size=20), max_size=3),
+    url=st.one_of(st.none(), st.text(max_size=80)),
+)
+def test_any_text_gives_a_well_formed_verdict(
+    headline: str, body: list[str], labels: list[str], url: str | None
+) -> None:
+    verdict = classify(page(headline, *body, labels=tuple(labels)), url=url)
+    assert verdict.region in (*REGIONS, "unknown")
+    assert 0.0 <= verdict.confidence <= 1.0
+    if verdict.region == "unknown":
+        assert verdict.confidence == 0.0
+        assert not verdict.evidence
+    else:
+        assert verdict.scores[verdict.region] == max(verdict.scores.values())
+        assert all(e.region in REGIONS and e.weight > 0 for e in verdict.evidence)
