@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from worker.pipeline.clean_text import clean_text
 from worker.pipeline.types import CleanPage, DecodedPage, Rejection
@@ -90,6 +92,7 @@ def test_golden(name: str) -> None:
     assert list(cleaned.body) == expected["body"]
     assert cleaned.byline == expected["byline"]
     assert list(cleaned.section_labels) == expected["section_labels"]
+    assert cleaned.language == expected["language"]
     if expected["published"] is None:
         assert cleaned.published is None
     else:
@@ -154,6 +157,78 @@ def test_wrapped_lines_are_rejoined_into_one_paragraph() -> None:
     text = "\n".join(["Plan approved by the committee", "", *_wrap(first), "", *_wrap(second)])
     cleaned = _clean(text)
     assert cleaned.body == (first, second)
+
+
+def _paragraph(topic: str, number: int) -> str:
+    return (
+        f"The {topic} was discussed again on day {number}, and the members said that they would "
+        f"return to it after the holidays, when the figures for the year are known to all of them."
+    )
+
+
+@pytest.mark.xfail(
+    reason="known weakness: a comment section with more prose than a short article, separated "
+    "from it by little chrome, joins the article's run",
+    strict=True,
+)
+def test_comments_after_a_short_article_do_not_join_it() -> None:
+    article = [_paragraph("budget", n) for n in range(3)]
+    comments: list[str] = []
+    for n in range(8):
+        comments += [f"{n + 1}. reader{n} says:", f"November {n + 1}, 2019 at 6:44 am", ""]
+        comments += [_paragraph(f"comment {n}", n) + " " + _paragraph("reply", n), ""]
+    text = "\n".join(
+        [
+            "Council delays vote on the budget",
+            "",
+            *(line for paragraph in article for line in (paragraph, "")),
+            "Share this article",
+            "",
+            "8 responses to the article",
+            "",
+            *comments,
+        ]
+    )
+    cleaned = _clean(text)
+    assert cleaned.headline == "Council delays vote on the budget"
+    assert cleaned.body == tuple(article)
+
+
+def test_a_relative_date_is_never_the_headline() -> None:
+    paragraphs = [_paragraph("harbour", n) for n in range(3)]
+    text = "\n\n".join(["7 hours ago", *paragraphs])
+    cleaned = clean_text(DecodedPage(text=text, kind="text"))
+    assert isinstance(cleaned, Rejection)
+    assert cleaned.reason == "no_headline"
+
+
+def test_cjk_lines_broken_mid_word_are_rejoined_without_spaces() -> None:
+    first = (
+        "先日、不正に改造した携帯電話を販売したとして、商標法違反の疑いで男性が逮捕されたという"
+        "ニュースを耳にしました。報道によると、販売されたのは機能制限を解除した端末でした。"
+    ) * 2
+    second = (
+        "商標には、同じ商標が付された商品は同じ提供元のものであるという、商品の出所を表示する"
+        "機能があります。権利者の許諾を得ずに改造した商品を販売することは侵害になります。"
+    ) * 2
+    # A terminal shows each of these characters two columns wide: 60 of them fill 120 columns.
+    wrapped = [
+        [paragraph[i : i + 60] for i in range(0, len(paragraph), 60)]
+        for paragraph in (first, second)
+    ]
+    text = "\n".join(["商品の改造が商標法違反に", "", *wrapped[0], "", *wrapped[1], ""])
+    cleaned = _clean(text)
+    assert cleaned.body == (first, second)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=3000))
+def test_any_text_is_cleaned_or_rejected(text: str) -> None:
+    cleaned = clean_text(DecodedPage(text=text, kind="text"))
+    assert isinstance(cleaned, CleanPage | Rejection)
+    if isinstance(cleaned, CleanPage):
+        assert cleaned.headline
+        assert cleaned.body
 
 
 def test_hostile_dump_is_cleaned_or_rejected() -> None:

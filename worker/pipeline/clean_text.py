@@ -28,7 +28,7 @@ from worker.pipeline.types import CleanPage, DecodedPage, PublishedAt, Rejection
 __all__ = ["clean_text"]
 
 # Cheap bounds against hostile dumps: the regexes below only ever see this much of a line.
-_MAX_LINE_CHARS = 2000
+_MAX_LINE_CHARS = 20_000
 _MAX_LINES = 20_000
 # A run of chrome costing more than this (about five short lines) ends the article.
 _GAP_LIMIT = 20.0
@@ -117,22 +117,29 @@ _CHROME_PHRASE_STARTS = frozenset(phrase.split()[0] for phrase in _CHROME_PHRASE
 
 # The commonest function words of the languages the service reads. Prose is dense with them;
 # menus, lists of headlines and captions are not.
-_STOPWORDS_BY_LANGUAGE = (
-    "a an the and or but of to in on at for with by from as is are was were be been has have had it"
-    " its this that these those he she they we you i his her their our not no will would can could"
-    " should said says who which what when there than then also into about after over more",
-    "der die das und oder aber ein eine einer eines einem den dem des ist sind war waren wird"
+_STOPWORDS_BY_LANGUAGE = {
+    "en": "a an the and or but of to in on at for with by from as is are was were be been has have"
+    " had it its this that these those he she they we you i his her their our not no will would"
+    " can could should said says who which what when there than then also into about after over"
+    " more",
+    "de": "der die das und oder aber ein eine einer eines einem den dem des ist sind war waren wird"
     " werden hat haben nicht mit von zu im in auf für an als auch sich es er sie wir ihr bei aus"
     " nach wie noch nur so dass über um",
-    "le la les un une des et ou mais de du au aux en dans sur pour par avec est sont était ont a"
-    " ne pas que qui il elle ils nous vous ce cette ses son sa leur plus se",
-    "el los las una unos y o pero del al en por para con es son fue está que se no lo su sus"
+    "fr": "le la les un une des et ou mais de du au aux en dans sur pour par avec est sont était"
+    " ont a ne pas que qui il elle ils nous vous ce cette ses son sa leur plus se",
+    "es": "el los las una unos y o pero del al en por para con es son fue está que se no lo su sus"
     " como más",
-    "il lo gli uno e o ma di da nel nella con per che non è sono era anche si suo sua",
-    "o os as um uma e ou mas do da dos das em no na com por para que não é são foi",
-    "de het een en of maar van in op voor met is zijn was niet dat die er ook aan bij",
-)
-_STOPWORDS = frozenset(word for words in _STOPWORDS_BY_LANGUAGE for word in words.split())
+    "it": "il lo gli uno e o ma di da nel nella con per che non è sono era anche si suo sua",
+    "pt": "o os as um uma e ou mas do da dos das em no na com por para que não é são foi",
+    "nl": "de het een en of maar van in op voor met is zijn was niet dat die er ook aan bij",
+}
+_STOPWORDS = frozenset(word for words in _STOPWORDS_BY_LANGUAGE.values() for word in words.split())
+_STOPWORD_SETS = {
+    language: frozenset(words.split()) for language, words in _STOPWORDS_BY_LANGUAGE.items()
+}
+# The body's language is named only when its function words make up this share of its words.
+_LANGUAGE_MIN_SHARE = 0.15
+_LANGUAGE_SAMPLE_WORDS = 2000
 
 
 @dataclass(slots=True)
@@ -185,7 +192,25 @@ def clean_text(page: DecodedPage) -> CleanPage | Rejection:
         kind=page.kind,
         byline=_byline(units, headline_index, start),
         section_labels=_section_labels(lines, page),
+        language=_language(body_units),
     )
+
+
+def _language(body: Sequence[_Unit]) -> str | None:
+    """The ISO 639-1 code of the language whose function words fill the body, or None."""
+    words: list[str] = []
+    for unit in body:
+        words += _WORD.findall(unit.text.lower())
+        if len(words) >= _LANGUAGE_SAMPLE_WORDS:
+            break
+    if not words:
+        return None
+    hits = {
+        language: sum(map(stopwords.__contains__, words))
+        for language, stopwords in _STOPWORD_SETS.items()
+    }
+    language = max(hits, key=lambda code: hits[code])
+    return language if hits[language] >= _LANGUAGE_MIN_SHARE * len(words) else None
 
 
 def _published(
