@@ -2,15 +2,27 @@
 
 A text dump is a page rendered to text (w3m, a browser's "save as text", a copy-paste): the article
 sits among menus, share prompts, captions, related-story lists and footers. Nothing here knows any
-site. The dump is cut into units (a paragraph rejoined from its wrapped lines, or one short line),
-each unit is scored from its own shape — how many words, whether it ends a sentence, how many
-function words it carries, whether it is a bullet, a bare link or image label, or boilerplate
-wording — and the body is the contiguous run of units with the highest total score. Prose scores
-positive, chrome negative, so the best run starts at the first article paragraph and stops at the
-last. Short lines inside that run survive only as subheadings between paragraphs.
+site; the mechanism is general and its constants were set by measurement on the Scrapinghub dumps
+(`bench/textdumps.py`).
 
-The headline is the title-shaped line standing alone nearest above the body; the date comes from
-the lines around it (`find_date`); bylines and the section labels of related-story lines
+1. Units. Lines are grouped into blank-separated blocks; lines a renderer wrapped (the next word
+   would not have fit the page's or the block's column width, wide CJK characters counting two)
+   are rejoined into one paragraph. Every other line is a unit of its own.
+2. Scores. Each unit is scored from its own shape: prose (eight words or more ending a sentence)
+   scores its word count, discounted when it lacks the function words sentences carry; short
+   lines, list items, bare links and image labels, boilerplate wording (sign in, share,
+   copyright, related...), captions, standalone dates and text printed twice score negative,
+   short lines packed into a block (menus, link lists) more than short lines standing alone.
+3. Runs. The article is a run of units with the largest total score that no gap of chrome costing
+   more than `_GAP_LIMIT` interrupts. An earlier run at least half as strong as the strongest
+   wins (articles come before their comments, teasers and footers), and weak stretches that a
+   smaller chrome gap sets off at either end of the run are trimmed.
+4. Body. Paragraphs of the run, with the subheadings, list items and short sentences between
+   them, and a list the last paragraph announces with a colon.
+
+The headline is the title-shaped line above the body that best shares words with the lead and
+the URL's slug and stands alone in its block; the date comes from the lines around the headline
+and the top of the body (`find_date`); the byline and the section labels of related-story lines
 ("18 Sep 09 | Europe") become fields and never enter the body.
 """
 
@@ -270,6 +282,7 @@ def _columns(line: str) -> int:
 
 
 def _units(lines: Sequence[str]) -> list[_Unit]:
+    """The dump's units: wrapped lines rejoined into paragraphs, every other line on its own."""
     columns = [_columns(line) for line in lines]
     page_width = _wrap_width(columns)
     units: list[_Unit] = []
@@ -339,6 +352,7 @@ def _score_units(units: Sequence[_Unit]) -> None:
 
 
 def _describe(unit: _Unit) -> None:
+    """Fill in the features of one unit that its own text decides."""
     # Links and image labels are not words of the text: a caption full of URLs is not prose.
     text = unit.text
     if "[" in text:
@@ -505,6 +519,7 @@ def _is_subheading(units: Sequence[_Unit], index: int, end: int) -> bool:
 
 
 def _body(units: Sequence[_Unit], start: int, end: int, headline: str) -> list[_Unit]:
+    """The units of the article's run that are its text, in order."""
     body: list[_Unit] = []
     for index in range(start, end + 1):
         unit = units[index]
