@@ -305,6 +305,9 @@ def test_currency_and_company_cues_decide_only_without_places() -> None:
     kiwi = classify(page("Reserves fall", "New Zealand's reserves fell to 3 billion dlrs."))
     assert kiwi.region == "Asia-Pacific"
     assert ("dlrs", "NZ") in places(kiwi)
+    unknown_dollar = classify(page("Prices", "It cost B$ 5 and US$ 7."))
+    assert "US$" in {e.place for e in unknown_dollar.evidence}
+    assert "B$" not in {e.place for e in unknown_dollar.evidence}
 
 
 def test_a_shouted_town_needs_support() -> None:

@@ -170,7 +170,8 @@ def _scan(
     text = text[:_MAX_BLOCK_CHARS].replace("’", "'")
     cues.update(gazetteer.cue_words.intersection(text.translate(_CUE_SEPARATORS).split()))
     if "$" in text:
-        cues.update(f"{prefix}$" for prefix in _DOLLAR.findall(text))
+        dollars = (f"{prefix}$" for prefix in _DOLLAR.findall(text))
+        cues.update(cue for cue in dollars if cue in gazetteer.cues)
     shouted = text.isupper()
     names = gazetteer.names
     longest_of = gazetteer.longest
