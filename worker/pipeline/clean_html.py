@@ -190,7 +190,6 @@ _STATE_TOKEN = re.compile(
     r"|-(?:enabled|disabled|active|open|loaded)$"
 )
 _WORD = re.compile(r"[^\W_]+")
-_SPACE = re.compile(r"\s+")
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _CJK_EXTRA_WEIGHT = 2
 
@@ -255,9 +254,23 @@ _DATE_METAS = (
     "dcterms.date",
     "citation_publication_date",
     "citation_date",
+    "article:published",
+    "og:published_time",
+    "pub_date",
+    "cxenseparse:publishtime",
+    "shareaholic:article_published_time",
     "date",
     "displaydate",
     "dateline",
+)
+# When a page states no publication time anywhere, its last update is the best remaining clue.
+_UPDATED_METAS = (
+    "article:modified_time",
+    "og:updated_time",
+    "datemodified",
+    "dc.date.modified",
+    "dcterms.modified",
+    "last-modified",
 )
 _TITLE_METAS = ("og:title", "twitter:title", "headline", "title")
 _SITE_NAME_METAS = ("og:site_name", "application-name", "apple-mobile-web-app-title", "publisher")
@@ -266,6 +279,13 @@ _SECTION_METAS = ("article:section", "section", "parsely-section", "category")
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})([/-]?)([01]\d|[1-9])\2([0-3]\d|[1-9])(?=[/._-]|$)")
 _TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»]{1,2}\s+")
 _MAX_URL_CHARS = 2000
+# Elements whose class or id names them a date ("post-date", "entry-time", "datum", ...).
+_DATED_SELECTOR = (
+    '[class*="date"], [id*="date"], [class*="Date"], [class*="datum"], [class*="time"], '
+    '[class*="publish"], [class*="posted"], [class*="meta"]'
+)
+_MAX_DATED_ELEMENTS = 40
+_MAX_DATED_CHARS = 120
 # A stated time within this of the URL's day agrees with it (zones move a day either way).
 _URL_DATE_TOLERANCE = timedelta(days=2)
 # How far around the article text to look for a printed date, in blocks.
@@ -318,6 +338,16 @@ class _Block:
 
 
 @dataclass(frozen=True, slots=True)
+class _Layout:
+    """A page body as text blocks, with its block elements' parents and block ranges."""
+
+    blocks: list[_Block]
+    parents: dict[int, int]
+    # For each block element, the range of block indexes inside it (blocks run in document order).
+    spans: dict[int, tuple[int, int]]
+
+
+@dataclass(frozen=True, slots=True)
 class _Extraction:
     """The article text found in a page, and the lines where it may print its date."""
 
@@ -331,6 +361,8 @@ class _Metadata:
 
     headlines: list[str] = field(default_factory=list)
     dates: list[tuple[str, DateSource]] = field(default_factory=list)
+    other_dates: list[tuple[str, DateSource]] = field(default_factory=list)
+    updated: list[tuple[str, DateSource]] = field(default_factory=list)
     authors: list[str] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
     site_names: list[str] = field(default_factory=list)
@@ -347,6 +379,7 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
     if not headline:
         return Rejection("no_headline", "no JSON-LD headline, og:title, <h1> or <title> with text")
     tree.strip_tags(list(_DROPPED_TAGS))
+    dated = _dated_elements(tree)
     extraction = _body(tree, headline)
     body = extraction.paragraphs
     body_chars = sum(len(paragraph) for paragraph in body)
@@ -357,7 +390,9 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
             "characters of prose (an index, error or media page)",
         )
     if published is None:
-        published = _printed_date(extraction.date_lines, page.fetched_at)
+        published = _printed_date(
+            (*extraction.date_lines[:1], dated, *extraction.date_lines[1:]), page.fetched_at
+        ) or _first_parsed(metadata.updated, page.fetched_at)
     return CleanPage(
         headline=headline,
         published=published,
@@ -371,7 +406,7 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
 
 def _text(node: LexborNode) -> str:
     """Give a node's text with whitespace collapsed."""
-    return _SPACE.sub(" ", node.text(deep=True, separator=" ")).strip()
+    return " ".join(node.text(deep=True, separator=" ").split())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,7 +429,10 @@ def _read_metadata(tree: LexborHTMLParser) -> _Metadata:
     title = tree.css_first("title")
     if title is not None:
         metadata.headlines.append(_text(title))
+    # A page's other JSON-LD things (a WebPage, a VideoObject) date the page, less surely.
+    metadata.dates.extend(metadata.other_dates)
     metadata.dates.extend((metas[key], "meta") for key in _DATE_METAS if key in metas)
+    metadata.updated.extend((metas[key], "meta") for key in _UPDATED_METAS if key in metas)
     metadata.site_names.extend(metas[key] for key in _SITE_NAME_METAS if key in metas)
     author = metas.get("author") or metas.get("article:author") or metas.get("byl")
     if author and "://" not in author:
@@ -420,8 +458,8 @@ def _read_json_ld(source: str, metadata: _Metadata) -> None:
         if "breadcrumblist" in type_names:
             metadata.sections.extend(_breadcrumb_names(thing))
         if not type_names & _ARTICLE_TYPES:
-            if "webpage" in type_names and isinstance(thing.get("datePublished"), str):
-                metadata.dates.append((thing["datePublished"], "jsonld"))
+            if isinstance(thing.get("datePublished"), str):
+                metadata.other_dates.append((thing["datePublished"], "jsonld"))
             continue
         for key in ("headline", "name"):
             if isinstance(thing.get(key), str):
@@ -431,6 +469,8 @@ def _read_json_ld(source: str, metadata: _Metadata) -> None:
             if isinstance(thing.get(key), str):
                 metadata.dates.insert(0, (thing[key], "jsonld"))
                 break
+        if isinstance(thing.get("dateModified"), str):
+            metadata.updated.append((thing["dateModified"], "jsonld"))
         metadata.authors.extend(_names(thing.get("author")))
         section = thing.get("articleSection")
         if isinstance(section, str):
@@ -497,14 +537,24 @@ def _published(
     return stated
 
 
+def _first_parsed(
+    values: list[tuple[str, DateSource]], fetched_at: datetime | None
+) -> PublishedAt | None:
+    """Give the first of the stated date values that parses, or None."""
+    for value, source in values:
+        published = _parse(value, fetched_at, source)
+        if published is not None:
+            return published
+    return None
+
+
 def _stated_date(
     tree: LexborHTMLParser, metadata: _Metadata, fetched_at: datetime | None
 ) -> PublishedAt | None:
     """Give the publication time the page's metadata or <time> elements state, or None."""
-    for value, source in metadata.dates:
-        published = _parse(value, fetched_at, source)
-        if published is not None:
-            return published
+    published = _first_parsed(metadata.dates, fetched_at)
+    if published is not None:
+        return published
     for node in tree.css("[itemprop=datePublished], time[datetime], time[pubdate]"):
         if _in_chrome(node):
             continue
@@ -525,6 +575,20 @@ def _printed_date(
         if published is not None:
             return published
     return None
+
+
+def _dated_elements(tree: LexborHTMLParser) -> tuple[str, ...]:
+    """Give the texts of the elements a page names as its date, outside page chrome."""
+    texts = []
+    for node in tree.css(_DATED_SELECTOR)[:_MAX_DATED_ELEMENTS]:
+        text = _text(node)
+        if (
+            0 < len(text) <= _MAX_DATED_CHARS
+            and any(ch.isdigit() for ch in text)
+            and not _in_chrome(node)
+        ):
+            texts.append(text)
+    return tuple(texts)
 
 
 def _parse(value: str, fetched_at: datetime | None, source: DateSource) -> PublishedAt | None:
@@ -588,7 +652,7 @@ def _headline(metadata: _Metadata, h1s: list[str], url: str | None) -> str | Non
     if url:
         host = urlsplit(url[:_MAX_URL_CHARS]).hostname or ""
         site_names.extend(part for part in host.lower().split(".") if len(part) > 3)
-    titles = [_strip_site_name(_SPACE.sub(" ", t).strip(), site_names) for t in metadata.headlines]
+    titles = [_strip_site_name(" ".join(t.split()), site_names) for t in metadata.headlines]
     titles = [title for title in titles if title]
     folded_titles = [_fold(title) for title in titles]
     for h1 in h1s:
@@ -664,9 +728,7 @@ def _section_labels(tree: LexborHTMLParser, metadata: _Metadata) -> tuple[str, .
         # The first crumb is the home page, not a section.
         labels.extend(crumbs[1:] if len(crumbs) > 1 else crumbs)
     unique = dict.fromkeys(
-        _SPACE.sub(" ", label).strip()
-        for label in labels
-        if 0 < len(label.strip()) <= _MAX_LABEL_CHARS
+        " ".join(label.split()) for label in labels if 0 < len(label.strip()) <= _MAX_LABEL_CHARS
     )
     return tuple(label for label in unique if label)[:_MAX_LABELS]
 
@@ -680,9 +742,11 @@ def _body(tree: LexborHTMLParser, headline: str) -> _Extraction:
     root = tree.body
     if root is None:
         return _Extraction((), ())
-    blocks, parents = _walk(root)
+    layout = _walk(root)
+    blocks, parents = layout.blocks, layout.parents
     _forgive_wrapping_chrome(blocks)
-    containers = _containers(blocks, parents, _teasers(blocks, titled=False))
+    loose_teasers, titled_teasers = _teasers(layout)
+    containers = _containers(blocks, parents, loose_teasers)
     if not containers:
         return _Extraction((), ())
     member = [not containers.isdisjoint(block.ancestors) for block in blocks]
@@ -697,8 +761,7 @@ def _body(tree: LexborHTMLParser, headline: str) -> _Extraction:
         and block.link_share <= _BODY_MAX_LINK_SHARE
     ]
     sentences = [index for index, block in enumerate(inside) if block.is_sentence]
-    teasers = _teasers(blocks, titled=True)
-    if not any(block.is_prose and id(block) not in teasers for block in inside):
+    if not any(block.is_prose and id(block) not in titled_teasers for block in inside):
         # Only teasers: a section front or a list of search results, not an article.
         return _Extraction((), ())
     folded_headline = _fold(headline)
@@ -730,13 +793,14 @@ def _body(tree: LexborHTMLParser, headline: str) -> _Extraction:
     return _Extraction(tuple(paragraphs), date_lines)
 
 
-def _walk(root: LexborNode) -> tuple[list[_Block], dict[int, int]]:
-    """Give the text blocks under a node in document order, and each block element's parent."""
+def _walk(root: LexborNode) -> _Layout:
+    """Give the text blocks under a node in document order, and where each block element sits."""
     # The hot loop of the extractor, so state lives in locals. An explicit stack, not recursion:
     # hostile pages nest elements deeper than Python's stack. Each frame is the next child to
     # visit and what entering its parent pushed (_INLINE, _LINK, a block, a chrome block).
     blocks: list[_Block] = []
     parents: dict[int, int] = {}
+    spans: dict[int, tuple[int, int]] = {}
     parts: list[str] = []
     ancestors = [0]  # the page body is element 0, so prose right in <body> has a container
     chrome: list[int] = []
@@ -764,7 +828,8 @@ def _walk(root: LexborNode) -> tuple[list[_Block], dict[int, int]]:
                 if entered == _CHROME_BLOCK:
                     chrome.pop()
                 block_tags.pop()
-                ancestors.pop()
+                element_id = ancestors.pop()
+                spans[element_id] = (spans[element_id][0], len(blocks))
             continue
         frames[-1] = (node.next, entered)
         tag = node.tag
@@ -782,7 +847,10 @@ def _walk(root: LexborNode) -> tuple[list[_Block], dict[int, int]]:
             continue
         elif tag == "br":
             parts.append("\n")
-        elif tag in _OPAQUE_CHROME_TAGS:
+        elif tag in _OPAQUE_CHROME_TAGS or (
+            # A site header (menus, often most of a page's elements) but not an article's own.
+            tag == "header" and "article" not in block_tags and "main" not in block_tags
+        ):
             # Never article text, so not walked: one block stands for it, all link-like, so the
             # container search still counts what taking it in would cost.
             if parts:
@@ -810,6 +878,7 @@ def _walk(root: LexborNode) -> tuple[list[_Block], dict[int, int]]:
                 link_chars = 0
             element_id = len(parents) + 1
             parents[element_id] = ancestors[-1]
+            spans[element_id] = (len(blocks), len(blocks))
             ancestors.append(element_id)
             block_tags.append(tag)
             kind = _chrome_kind(node) if tag in _NAMED_TAGS else _NOT_CHROME
@@ -828,7 +897,8 @@ def _walk(root: LexborNode) -> tuple[list[_Block], dict[int, int]]:
             frames.append((node.child, _INLINE))
     if parts:
         _flush(parts, link_chars, block_tags[-1], ancestors=ancestors, chrome=chrome, blocks=blocks)
-    return blocks, parents
+    spans[0] = (0, len(blocks))
+    return _Layout(blocks, parents, spans)
 
 
 def _flush(
@@ -845,7 +915,7 @@ def _flush(
     parts.clear()
     if raw.isspace():
         return
-    text = _SPACE.sub(" ", raw).strip()
+    text = " ".join(raw.split())
     blocks.append(
         _Block(
             text=text,
@@ -938,37 +1008,37 @@ def _containers(blocks: list[_Block], parents: dict[int, int], teasers: set[int]
     return {chain[best]}
 
 
-def _teasers(blocks: list[_Block], *, titled: bool) -> set[int]:
+def _teasers(layout: _Layout) -> tuple[set[int], set[int]]:
     """Give the ids of short prose blocks that sit alone in a small box beside link text.
 
-    With `titled`, only those whose box opens with a linked title: the stricter reading, used to
-    tell a section front (nothing but teasers) from a short article beside share buttons.
+    Two readings: loosely, any such block whose box holds other link text (a linked headline, a
+    "read more"); strictly, one whose box opens with a linked title, used to tell a section front
+    (nothing but teasers) from a short article beside share buttons.
     """
-    prose_count: dict[int, int] = {}
-    link_chars: dict[int, int] = {}
-    first_block: dict[int, _Block] = {}
+    blocks, spans = layout.blocks, layout.spans
+    # Prefix sums over the blocks in document order: an element's blocks are one contiguous run.
+    prose_before = [0]
+    links_before = [0]
     for block in blocks:
-        for element_id in block.ancestors:
-            link_chars[element_id] = link_chars.get(element_id, 0) + block.link_chars
-            first_block.setdefault(element_id, block)
-            if block.is_prose:
-                prose_count[element_id] = prose_count.get(element_id, 0) + 1
-    teasers = set()
+        prose_before.append(prose_before[-1] + block.is_prose)
+        links_before.append(links_before[-1] + block.link_chars)
+    loose: set[int] = set()
+    titled: set[int] = set()
     for block in blocks:
         if not block.is_prose or len(block.text) > _TEASER_MAX_CHARS:
             continue
         box = None
         for element_id in block.ancestors[: -_TEASER_BOX_DEPTH - 1 : -1]:
-            if prose_count[element_id] > 1 or element_id == 0:
+            start, end = spans[element_id]
+            if element_id == 0 or prose_before[end] - prose_before[start] > 1:
                 break
             box = element_id
         if box is None:
             continue
-        if titled:
-            title = first_block[box]
-            is_teaser = title is not block and title.link_share >= _TEASER_TITLE_LINK_SHARE
-        else:
-            is_teaser = link_chars[box] - block.link_chars >= _TEASER_LINK_CHARS
-        if is_teaser:
-            teasers.add(id(block))
-    return teasers
+        start, end = spans[box]
+        if links_before[end] - links_before[start] - block.link_chars >= _TEASER_LINK_CHARS:
+            loose.add(id(block))
+        title = blocks[start]
+        if title is not block and title.link_share >= _TEASER_TITLE_LINK_SHARE:
+            titled.add(id(block))
+    return loose, titled
