@@ -367,3 +367,8 @@ def test_any_text_gives_a_well_formed_verdict(
     else:
         assert verdict.scores[verdict.region] == max(verdict.scores.values())
         assert all(e.region in REGIONS and e.weight > 0 for e in verdict.evidence)
+
+
+def test_a_name_glued_to_a_word_is_skipped_and_scanning_goes_on() -> None:
+    verdict = classify(page("Launch", "The eParis app and the xBerlin site launched in Madrid."))
+    assert places(verdict) == [("Madrid", "ES")]

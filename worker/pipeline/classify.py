@@ -195,7 +195,7 @@ def _scan(
             continue
         start = _locate(text, word, cursor)
         if start < 0:
-            return
+            continue  # found inside a longer word ("eParis"): not a name
         end = cursor = start + len(word)
         if longest == 0:
             if _ends_abbreviation(text, start, end):
