@@ -53,6 +53,10 @@ REAL_FORMATS = [
     ("11/12/2019", "2019-12-11T00:00", "day", None),
     ("11/12/2019 3:00 PM EST", "2019-11-12T20:00", "minute", -300),
     ("05.04.2020", "2020-04-05T00:00", "day", None),
+    # Metadata as servers write it.
+    ("Tue Jan 05 10:20:30 CET 2019", "2019-01-05T09:20", "minute", 60),
+    ("20190105", "2019-01-05T00:00", "day", None),
+    ("1574168580", "2019-11-19T13:03", "minute", 0),
 ]
 
 
@@ -64,6 +68,11 @@ def test_real_formats(text: str, at: str, precision: str, offset: int | None) ->
     assert published.precision == precision
     assert published.utc_offset_minutes == offset
     assert published.source == "meta"
+
+
+@pytest.mark.parametrize("text", ["20190105", "1574168580"])
+def test_machine_values_are_not_read_from_prose(text: str) -> None:
+    assert parse_date(text, fetched_at=FETCHED, source="text") is None
 
 
 def test_daylight_saving_decides_region_zones() -> None:

@@ -8,8 +8,9 @@ and the clock is never read.
 Rules, so results are predictable:
 
 - ISO 8601 goes through `datetime.fromisoformat`; everything else through compiled regexes for a
-  numeric or month-name date, a clock time, and a zone. No general-purpose parser runs: the forms
-  news pages print are few, and a fuzzy parser invents dates out of menus.
+  numeric or month-name date, a clock time, and a zone. Metadata values (any source but "text")
+  may also be a bare 20190105 or a Unix timestamp; prose never is. No general-purpose parser
+  runs: the forms news pages print are few, and a fuzzy parser invents dates out of menus.
 - Month names are read in English, German, French, Spanish, Italian, Portuguese and Dutch, full or
   abbreviated, with or without accents.
 - Numeric day/month order: a field above 12 is the day; otherwise month-first when the expression
@@ -114,6 +115,14 @@ _DAY_MONTH_YEAR = re.compile(
 _MONTH_DAY_YEAR = re.compile(
     r"(?<![^\W\d_])([^\W\d_]{3,10})\.?\s{1,3}(\d{1,2})(?:st|nd|rd|th)?,?\s{1,3}(\d{4})(?!\d)"
 )
+# C's ctime and Unix `date` print the year last, after the time: "Tue Jan 05 10:20:30 CET 2019".
+_CTIME = re.compile(
+    r"(?<![^\W\d_])([A-Za-z]{3})\s{1,3}(\d{1,2})\s{1,3}\d{1,2}:\d{2}(?::\d{2})?"
+    r"(?:\s{1,3}[A-Z]{2,5})?\s{1,3}(\d{4})(?!\d)"
+)
+# Machine-written values: 20190105 (ISO 8601 basic format) or seconds since 1970.
+_COMPACT_DATE = re.compile(r"\s*(\d{4})(\d{2})(\d{2})\s*")
+_EPOCH_SECONDS = re.compile(r"\s*(\d{9,10})\s*")
 _CLOCK = re.compile(
     r"(?<![\d:])(\d{1,2})(?::(\d{2})(?::(\d{2}))?(?:[.,]\d{1,9})?|h(\d{2})|\.(\d{2})(?=\s?Uhr))"
     r"(?:\s?([AaPp])\.?\s?[Mm]\.?(?![^\W\d_]))?"
@@ -174,10 +183,31 @@ def parse_date(text: str, *, fetched_at: datetime | None, source: DateSource) ->
         iso = _parse_iso(expression.strip(), fetched_at=fetched_at, source=source)
         if iso is not None:
             return iso
+    if source != "text":
+        machine = _machine_value(expression, fetched_at=fetched_at, source=source)
+        if machine is not None:
+            return machine
     day = _absolute_date(expression)
     if day is not None:
         return _compose(expression, day, fetched_at=fetched_at, source=source)
     return _relative(expression, fetched_at=fetched_at, source=source)
+
+
+def _machine_value(
+    expression: str, *, fetched_at: datetime | None, source: DateSource
+) -> PublishedAt | None:
+    """A bare 20190105 or Unix timestamp, as metadata carries them (never read from prose)."""
+    compact = _COMPACT_DATE.fullmatch(expression)
+    if compact is not None:
+        day = _make_date(int(compact[1]), int(compact[2]), int(compact[3]))
+        if day is None:
+            return None
+        return _finish(day, None, None, fetched_at=fetched_at, source=source)
+    epoch = _EPOCH_SECONDS.fullmatch(expression)
+    if epoch is not None:
+        moment = datetime.fromtimestamp(int(epoch[1]), tz=UTC).replace(tzinfo=None)
+        return _finish(moment.date(), moment, 0, fetched_at=fetched_at, source=source)
+    return None
 
 
 def find_date(lines: Sequence[str], *, fetched_at: datetime | None) -> PublishedAt | None:
@@ -253,6 +283,11 @@ def _absolute_date(expression: str) -> date | None:
             if day is not None:
                 candidates.append((match.start(), day))
                 break
+    ctime = _CTIME.search(expression)
+    if ctime is not None and (month := _MONTHS.get(ctime[1].lower())) is not None:
+        day = _make_date(int(ctime[3]), month, int(ctime[2]))
+        if day is not None:
+            candidates.append((ctime.start(), day))
     if not candidates:
         numeric = _NUMERIC_DATE.search(expression)
         if numeric:
