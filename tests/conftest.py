@@ -23,7 +23,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SEED = SHARED_DATA / "seed" / "bbc-2009-12-16-nato-russia-helicopters.txt"
-EXAMPLES = REPO / "examples"
+EXAMPLES = REPO / "examples" / "dumps"
 
 ADMIN_URL = os.environ.get(
     "NEWSINGEST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
