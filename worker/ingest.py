@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -28,11 +29,14 @@ def ingest_batch(
     Byte-identical re-sends are recognised by content hash before any parsing, and each distinct
     content in the batch is processed once.
     """
+    started = time.process_time()
     known = find_known_content(session=session, hashes={page.content_hash for page in pages})
+    lookup_done = time.process_time()
     results: dict[bytes, Processed | Rejection] = {}
     for page in pages:
         if page.content_hash not in known and page.content_hash not in results:
             results[page.content_hash] = process(page, max_page_bytes=settings.max_page_bytes)
+    pipeline_done = time.process_time()
     outcome = upsert_batch(
         session=session,
         pages=pages,
@@ -40,13 +44,17 @@ def ingest_batch(
         known=known,
         story_window=timedelta(hours=settings.story_window_hours),
     )
-    log.debug(
+    finished = time.process_time()
+    # This process's CPU only (the database server's work is not in it); bench/e2e.py sums these.
+    log.info(
         "batch_ingested",
         received=len(pages),
         stored=outcome.count(Outcome.STORED),
         duplicates=outcome.count(Outcome.DUPLICATE),
         rejected=outcome.count(Outcome.REJECTED),
         already_recorded=outcome.already_recorded,
+        cpu_pipeline_us=round((pipeline_done - lookup_done) * 1e6),
+        cpu_store_us=round((finished - pipeline_done + lookup_done - started) * 1e6),
     )
     return outcome
 

@@ -44,15 +44,13 @@ def ingest_batch_task(self: Any, pages: Any) -> dict[str, int]:
         )
         log.warning("batch_retry", task_id=task_id, retries=self.request.retries, delay=delay)
         raise self.retry(exc=exc, countdown=delay) from exc
-    counts = {
+    return {
         "received": len(outcome.items),
         "stored": outcome.count(Outcome.STORED),
         "duplicates": outcome.count(Outcome.DUPLICATE),
         "rejected": outcome.count(Outcome.REJECTED),
         "already_recorded": outcome.already_recorded,
     }
-    log.info("batch_ingested", task_id=task_id, **counts)
-    return counts
 
 
 @task_rejected.connect
