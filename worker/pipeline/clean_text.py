@@ -108,7 +108,6 @@ _CAPTION_WORDS = frozenset(
         *("pictures", "foto", "fotos", "bild", "bilder", "getty", "ap", "caption", "credit"),
     )
 )
-_LABEL_SEPARATOR = re.compile(r"[|·•]")
 _LABELLED_DATE = re.compile(r"(.{1,60}?)\s{0,3}[|·•]\s{0,3}(.{1,60})")
 
 # Boilerplate wording, in the languages the service reads; only ever counted against short units.
@@ -651,7 +650,7 @@ def _section_labels(lines: Sequence[str], page: DecodedPage) -> tuple[str, ...]:
     labels: dict[str, None] = {}
     for line in lines:
         stripped = line.strip()
-        if not 5 <= len(stripped) <= 80 or not _LABEL_SEPARATOR.search(stripped):
+        if not 5 <= len(stripped) <= 80 or not any(mark in stripped for mark in "|·•"):
             continue
         match = _LABELLED_DATE.fullmatch(stripped)
         if match is None:
