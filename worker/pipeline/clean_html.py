@@ -106,7 +106,7 @@ _NAMED_TAGS = frozenset(
 _OPAQUE_CHROME_TAGS = frozenset({"nav", "footer", "aside", "menu", "figure", "figcaption"})
 _OPAQUE = 1 << 30
 # What entering an element pushed, so leaving it can undo that (see _walk).
-_INLINE, _LINK, _BLOCK, _CHROME_BLOCK = range(4)
+_INLINE, _LINK, _BLOCK, _CHROME_BLOCK, _ARTICLE_BLOCK = range(5)
 # Block elements that hold their text themselves rather than being a paragraph of a container.
 _HOLDER_TAGS = frozenset({"div", "section", "article", "main", "body", "td", "form", "center"})
 # Words in a class or id that mark page chrome. Matched against whole words of the attribute
@@ -169,7 +169,11 @@ _HARD_CHROME_WORDS = frozenset(
         "taboola",
     }
 )
-_NOT_CHROME, _SOFT_CHROME, _HARD_CHROME = range(3)
+_NOT_CHROME, _SOFT_CHROME, _HARD_CHROME, _ARTICLE_BOX = range(4)
+# A class, id or itemprop that names the article text itself: "articleBody", "entry-content",
+# "story-body", "post__text". Prose inside such a box counts double when choosing the container.
+_ARTICLE_BOX_TOKEN = re.compile(r"(?:article|story|entry|post)[-_]{0,2}(?:body|content|text)")
+_ARTICLE_BOX_WEIGHT = 2.0
 # Whole class or id tokens that mark page chrome, where the word alone would be too broad
 # (Drupal marks every field "field--label-hidden").
 _CHROME_TOKENS = frozenset(
@@ -318,6 +322,7 @@ class _Block:
     link_chars: int
     ancestors: tuple[int, ...]
     chrome: tuple[int, ...]
+    in_article_box: bool = False  # inside an element named as the article text ("articleBody")
     link_share: float = field(init=False)
     # Long and mostly unlinked: article prose, unless a heading.
     is_prose: bool = field(init=False)
@@ -622,25 +627,30 @@ def _in_chrome(node: LexborNode) -> bool:
 
 def _is_chrome_by_name(node: LexborNode) -> bool:
     """Say whether a node's class or id names it page chrome."""
-    return _chrome_kind(node) != _NOT_CHROME
+    return _chrome_kind(node) in (_SOFT_CHROME, _HARD_CHROME)
 
 
 def _chrome_kind(node: LexborNode) -> int:
-    """Say whether a node's class or id names it page chrome, and how surely (see _HARD_CHROME)."""
+    """Say what a node's class, id or itemprop names it: chrome, article text or neither."""
     attributes = node.attributes
     if not attributes:
         return _NOT_CHROME
-    names = f"{attributes.get('class') or ''} {attributes.get('id') or ''}"
-    return _names_chrome(names[:_MAX_ATTRIBUTE_CHARS]) if len(names) > 1 else _NOT_CHROME
+    names = (
+        f"{attributes.get('class') or ''} {attributes.get('id') or ''} "
+        f"{attributes.get('itemprop') or ''}"
+    )
+    return _names_chrome(names[:_MAX_ATTRIBUTE_CHARS]) if len(names) > 2 else _NOT_CHROME
 
 
 @functools.lru_cache(maxsize=4096)
 def _names_chrome(names: str) -> int:
-    """Say whether a class-and-id string holds a word that marks page chrome, and how surely."""
+    """Say what a class-id-itemprop string names: chrome (how surely), article text, or neither."""
     tokens = [token for token in names.lower().split() if not _STATE_TOKEN.search(token)]
     words = set(_ATTRIBUTE_WORD.findall(" ".join(tokens)))
     if not _HARD_CHROME_WORDS.isdisjoint(words):
         return _HARD_CHROME
+    if any(_ARTICLE_BOX_TOKEN.search(token) for token in tokens):
+        return _ARTICLE_BOX
     if _CHROME_WORDS.isdisjoint(words) and _CHROME_TOKENS.isdisjoint(tokens):
         return _NOT_CHROME
     return _SOFT_CHROME
@@ -807,6 +817,7 @@ def _walk(root: LexborNode) -> _Layout:
     block_tags = ["body"]
     link_chars = 0
     in_link = 0
+    article_boxes = 0
     frames: list[tuple[LexborNode | None, int]] = [(root.child, _INLINE)]
     while frames:
         node, entered = frames[-1]
@@ -823,10 +834,13 @@ def _walk(root: LexborNode) -> _Layout:
                         ancestors=ancestors,
                         chrome=chrome,
                         blocks=blocks,
+                        in_article_box=article_boxes > 0,
                     )
                     link_chars = 0
                 if entered == _CHROME_BLOCK:
                     chrome.pop()
+                elif entered == _ARTICLE_BLOCK:
+                    article_boxes -= 1
                 block_tags.pop()
                 element_id = ancestors.pop()
                 spans[element_id] = (spans[element_id][0], len(blocks))
@@ -861,6 +875,7 @@ def _walk(root: LexborNode) -> _Layout:
                     ancestors=ancestors,
                     chrome=chrome,
                     blocks=blocks,
+                    in_article_box=article_boxes > 0,
                 )
                 link_chars = 0
             parts.append(node.text(deep=True, separator=" "))
@@ -874,6 +889,7 @@ def _walk(root: LexborNode) -> _Layout:
                     ancestors=ancestors,
                     chrome=chrome,
                     blocks=blocks,
+                    in_article_box=article_boxes > 0,
                 )
                 link_chars = 0
             element_id = len(parents) + 1
@@ -882,7 +898,10 @@ def _walk(root: LexborNode) -> _Layout:
             ancestors.append(element_id)
             block_tags.append(tag)
             kind = _chrome_kind(node) if tag in _NAMED_TAGS else _NOT_CHROME
-            if kind != _NOT_CHROME or tag in _CHROME_TAGS:
+            if kind == _ARTICLE_BOX:
+                article_boxes += 1
+                frames.append((node.child, _ARTICLE_BLOCK))
+            elif kind != _NOT_CHROME or tag in _CHROME_TAGS:
                 # Hard chrome goes on the chrome stack negated: never forgiven.
                 chrome.append(-element_id if kind == _HARD_CHROME else element_id)
                 frames.append((node.child, _CHROME_BLOCK))
@@ -896,7 +915,15 @@ def _walk(root: LexborNode) -> _Layout:
                 parts.append(" ")
             frames.append((node.child, _INLINE))
     if parts:
-        _flush(parts, link_chars, block_tags[-1], ancestors=ancestors, chrome=chrome, blocks=blocks)
+        _flush(
+            parts,
+            link_chars,
+            block_tags[-1],
+            ancestors=ancestors,
+            chrome=chrome,
+            blocks=blocks,
+            in_article_box=article_boxes > 0,
+        )
     spans[0] = (0, len(blocks))
     return _Layout(blocks, parents, spans)
 
@@ -909,6 +936,7 @@ def _flush(
     ancestors: list[int],
     chrome: list[int],
     blocks: list[_Block],
+    in_article_box: bool = False,
 ) -> None:
     """Close the text gathered since the last block boundary into a block (parts are emptied)."""
     raw = "".join(parts)
@@ -923,6 +951,7 @@ def _flush(
             link_chars=min(link_chars, len(text)),
             ancestors=tuple(ancestors),
             chrome=tuple(chrome),
+            in_article_box=in_article_box,
         )
     )
 
@@ -966,17 +995,16 @@ def _containers(blocks: list[_Block], parents: dict[int, int], teasers: set[int]
     # Readability's insight: prose credits the element that directly holds it (fully) and the two
     # above it (less), so a column of paragraphs outscores a page of scattered teasers.
     scores: dict[int, float] = {}
-    holders: dict[int, list[_Block]] = {}
     for block in blocks:
         if not block.is_prose or block.chrome:
             continue
         holder = len(block.ancestors) - (1 if block.tag in _HOLDER_TAGS else 2)
-        holders.setdefault(block.ancestors[max(0, holder)], []).append(block)
+        weight = len(block.text) * (_ARTICLE_BOX_WEIGHT if block.in_article_box else 1.0)
         for depth, share in enumerate(_CREDIT_SHARES):
             if holder - depth < 0:
                 break
             element_id = block.ancestors[holder - depth]
-            scores[element_id] = scores.get(element_id, 0.0) + share * len(block.text)
+            scores[element_id] = scores.get(element_id, 0.0) + share * weight
     if not scores:
         return set()
     top = max(scores, key=scores.__getitem__)
