@@ -119,7 +119,8 @@ _CHROME_TERMS_TEXT = (
     "e mail this|email us|skip to|javascript|browser|comment|comments|"
     "anmelden|abonnieren|werbung|datenschutz|impressum|weitere artikel|teilen|"
     "connexion|s abonner|publicité|partager|iniciar sesión|suscríbete|publicidad|"
-    "compartir|accedi|iscriviti|pubblicità|condividi|inloggen|delen"
+    "compartir|accedi|iscriviti|pubblicità|condividi|inloggen|delen|"
+    "sharing|sign out|continue reading|external links|media caption|edit profile"
 )
 _CHROME_TERMS = _CHROME_TERMS_TEXT.split("|")
 _CHROME_WORDS = frozenset(term for term in _CHROME_TERMS if " " not in term)
