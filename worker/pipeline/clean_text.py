@@ -151,7 +151,7 @@ _STOPWORD_SETS = {
 }
 # The body's language is named only when its function words make up this share of its words.
 _LANGUAGE_MIN_SHARE = 0.15
-_LANGUAGE_SAMPLE_WORDS = 2000
+_LANGUAGE_SAMPLE_WORDS = 500
 
 
 @dataclass(slots=True)
