@@ -8,12 +8,13 @@ from celery import Celery
 from celery.signals import setup_logging, worker_process_init
 
 from worker.config import get_settings
+from worker.crawl.settings import get_crawl_settings
 from worker.logs import configure_logging
 from worker.store import reset_engine
 
 settings = get_settings()
 
-app = Celery("newsingest", include=["worker.tasks"])
+app = Celery("newsingest", include=["worker.tasks", "worker.crawl.tasks"])
 app.conf.update(
     broker_url=settings.broker_url.get_secret_value() if settings.broker_url else None,
     # JSON only: a pickle message could run code in the worker, so it is refused unread.
@@ -34,6 +35,10 @@ app.conf.update(
     broker_transport_options={"visibility_timeout": settings.visibility_timeout},
     worker_hijack_root_logger=False,
     enable_utc=True,
+    # Beat looks for sources due a crawl every tick and sends one `crawl.source` task per source.
+    beat_schedule={
+        "crawl-due-sources": {"task": "crawl.dispatch", "schedule": get_crawl_settings().crawl_tick}
+    },
 )
 
 

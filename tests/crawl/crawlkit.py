@@ -4,18 +4,22 @@ settings fit for it."""
 
 from __future__ import annotations
 
+import base64
+import json
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import psycopg
 import pytest
 import redis
 
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, newsingest_bin
 from worker.crawl.settings import CrawlSettings
 
 
@@ -182,3 +186,43 @@ def crawl_db_fixture(db: str) -> str:
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute("TRUNCATE crawl_sources, crawl_urls RESTART IDENTITY")
     return db
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """A real `newsingest worker` (one prefork child) with `env`, logging to `log_path`."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [
+                newsingest_bin(),
+                "worker",
+                "--concurrency=1",
+                f"--hostname=crawltest-{uuid.uuid4().hex[:8]}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a worker started by `start_worker`, killing it if it will not stop."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def queued_pages(client: redis.Redis, queue: str) -> list[dict[str, object]]:
+    """The RawPage dicts in the ingest batches waiting on `queue` (Celery's Redis list)."""
+    pages: list[dict[str, object]] = []
+    for raw in client.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        assert message["headers"]["task"] == "ingest.batch"
+        pages += args[0]
+    return pages

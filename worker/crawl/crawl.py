@@ -217,6 +217,7 @@ class _Run:
                 and now - known_state.last_fetched_at >= self.source.revisit
             ):
                 due.append((url, known_state))
+        self.report.counts["recent"] += len(links) - len(fresh) - len(due)
         listed = set(links)
         retries = [(item.url, item) for item in left_over if item.url not in listed]
         return (fresh + retries + due)[: self.source.max_pages]

@@ -1,0 +1,179 @@
+"""The crawl commands: `newsingest crawl [SOURCE] --once` and `newsingest sources`."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from worker.crawl.settings import get_crawl_settings
+from worker.crawl.sources import find_source
+
+EXIT_FAILED = 1  # a crawl failed, or could not start because another was running
+
+crawl_app = typer.Typer(help="Crawl the news sources listed in NEWSINGEST_SOURCES.")
+
+out = Console()
+err = Console(stderr=True)
+
+# Outcomes in the order a reader wants them, each with the words the progress line uses.
+_SHOWN = (
+    ("enqueued", "enqueued"),
+    ("not_modified", "not modified"),
+    ("unchanged", "unchanged"),
+    ("disallowed", "disallowed by robots.txt"),
+    ("unwanted_type", "other content types"),
+    ("too_large", "too large"),
+    ("http_error", "HTTP errors"),
+    ("failed", "failed"),
+    ("refused", "refused"),
+    ("recent", "fetched recently"),
+)
+
+
+def _summary(counts: Counter[str]) -> str:
+    parts = [f"{counts[key]} {words}" for key, words in _SHOWN if counts[key]]
+    return " · ".join(parts) or "nothing to fetch"
+
+
+def crawl(
+    source: Annotated[
+        str | None, typer.Argument(help="Source name; every active source when omitted.")
+    ] = None,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once", help="Crawl once and exit; without it, crawl due sources until stopped."
+        ),
+    ] = False,
+) -> None:
+    """Crawl sources by hand, showing progress (scheduled crawls run under `newsingest beat`)."""
+    from worker.crawl import service, state  # noqa: PLC0415 - keeps `--help` fast
+    from worker.store import transaction  # noqa: PLC0415
+
+    sources = service.list_sources()
+    if source is not None:
+        sources = [find_source(sources, source)]
+    elif once:
+        with transaction() as session:
+            known = state.get_source_states(session=session)
+        sources = [
+            s for s in sources if s.enabled and not (s.name in known and known[s.name].paused)
+        ]
+    failed = False
+    while True:
+        if not once:
+            with transaction() as session:
+                known = state.get_source_states(session=session)
+            due = service.due_sources(sources=sources, states=known, now=datetime.now(UTC))
+        for item in sources if once else due:
+            failed |= not _crawl_one(item.name)
+        if once:
+            break
+        time.sleep(get_crawl_settings().crawl_tick)
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _crawl_one(name: str) -> bool:
+    from worker.crawl.service import crawl_named  # noqa: PLC0415 - keeps `--help` fast
+
+    counts: Counter[str] = Counter()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.fields[source]}[/bold] {task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("starting", source=name)
+
+        def heard(outcome: str, url: str) -> None:
+            counts[outcome] += 1
+            progress.update(task, description=f"{_summary(counts)}  {url[:60]}")
+
+        report = crawl_named(name=name, on_event=heard)
+    if report is None:
+        err.print(f"[yellow]{name}:[/yellow] another crawl of this source is running")
+        return False
+    line = f"{name}: {_summary(report.counts)}"
+    if report.failed:
+        err.print(f"[red]{line} — the crawl failed:[/red] {report.error or ''}")
+        for failure in report.entry_failures:
+            err.print(f"  {failure}")
+        if report.paused:
+            err.print(f"[red]{name} is paused[/red] after failing crawls in a row")
+        return False
+    out.print(line)
+    return True
+
+
+def sources() -> None:
+    """List the sources with their schedule and the state of their crawls."""
+    from worker.crawl import service, state  # noqa: PLC0415 - keeps `--help` fast
+    from worker.store import transaction  # noqa: PLC0415
+
+    listed = service.list_sources()
+    with transaction() as session:
+        known = state.get_source_states(session=session)
+    now = datetime.now(UTC)
+    due = {source.name for source in service.due_sources(sources=listed, states=known, now=now)}
+    table = Table(title="crawl sources")
+    for column in (
+        "source",
+        "state",
+        "every",
+        "feeds/sitemaps/starts",
+        "last crawl",
+        "result",
+        "failures",
+        "enqueued",
+        "urls",
+    ):
+        table.add_column(
+            column, justify="right" if column in ("failures", "enqueued", "urls") else "left"
+        )
+    for source in listed:
+        seen = known.get(source.name)
+        if not source.enabled:
+            status = "disabled"
+        elif seen is not None and seen.paused:
+            status = "[red]paused[/red]"
+        else:
+            status = "due" if source.name in due else "waiting"
+        finished = seen.last_finished_at if seen else None
+        table.add_row(
+            source.name,
+            status,
+            str(source.interval),
+            f"{len(source.feeds)}/{len(source.sitemaps)}/{len(source.start_urls)}",
+            finished.strftime("%Y-%m-%d %H:%M:%SZ") if finished else "never",
+            (seen.last_status or "") if seen else "",
+            str(seen.consecutive_failures) if seen else "0",
+            str(seen.last_enqueued) if seen else "0",
+            str(seen.urls_known) if seen else "0",
+        )
+    out.print(table)
+    for source in listed:
+        seen = known.get(source.name)
+        if seen is not None and seen.paused:
+            err.print(
+                f"{source.name} paused: {seen.last_error or 'failing'} "
+                f"(`newsingest crawl {source.name} --once` retries it and resumes it)"
+            )
+
+
+crawl_app.command("crawl")(crawl)
+crawl_app.command("sources")(sources)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `crawl` and `sources` to the top level of the `newsingest` command."""
+    app.command("crawl")(crawl)
+    app.command("sources")(sources)
