@@ -203,6 +203,9 @@ _PROSE_MIN_CHARS = 80
 _PROSE_MAX_LINK_SHARE = 0.25
 _BODY_MAX_LINK_SHARE = 0.5
 _SENTENCE_MIN_CHARS = 25
+# A long block most of whose stretches were said earlier is a copy of the story.
+_REPEAT_MIN_CHARS = 200
+_REPEAT_PROBE_CHARS = 60
 _SENTENCE_ENDS = frozenset(".!?…:;\"'”’»)。！？")
 # Prose credits its holder fully, the holder's parent by half and the grandparent by a quarter.
 _CREDIT_SHARES = (1.0, 0.5, 0.25)
@@ -770,16 +773,14 @@ def _body(tree: LexborHTMLParser, headline: str) -> _Extraction:
         and block.tag != "h1"
         and block.link_share <= _BODY_MAX_LINK_SHARE
     ]
-    sentences = [index for index, block in enumerate(inside) if block.is_sentence]
     if not any(block.is_prose and id(block) not in titled_teasers for block in inside):
         # Only teasers: a section front or a list of search results, not an article.
         return _Extraction((), ())
-    folded_headline = _fold(headline)
-    paragraphs: list[str] = []
-    for block in inside[sentences[0] : sentences[-1] + 1]:
-        if _fold(block.text) == folded_headline or block.text in paragraphs:
-            continue
-        paragraphs.append(block.text)
+    inside = _without_repeats(inside, headline)
+    sentences = [index for index, block in enumerate(inside) if block.is_sentence]
+    if not sentences:
+        return _Extraction((), ())
+    paragraphs = tuple(block.text for block in inside[sentences[0] : sentences[-1] + 1])
     # Where pages print their date: between the headline and the text, after the text (a blog's
     # "Posted on ..." line), and inside it.
     headline_at = next(
@@ -800,7 +801,31 @@ def _body(tree: LexborHTMLParser, headline: str) -> _Extraction:
         tuple(block.text for block in blocks[last + 1 : last + 1 + _DATE_TRAILER_BLOCKS]),
         tuple(block.text for block in blocks[first + _DATE_HEADER_BLOCKS : last + 1]),
     )
-    return _Extraction(tuple(paragraphs), date_lines)
+    return _Extraction(paragraphs, date_lines)
+
+
+def _without_repeats(blocks: list[_Block], headline: str) -> list[_Block]:
+    """Drop the headline and text said twice: a repeated pull quote, a hidden copy of the story."""
+    folded_headline = _fold(headline)
+    seen: set[str] = set()
+    said: list[str] = []
+    kept = []
+    for block in blocks:
+        text = block.text
+        if (len(text) >= _REPEAT_MIN_CHARS and text in seen) or _fold(text) == folded_headline:
+            continue
+        if len(text) >= _REPEAT_MIN_CHARS:
+            earlier = "\n".join(said)
+            probes = [
+                text[start : start + _REPEAT_PROBE_CHARS]
+                for start in range(0, len(text) - _REPEAT_PROBE_CHARS, len(text) // 4)
+            ]
+            if sum(probe in earlier for probe in probes) * 2 > len(probes):
+                continue
+        seen.add(text)
+        said.append(text)
+        kept.append(block)
+    return kept
 
 
 def _walk(root: LexborNode) -> _Layout:
