@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,8 @@ _MAX_LINES = 20_000
 _GAP_LIMIT = 20.0
 _ALONE_PENALTY = 1.0
 _CHROME_PENALTY = 6.0
+# Lines this short are tested for being nothing but a date.
+_DATELINE_WORDS = 12
 # Inside a run, chrome costing this much sets off a stretch that must hold _EDGE_SHARE of the
 # strongest stretch's prose to stay.
 _EDGE_GAP = 10.0
@@ -146,9 +149,10 @@ _STOPWORDS_BY_LANGUAGE = {
     "nl": "de het een en of maar van in op voor met is zijn was niet dat die er ook aan bij",
 }
 _STOPWORDS = frozenset(word for words in _STOPWORDS_BY_LANGUAGE.values() for word in words.split())
-_STOPWORD_SETS = {
-    language: frozenset(words.split()) for language, words in _STOPWORDS_BY_LANGUAGE.items()
-}
+_STOPWORD_LANGUAGES: dict[str, tuple[str, ...]] = {}
+for _language_code, _words in _STOPWORDS_BY_LANGUAGE.items():
+    for _word in _words.split():
+        _STOPWORD_LANGUAGES[_word] = (*_STOPWORD_LANGUAGES.get(_word, ()), _language_code)
 # The body's language is named only when its function words make up this share of its words.
 _LANGUAGE_MIN_SHARE = 0.15
 _LANGUAGE_SAMPLE_WORDS = 500
@@ -217,12 +221,11 @@ def _language(body: Sequence[_Unit]) -> str | None:
             break
     if not words:
         return None
-    hits = {
-        language: sum(map(stopwords.__contains__, words))
-        for language, stopwords in _STOPWORD_SETS.items()
-    }
-    language = max(hits, key=lambda code: hits[code])
-    return language if hits[language] >= _LANGUAGE_MIN_SHARE * len(words) else None
+    hits = Counter(language for word in words for language in _STOPWORD_LANGUAGES.get(word, ()))
+    if not hits:
+        return None
+    language, count = hits.most_common(1)[0]
+    return language if count >= _LANGUAGE_MIN_SHARE * len(words) else None
 
 
 def _published(
@@ -364,13 +367,14 @@ def _describe(unit: _Unit) -> None:
     if not text.isascii():
         # Text without spaces counts about one word per two wide characters.
         unit.words += len(_WIDE.findall(text)) // 2
-    if words:
+    if unit.words >= 8 and words:
+        # Only prose-length units are weighed by their function words.
         unit.stop_ratio = sum(map(_STOPWORDS.__contains__, words)) / len(words)
     unit.sentence = bool(_SENTENCE_END.search(unit.text[-6:]))
     unit.label_only = not text.strip(" |-–·•")
     unit.chrome = unit.words <= 30 and _is_chrome(text, words)
     unit.dateline = (
-        unit.words <= 12
+        unit.words <= _DATELINE_WORDS
         and _DIGIT.search(text) is not None
         and parse_date(text, fetched_at=_DATE_PROBE, source="text") is not None
     )
@@ -617,6 +621,10 @@ def _title_shaped(unit: _Unit) -> bool:
     if unit.text.endswith((".", ",", ";", ":")) and not unit.text.endswith("..."):
         return False
     # Any date, relative ones included ("7 hours ago"), is a dateline, never a title.
+    if unit.dateline:
+        return False
+    if unit.words <= _DATELINE_WORDS and _DIGIT.search(unit.text):
+        return True  # already checked when the unit was described
     return parse_date(unit.text, fetched_at=_DATE_PROBE, source="text") is None
 
 
@@ -657,7 +665,11 @@ def _section_labels(lines: Sequence[str], page: DecodedPage) -> tuple[str, ...]:
         if match is None:
             continue
         for dated, label in ((match[1], match[2]), (match[2], match[1])):
-            if _is_label(label) and parse_date(dated, fetched_at=page.fetched_at, source="text"):
+            if (
+                _is_label(label)
+                and _DIGIT.search(dated)
+                and parse_date(dated, fetched_at=page.fetched_at, source="text")
+            ):
                 labels[label.strip()] = None
                 break
     return tuple(labels)
