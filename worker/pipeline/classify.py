@@ -47,7 +47,7 @@ UNKNOWN = "unknown"
 
 _WEIGHT: dict[EvidenceWhere, float] = {
     "headline": 3.0,
-    "lead": 1.0,
+    "lead": 1.5,
     "body": 1.0,
     "section": 6.0,
     "url": 6.0,
@@ -55,8 +55,9 @@ _WEIGHT: dict[EvidenceWhere, float] = {
 _LEAD_PARAGRAPHS = 2
 # Each country's summed votes are raised to this power: the tenth "Russia" adds less than the first.
 _DAMPING = 0.8
-# Currency words and company forms ("dlrs", "Plc"): each distinct cue counts this much per
-# paragraph it appears in, up to a cap, so that they decide only when no place is named.
+# Currency words and company forms ("dlrs", "Plc"): each distinct cue counts this much for each
+# paragraph it appears in, up to the cap (tuned on dev: once per article), so that they decide
+# mostly when few places are named.
 _CUE_WEIGHT = 1.6
 _CUE_CAP = 1
 # A neighbour's mentions count this much towards reading a shared name as its country.
@@ -99,9 +100,9 @@ _FUNCTION_WORDS = frozenset(
         "when", "while", "after", "before", "since", "both", "unlike", "like", "across",
         "throughout", "outside", "inside", "near", "to", "of", "or", "so", "yet", "meanwhile",
         "elsewhere", "northern", "southern", "eastern", "western", "central", "rural",
-        "neighbouring",
-        "neighboring", "all", "many", "some", "most", "its", "his", "her", "their", "our", "this",
-        "that", "these", "those", "under", "over", "via", "into", "through", "within", "between",
+        "neighbouring", "neighboring", "all", "many", "some", "most", "its", "his", "her",
+        "their", "our", "this", "that", "these", "those", "under", "over", "via", "into",
+        "through", "within", "between",
     }
 )  # fmt: skip
 _SPEECH_VERBS = frozenset({"said", "says", "told", "added", "stated", "noted", "argued"})
