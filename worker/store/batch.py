@@ -29,6 +29,30 @@ DedupeKey = tuple[str, Any, str | None]
 
 DEFAULT_STORY_WINDOW = timedelta(days=7)
 
+# Core statements built once and run as executemany: SQLAlchemy then sends multi-row VALUES pages
+# from one cached compilation. (Profiled: building `.values(rows)` per batch spent ~2 ms of CPU
+# per page compiling SQL, more than cleaning the page.)
+# Run through session.connection(), so the ORM's bulk machinery stays out of the way.
+_INSERT_ARTICLES = (
+    insert(Article)
+    .values(first_seen_at=func.now(), last_seen_at=func.now())
+    .on_conflict_do_nothing(constraint="uq_articles_dedupe_key")
+    .returning(Article.id, Article.headline_key, Article.published_at, Article.undated_source)
+)
+_INSERT_RAW_PAGES = (
+    insert(RawPage)
+    .on_conflict_do_nothing(index_elements=[RawPage.content_hash])
+    .returning(RawPage.content_hash)
+)
+_INSERT_SIGHTINGS = (
+    insert(Sighting)
+    .on_conflict_do_nothing(index_elements=[Sighting.receipt_key])
+    .returning(Sighting.receipt_key)
+)
+    .on_conflict_do_nothing(index_elements=[_SIGHTINGS.c.receipt_key])
+    .returning(_SIGHTINGS.c.receipt_key)
+)
+
 
 @dataclass(frozen=True, slots=True)
 class KnownContent:
@@ -137,15 +161,13 @@ def upsert_batch(
                 "fetched_at": page.page.fetched_at,
             }
         )
-    recorded = set(
-        session.scalars(
-            insert(Sighting)
-            .on_conflict_do_nothing(index_elements=[Sighting.receipt_key])
-            .returning(Sighting.receipt_key),
-            rows,
-        )
-    )
+    recorded = set(session.connection().execute(_INSERT_SIGHTINGS, rows).scalars())
     _count_sightings(session, [item for item in outcomes if item.receipt_key in recorded])
+    # Delivered when (and only if) the batch commits, so consumers can LISTEN instead of polling.
+    session.execute(
+        text("SELECT pg_notify('newsingest_articles', json_build_object('stored', :n)::text)"),
+        {"n": sum(i.outcome is Outcome.STORED and i.receipt_key in recorded for i in outcomes)},
+    )
     return BatchOutcome(
         tuple(
             item if item.receipt_key in recorded else ItemOutcome(item.receipt_key, None)
@@ -186,8 +208,6 @@ def article_row(processed: Processed, page: Received) -> dict[str, Any]:
         "url": page.page.url,
         "source": page.page.source,
         "content_type": clean.kind,
-        "first_seen_at": func.now(),
-        "last_seen_at": func.now(),
         "seen_count": 0,  # raised by _count_sightings from the sightings actually recorded
         "extractor_version": processed.extractor_version,
         "classifier_version": processed.classifier_version,
@@ -218,12 +238,7 @@ def upsert_articles(
     stories = _assign_stories(session, rows, ids, story_window)
     for key, row in rows.items():
         row |= {"id": ids[key], "story_id": stories[key]}
-    inserted = session.execute(
-        insert(Article)
-        .values(list(rows.values()))
-        .on_conflict_do_nothing(constraint="uq_articles_dedupe_key")
-        .returning(Article.id, Article.headline_key, Article.published_at, Article.undated_source)
-    ).all()
+    inserted = session.connection().execute(_INSERT_ARTICLES, list(rows.values())).all()
     article_ids: dict[DedupeKey, int] = {(r[1], r[2], r[3]): r[0] for r in inserted}
     created_by = {key: candidates[key] for key in article_ids}
 
@@ -349,14 +364,7 @@ def _insert_raw_pages(
         rows.append(row)
     if not rows:
         return set()
-    return set(
-        session.scalars(
-            insert(RawPage)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=[RawPage.content_hash])
-            .returning(RawPage.content_hash)
-        )
-    )
+    return set(session.connection().execute(_INSERT_RAW_PAGES, rows).scalars())
 
 
 def _item_outcome(

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     Enum,
     Float,
@@ -32,7 +33,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Named constraints make migrations reviewable and let the store name its ON CONFLICT target.
@@ -43,6 +44,15 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# The full-text document: headline (weight A) and body (weight B). 'simple' because pages come in
+# many languages and an English stemmer would mangle the rest; the body is cut at 100,000 characters
+# so that no article can exceed the 1 MB limit of a tsvector and fail its whole batch.
+SEARCH_VECTOR_SQL = (
+    "setweight(to_tsvector('simple'::regconfig, headline), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, left(body, 100000)), 'B')"
+)
 
 
 class Base(DeclarativeBase):
@@ -132,6 +142,13 @@ class Article(Base):
     seen_count: Mapped[int] = mapped_column(Integer)
     extractor_version: Mapped[str] = mapped_column(String(40))
     classifier_version: Mapped[str] = mapped_column(String(40))
+    # The consumers' gap-safe pull cursor, stamped by a trigger (migration 0004) on insert and on
+    # any change other than a sighting: (inserting transaction's xid << 24) + row within it.
+    # Rows below newsingest.v1_ingest_horizon() are final; see docs/consumers.md.
+    ingest_seq: Mapped[int] = mapped_column(BigInteger)
+    search_vector: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True)
+    )
 
     __table_args__ = (
         # The dedupe guarantee. NULLS NOT DISTINCT so that undated pages (published_at null)
@@ -147,7 +164,30 @@ class Article(Base):
             "(published_at IS NULL) = (undated_source IS NOT NULL)", name="undated_has_source"
         ),
         Index("ix_articles_published_at", "published_at"),
+        Index("ix_articles_ingest_seq", "ingest_seq", unique=True),
+        Index("ix_articles_search_vector", "search_vector", postgresql_using="gin"),
     )
+
+
+# Consumers read newest first (published_at DESC NULLS LAST, id DESC), overall and within a region
+# or a source; these indexes serve those orders and time ranges without a sort.
+Index(
+    "ix_articles_newest",
+    Article.published_at.desc().nulls_last(),
+    Article.id.desc(),
+)
+Index(
+    "ix_articles_region_newest",
+    Article.region,
+    Article.published_at.desc().nulls_last(),
+    Article.id.desc(),
+)
+Index(
+    "ix_articles_source_newest",
+    Article.source,
+    Article.published_at.desc().nulls_last(),
+    Article.id.desc(),
+)
 
 
 class Sighting(Base):

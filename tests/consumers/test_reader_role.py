@@ -1,0 +1,101 @@
+"""The read-only role: a login that is a member of newsingest_reader reads the v1 views and
+nothing else, and writes nothing anywhere."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from conftest import ADMIN_URL, RUN_ID, wait_for
+from consumer_rows import insert_article
+from psycopg import sql
+
+VIEWS = ("v1_articles", "v1_stories", "v1_sightings")
+TABLES = ("articles", "raw_pages", "sightings")
+
+
+@pytest.fixture(scope="module")
+def reader_login() -> Iterator[str]:
+    """A login role of this run that is a member of newsingest_reader, dropped afterwards."""
+    name = f"newsingest_test_{RUN_ID}_reader_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{name}" LOGIN IN ROLE newsingest_reader')
+    yield name
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+@pytest.fixture
+def as_reader(db: str, reader_login: str) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection to the run's database as the reader login, with one article."""
+    with psycopg.connect(db, autocommit=True) as owner:
+        insert_article(owner, headline="Readers may read this")
+    base, _, rest = db.partition("://")
+    _, _, host = rest.partition("@")
+    with psycopg.connect(f"{base}://{reader_login}@{host}", autocommit=True) as conn:
+        yield conn
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_the_reader_selects_from_every_view(as_reader: psycopg.Connection[Any], view: str) -> None:
+    as_reader.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier("newsingest", view)))
+
+
+def test_the_reader_sees_articles_and_pulls_with_the_horizon(
+    as_reader: psycopg.Connection[Any],
+) -> None:
+    def pulled() -> list[tuple[Any, ...]]:
+        return as_reader.execute(
+            "SELECT headline FROM newsingest.v1_articles "
+            "WHERE ingest_seq > 0 AND ingest_seq < newsingest.v1_ingest_horizon() "
+            "AND search_vector @@ websearch_to_tsquery('simple', 'readers')"
+        ).fetchall()
+
+    # The horizon is server-wide: other databases' open transactions may hold it back a while.
+    wait_for(lambda: bool(pulled()), timeout=60, what="the article to pass the pull horizon")
+    assert pulled() == [("Readers may read this",)]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_the_reader_cannot_select_from_the_tables(
+    as_reader: psycopg.Connection[Any], table: str
+) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        as_reader.execute(sql.SQL("SELECT 1 FROM {}").format(sql.Identifier("public", table)))
+
+
+WRITES = [
+    "INSERT INTO public.articles DEFAULT VALUES",
+    "INSERT INTO public.raw_pages DEFAULT VALUES",
+    "INSERT INTO public.sightings DEFAULT VALUES",
+    "UPDATE public.articles SET id = id",
+    "UPDATE public.raw_pages SET id = id",
+    "UPDATE public.sightings SET id = id",
+    "DELETE FROM public.articles",
+    "DELETE FROM public.raw_pages",
+    "DELETE FROM public.sightings",
+    "INSERT INTO newsingest.v1_articles (headline) VALUES ('x')",
+    "UPDATE newsingest.v1_articles SET headline = 'x'",
+    "DELETE FROM newsingest.v1_articles",
+    "CREATE TABLE newsingest.mine (x int)",
+    "CREATE VIEW newsingest.v1_mine AS SELECT 1",
+]
+# Joins: PostgreSQL refuses to write through these for anyone, before it checks privileges.
+UNWRITABLE = ["UPDATE newsingest.v1_sightings SET url = 'x'", "DELETE FROM newsingest.v1_stories"]
+
+
+@pytest.mark.parametrize("statement", WRITES)
+def test_the_reader_cannot_write(as_reader: psycopg.Connection[Any], statement: str) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        as_reader.execute(statement)  # the statements are this module's constants
+
+
+@pytest.mark.parametrize("statement", UNWRITABLE)
+def test_nobody_writes_through_the_joined_views(
+    as_reader: psycopg.Connection[Any], statement: str
+) -> None:
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+        as_reader.execute(statement)

@@ -1,0 +1,153 @@
+"""Reading articles the way consumers do: through the versioned `newsingest.v1_*` views only.
+
+Nothing here touches a table, so every function works for the `newsingest_reader` role. Values are
+always bound parameters; the only SQL text is fixed.
+
+Incremental pulls page on `ingest_seq` and stop below `newsingest.v1_ingest_horizon()`: every row
+under the horizon was written by a transaction that has ended, so no row can later commit behind a
+cursor handed out (docs/consumers.md explains why a plain sequence would not be enough).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Select,
+    TableClause,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+)
+from sqlalchemy.dialects.postgresql import REGCONFIG, TSVECTOR
+from sqlalchemy.orm import Session
+
+# Columns a consumer gets for an article, in the order they are printed and exported.
+ARTICLE_FIELDS = (
+    "id",
+    "story_id",
+    "ingest_seq",
+    "published_at",
+    "published_precision",
+    "region",
+    "region_confidence",
+    "source",
+    "headline",
+    "byline",
+    "url",
+    "body",
+    "section_labels",
+    "region_scores",
+    "region_evidence",
+    "content_type",
+    "first_seen_at",
+    "last_seen_at",
+    "seen_count",
+    "extractor_version",
+    "classifier_version",
+)
+STORY_FIELDS = (*ARTICLE_FIELDS, "revisions", "first_published_at")
+
+# 'simple', as search_vector is built: pages are multilingual, so no stemming and no stopwords.
+_SEARCH_CONFIG = literal_column("'simple'::regconfig", REGCONFIG)
+
+
+def _view(name: str, fields: tuple[str, ...]) -> TableClause:
+    return table(
+        name,
+        *(column(field) for field in fields),
+        column("search_vector", TSVECTOR),
+        schema="newsingest",
+    )
+
+
+_ARTICLES = _view("v1_articles", ARTICLE_FIELDS)
+_STORIES = _view("v1_stories", STORY_FIELDS)
+_HORIZON = func.newsingest.v1_ingest_horizon(type_=BigInteger)
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleQuery:
+    """What a consumer asks for; every field left as None does not filter."""
+
+    region: str | None = None
+    since: datetime | None = None  # published at or after
+    until: datetime | None = None  # published before
+    source: str | None = None
+    search: str | None = None  # web-search syntax: words, "a phrase", -not, or
+    stories: bool = False  # one row per story, at its latest revision
+    after_seq: int | None = None  # an incremental pull: rows after this cursor, oldest first
+    limit: int | None = 50  # None: no limit (exports)
+
+
+def _search_query(text: str) -> ColumnElement[Any]:
+    return func.websearch_to_tsquery(_SEARCH_CONFIG, text)
+
+
+def build_select(query: ArticleQuery) -> Select[Any]:
+    """The SELECT for `query` over the v1 views, with every value a bound parameter."""
+    view = _STORIES if query.stories else _ARTICLES
+    fields = STORY_FIELDS if query.stories else ARTICLE_FIELDS
+    columns: list[ColumnElement[Any]] = [view.c[field] for field in fields]
+    rank: ColumnElement[Any] | None = None
+    if query.search is not None:
+        terms = _search_query(query.search)
+        rank = func.ts_rank(view.c.search_vector, terms).label("rank")
+        columns.append(rank)
+    statement = select(*columns)
+    if query.search is not None:
+        statement = statement.where(view.c.search_vector.bool_op("@@")(_search_query(query.search)))
+    if query.region is not None:
+        statement = statement.where(view.c.region == query.region)
+    if query.source is not None:
+        statement = statement.where(view.c.source == query.source)
+    if query.since is not None:
+        statement = statement.where(view.c.published_at >= query.since)
+    if query.until is not None:
+        statement = statement.where(view.c.published_at < query.until)
+    if query.after_seq is not None:
+        statement = statement.where(
+            view.c.ingest_seq > query.after_seq, view.c.ingest_seq < _HORIZON
+        ).order_by(view.c.ingest_seq)
+    elif rank is not None:
+        statement = statement.order_by(rank.desc(), view.c.id.desc())
+    else:
+        statement = statement.order_by(view.c.published_at.desc().nulls_last(), view.c.id.desc())
+    if query.limit is not None:
+        statement = statement.limit(query.limit)
+    return statement
+
+
+def list_articles(*, session: Session, query: ArticleQuery) -> list[dict[str, Any]]:
+    """The articles (or stories) matching `query`, as dicts of the view's columns."""
+    return [dict(row) for row in session.execute(build_select(query)).mappings()]
+
+
+def count_articles(*, session: Session, query: ArticleQuery) -> int:
+    """How many rows `query` would give without its limit."""
+    unlimited = build_select(replace(query, limit=None))
+    return int(session.scalar(select(func.count()).select_from(unlimited.subquery())) or 0)
+
+
+def stream_articles(
+    *, connection: Connection, query: ArticleQuery, batch_size: int = 2000
+) -> Iterator[list[dict[str, Any]]]:
+    """The rows of `query` in batches, through a server-side cursor (for bulk exports)."""
+    result = connection.execution_options(stream_results=True, yield_per=batch_size).execute(
+        build_select(query)
+    )
+    for partition in result.mappings().partitions(batch_size):
+        yield [dict(row) for row in partition]
+
+
+def get_ingest_horizon(*, session: Session) -> int:
+    """The pull horizon now: every article with a lower ingest_seq is final."""
+    return int(session.scalar(select(_HORIZON)) or 0)
