@@ -35,7 +35,9 @@ def strip_site_suffix(headline: str) -> str:
 def headline_key(headline: str) -> str:
     """A headline normalized for dedupe: NFKC, casefold, punctuation unified, site name dropped."""
     text = unicodedata.normalize("NFKC", headline).translate(_FOLD)
-    text = strip_site_suffix(text).casefold()
+    # Casefolding can leave a string that is no longer in normal form (Greek with accents), so
+    # normalize again: the Unicode "NFKC_Casefold" recipe.
+    text = unicodedata.normalize("NFKC", strip_site_suffix(text).casefold())
     # Apostrophes join their word ("Nato's" and "Natos" are the same key); other punctuation is a
     # word break, so "Nato-Russia" and "Nato Russia" collide, which is what a reader would expect.
     text = text.replace("'", "")

@@ -29,10 +29,10 @@ DedupeKey = tuple[str, Any, str | None]
 
 DEFAULT_STORY_WINDOW = timedelta(days=7)
 
-# Core statements built once and run as executemany: SQLAlchemy then sends multi-row VALUES pages
-# from one cached compilation. (Profiled: building `.values(rows)` per batch spent ~2 ms of CPU
-# per page compiling SQL, more than cleaning the page.)
-# Run through session.connection(), so the ORM's bulk machinery stays out of the way.
+# Statements built once and run as executemany through session.connection(): SQLAlchemy then
+# sends multi-row VALUES pages from one cached compilation, and the ORM's bulk machinery stays out
+# of the way. (Profiled: building `.values(rows)` per batch spent ~2 ms of CPU per page compiling
+# SQL, more than cleaning the page.)
 _INSERT_ARTICLES = (
     insert(Article)
     .values(first_seen_at=func.now(), last_seen_at=func.now())
@@ -48,9 +48,6 @@ _INSERT_SIGHTINGS = (
     insert(Sighting)
     .on_conflict_do_nothing(index_elements=[Sighting.receipt_key])
     .returning(Sighting.receipt_key)
-)
-    .on_conflict_do_nothing(index_elements=[_SIGHTINGS.c.receipt_key])
-    .returning(_SIGHTINGS.c.receipt_key)
 )
 
 
