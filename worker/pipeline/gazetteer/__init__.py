@@ -97,7 +97,7 @@ class Reading:
     country: str | None
     area: str | None
     kind: PlaceKind
-    population: int = 0
+    population: int = 0  # of the city; for a capital, of its country (it ranks capitals)
 
 
 @dataclass(frozen=True, slots=True)
