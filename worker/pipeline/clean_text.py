@@ -43,38 +43,40 @@ __all__ = ["clean_text"]
 # Cheap bounds against hostile dumps: the regexes below only ever see this much of a line.
 _MAX_LINE_CHARS = 20_000
 _MAX_LINES = 20_000
-# A run of chrome costing more than this (about five short lines) ends the article.
+
+# Unit scores: prose scores its word count; chrome scores these (set on the Scrapinghub dumps).
+_CHROME_PENALTY = 6.0  # boilerplate wording
+_DATELINE_PENALTY = 6.0  # a line that is only a date (comments, teaser lists)
+_PACKED_PENALTY = 3.0  # a short line packed among others (menus, link lists), or a caption
+_ALONE_PENALTY = 1.0  # a short line standing alone (a subheading, a line of a recipe)
+_REPEAT_PENALTY = 1.0  # text printed twice on the page (captions, teasers, a repeated title)
+_SHORT_ITEM_PENALTY = 4.0  # a short list item is a menu entry...
+_LONG_ITEM_PENALTY = 1.0  # ...a long one is as likely a list inside the article
+_LONG_ITEM_WORDS = 8
+_DATELINE_WORDS = 12  # lines this short are tested for being nothing but a date
+
+# Runs: chrome costing more than _GAP_LIMIT (about five short lines) ends the article; inside a
+# run, chrome costing _EDGE_GAP sets off a stretch that must hold _EDGE_SHARE of the strongest
+# stretch's prose to stay; an earlier run _EARLIER_RUN_SHARE as strong as the strongest wins.
 _GAP_LIMIT = 20.0
-_ALONE_PENALTY = 1.0
-_CHROME_PENALTY = 6.0
-# Lines this short are tested for being nothing but a date.
-_DATELINE_WORDS = 12
-# Inside a run, chrome costing this much sets off a stretch that must hold _EDGE_SHARE of the
-# strongest stretch's prose to stay.
 _EDGE_GAP = 10.0
 _EDGE_SHARE = 0.2
 _EARLIER_RUN_SHARE = 0.5
+_MIN_BODY_SCORE = 15.0  # less prose than a couple of sentences is not an article
+
+# Headline: candidates up to _HEADLINE_WINDOW units above the body, scored by these weights.
+_HEADLINE_WINDOW = 40
+_TITLE_LEAD_WEIGHT = 1.0  # share of its words found in the lead paragraphs
+_TITLE_SLUG_WEIGHT = 2.0  # share of its words found in the URL's slug
+_TITLE_ALONE_WEIGHT = 1.0  # standing alone in its block, as <h1> renders
+_TITLE_REPEATED_WEIGHT = 0.5  # printed twice (breadcrumb or share text and heading)
+_TITLE_NEAR_WEIGHT = 0.25  # closeness to the body
+
+# Date: lines from this far above the headline to the first paragraph, then farther up.
 _DATE_LINES_ABOVE = 12
 _DATE_LINES_FARTHER = 200
-_DATELINE_PENALTY = 6.0
-_HEADLINE_WINDOW = 40
-_HW_LEAD = 1.0
-_HW_SLUG = 2.0
-_HW_ALONE = 1.0
-_HW_REPEATED = 0.5
-_HW_LONG = 0.0
-_HW_NEAR = 0.25
 # Any moment works for asking "is this line a date?" of relative forms ("7 hours ago").
 _DATE_PROBE = datetime(2000, 1, 1, tzinfo=UTC)
-# Text printed twice on a page (captions, teasers, a title repeated as a link) is not body text.
-_REPEAT_PENALTY = 1.0
-# List items: a short one is a menu entry; a long one is as likely a list inside the article.
-_SHORT_ITEM_PENALTY = 4.0
-_LONG_ITEM_PENALTY = 1.0
-_LONG_ITEM_WORDS = 8
-_PACKED_PENALTY = 3.0
-# Less prose than this (a couple of sentences) is not an article.
-_MIN_BODY_SCORE = 15.0
 
 # The markers renderers put before list items. Dashes are left out (they open dialogue lines), and
 # so are numbers: numbered items in a dump are more often article text than menu entries.
@@ -570,8 +572,9 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
     """The index of the unit that reads as the article's title, or None.
 
     Candidates are title-shaped units in the stretch above the body. Each is scored for sharing
-    words with the lead paragraphs and with the URL's slug, standing alone in its block, having
-    a headline's length, and sitting close to the body; captions and credits count against.
+    words with the lead paragraphs and with the URL's slug, standing alone in its block, being
+    printed twice, and sitting close to the body; captions and credits count against, and so
+    does being the body's first unit (a lead paragraph without a full stop).
     """
     lead_words = {
         word
@@ -588,18 +591,16 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
             continue
         words = _WORD.findall(unit.text.lower())
         content = [word for word in words if word not in _STOPWORDS] or words
-        score = _HW_LEAD * sum(word in lead_words for word in content) / len(content)
+        score = _TITLE_LEAD_WEIGHT * sum(word in lead_words for word in content) / len(content)
         if slug_words:
-            score += _HW_SLUG * sum(word in slug_words for word in content) / len(content)
+            score += _TITLE_SLUG_WEIGHT * sum(word in slug_words for word in content) / len(content)
         if _stands_alone(units, index):
-            score += _HW_ALONE
+            score += _TITLE_ALONE_WEIGHT
         if unit.repeated:
-            score += _HW_REPEATED
-        if unit.words > 20:
-            score -= _HW_LONG
+            score += _TITLE_REPEATED_WEIGHT
         if _CAPTION.search(unit.text):
             score -= 1.0
-        score += _HW_NEAR * (1 - (start - index) / _HEADLINE_WINDOW)
+        score += _TITLE_NEAR_WEIGHT * (1 - (start - index) / _HEADLINE_WINDOW)
         if index == start:
             score -= 0.5
         if score > best_score:
