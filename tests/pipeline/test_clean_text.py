@@ -103,6 +103,21 @@ def test_golden(name: str) -> None:
         assert cleaned.published.utc_offset_minutes == expected["published"]["utc_offset_minutes"]
 
 
+@pytest.mark.parametrize(
+    ("line", "names"),
+    [
+        ("By Chris Pokorny@DawgsByNature Nov 18, 2019, 9:00am EST", "Chris Pokorny"),
+        ("By Umair Irfan Updated Nov 13, 2019, 10:28am EST", "Umair Irfan"),
+        ("Von Anna Schmidt und Jan de Vries, 3. März 2020", "Anna Schmidt und Jan de Vries"),
+        ("By Kashmira Gander On 11/13/19 at 4:00 PM EST", "Kashmira Gander"),
+    ],
+)
+def test_byline_keeps_names_only(line: str, names: str) -> None:
+    lead = _paragraph("harbour", 1)
+    cleaned = _clean(f"Harbour reopens after storm\n\n{line}\n\n{lead}\n\n{_paragraph('quay', 2)}")
+    assert cleaned.byline == names
+
+
 def test_golden_cases_exist() -> None:
     assert len(_golden_cases()) >= 2
 

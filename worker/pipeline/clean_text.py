@@ -94,7 +94,20 @@ _SPACES = re.compile(r"\s+")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
 _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _BYLINE = re.compile(r"(?:by|von|par|por|di|door|av|af)\s+(.{3,120})", re.IGNORECASE)
-_NAME_WORD = re.compile(r"[A-ZÀ-Þ][\w'’.-]{0,30}")
+_NAME_WORD = re.compile(r"[A-ZÀ-Þ][^\W\d_]{0,30}(?:['’.-][^\W\d_]{0,30}){0,3}\.?")
+_NAME_JOINERS = frozenset(
+    ("and", "und", "et", "y", "e", "van", "von", "de", "der", "da", "di", "la", "le")
+)
+_STAMP_WORDS = frozenset(
+    ("updated", "published", "posted", "on", "am", "at", "aktualisiert", "veröffentlicht")
+)
+_MONTHS_SHORT = frozenset(
+    (
+        *("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov"),
+        *("dec", "january", "february", "march", "april", "june", "july", "august"),
+        *("september", "october", "november", "december"),
+    )
+)
 _BYLINE_CUT = re.compile(r"\s+(?:[-–—|,•/]|on|am|le|el)\s+|,\s+|\s+\|\s*|\s+-\s+")
 _CAPTION = re.compile(
     r"(?i:photo|image|picture|caption|credit|getty|reuters|afp|foto|bild)(?!\w)|\([^()]{0,80}\)$"
@@ -650,9 +663,28 @@ def _byline(units: Sequence[_Unit], headline_index: int, start: int) -> str | No
 def _names(text: str) -> str | None:
     """The leading run of name-shaped words in a byline, without the date or site after it."""
     head = _BYLINE_CUT.split(text, maxsplit=1)[0].strip()
-    if not head or not _NAME_WORD.match(head):
-        return None
-    return head
+    names: list[str] = []
+    tokens = head.split()
+    for index, token in enumerate(tokens):
+        # A social handle glued to the name ("Chris Pokorny@DawgsByNature") ends it.
+        word, handle, _ = token.partition("@")
+        if word and word.lower() in _NAME_JOINERS and names:
+            names.append(word)
+            continue
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
+        # A verb ("Updated") or a month before a number ("Nov 18", not "Jan de Vries") ends them.
+        if (
+            not _NAME_WORD.fullmatch(word)
+            or word.lower() in _STAMP_WORDS
+            or (word.lower().rstrip(".") in _MONTHS_SHORT and following[:1].isdigit())
+        ):
+            break
+        names.append(word)
+        if handle:
+            break
+    while names and names[-1].lower() in _NAME_JOINERS:
+        names.pop()
+    return " ".join(names) or None
 
 
 def _section_labels(lines: Sequence[str], page: DecodedPage) -> tuple[str, ...]:
@@ -678,4 +710,9 @@ def _section_labels(lines: Sequence[str], page: DecodedPage) -> tuple[str, ...]:
 
 def _is_label(text: str) -> bool:
     words = text.split()
-    return 1 <= len(words) <= 4 and words[0][:1].isupper() and not any(ch.isdigit() for ch in text)
+    return (
+        1 <= len(words) <= 4
+        and words[0][:1].isupper()
+        and not any(ch.isdigit() or ch == ":" for ch in text)
+        and not _BYLINE.fullmatch(text.strip())
+    )
