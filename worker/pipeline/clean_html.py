@@ -106,7 +106,7 @@ _NAMED_TAGS = frozenset(
 _OPAQUE_CHROME_TAGS = frozenset({"nav", "footer", "aside", "menu", "figure", "figcaption"})
 _OPAQUE = 1 << 30
 # What entering an element pushed, so leaving it can undo that (see _walk).
-_INLINE, _LINK, _BLOCK, _CHROME_BLOCK, _ARTICLE_BLOCK = range(5)
+_INLINE, _LINK, _BLOCK, _CHROME_BLOCK, _ARTICLE_BLOCK, _HIDDEN_BLOCK = range(6)
 # Block elements that hold their text themselves rather than being a paragraph of a container.
 _HOLDER_TAGS = frozenset({"div", "section", "article", "main", "body", "td", "form", "center"})
 # Words in a class or id that mark page chrome. Matched against whole words of the attribute
@@ -169,11 +169,16 @@ _HARD_CHROME_WORDS = frozenset(
         "taboola",
     }
 )
-_NOT_CHROME, _SOFT_CHROME, _HARD_CHROME, _ARTICLE_BOX = range(4)
+_NOT_CHROME, _SOFT_CHROME, _HARD_CHROME, _ARTICLE_BOX, _HIDDEN = range(5)
+# An element the page hides from readers: a copy of the story for another renderer, a dialog, or
+# (on some sites) the story itself until script shows it. Its prose counts half when choosing the
+# container and nothing when widening it.
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 # A class, id or itemprop that names the article text itself: "articleBody", "entry-content",
 # "story-body", "post__text". Prose inside such a box counts double when choosing the container.
 _ARTICLE_BOX_TOKEN = re.compile(r"(?:article|story|entry|post)[-_]{0,2}(?:body|content|text)")
 _ARTICLE_BOX_WEIGHT = 2.0
+_HIDDEN_WEIGHT = 0.5
 # Whole class or id tokens that mark page chrome, where the word alone would be too broad
 # (Drupal marks every field "field--label-hidden").
 _CHROME_TOKENS = frozenset(
@@ -217,6 +222,8 @@ _TEASER_TITLE_LINK_SHARE = 0.5
 _TEASER_MAX_CHARS = 400
 _LINK_COST = 1.0
 _MIN_BODY_CHARS = 120
+_MAX_TEMPLATES = 20
+_MIN_TEMPLATE_CHARS = 500
 # A chrome box holding this share of the page's prose is the article wrapper with an unlucky class.
 _CHROME_OVERRIDE_SHARE = 0.5
 _MAX_ATTRIBUTE_CHARS = 300
@@ -326,6 +333,7 @@ class _Block:
     ancestors: tuple[int, ...]
     chrome: tuple[int, ...]
     in_article_box: bool = False  # inside an element named as the article text ("articleBody")
+    is_hidden: bool = False  # inside an element the page hides (display: none)
     link_share: float = field(init=False)
     # Long and mostly unlinked: article prose, unless a heading.
     is_prose: bool = field(init=False)
@@ -386,9 +394,13 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
     headline = _headline(metadata, [h for h in h1s if h], page.url)
     if not headline:
         return Rejection("no_headline", "no JSON-LD headline, og:title, <h1> or <title> with text")
+    deferred = _deferred_markup(tree)
     tree.strip_tags(list(_DROPPED_TAGS))
     dated = _dated_elements(tree)
     extraction = _body(tree, headline)
+    if not extraction.paragraphs and deferred:
+        # Some platforms (Blogger) ship the post as a template that script renders.
+        extraction = _body(LexborHTMLParser(f"<html><body>{deferred}</body></html>"), headline)
     body = extraction.paragraphs
     body_chars = sum(len(paragraph) for paragraph in body)
     if body_chars < _MIN_BODY_CHARS:
@@ -585,6 +597,14 @@ def _printed_date(
     return None
 
 
+def _deferred_markup(tree: LexborHTMLParser) -> str:
+    """Give the markup a page keeps in template scripts for script to render, if there is much."""
+    markup = "".join(
+        node.text(deep=True) for node in tree.css('script[type="text/template"]')[:_MAX_TEMPLATES]
+    )
+    return markup if len(markup) >= _MIN_TEMPLATE_CHARS else ""
+
+
 def _dated_elements(tree: LexborHTMLParser) -> tuple[str, ...]:
     """Give the texts of the elements a page names as its date, outside page chrome."""
     texts = []
@@ -638,6 +658,9 @@ def _chrome_kind(node: LexborNode) -> int:
     attributes = node.attributes
     if not attributes:
         return _NOT_CHROME
+    style = attributes.get("style")
+    if "hidden" in attributes or (style and _HIDDEN_STYLE.search(style[:_MAX_ATTRIBUTE_CHARS])):
+        return _HIDDEN
     names = (
         f"{attributes.get('class') or ''} {attributes.get('id') or ''} "
         f"{attributes.get('itemprop') or ''}"
@@ -843,6 +866,7 @@ def _walk(root: LexborNode) -> _Layout:
     link_chars = 0
     in_link = 0
     article_boxes = 0
+    hidden_boxes = 0
     frames: list[tuple[LexborNode | None, int]] = [(root.child, _INLINE)]
     while frames:
         node, entered = frames[-1]
@@ -860,12 +884,15 @@ def _walk(root: LexborNode) -> _Layout:
                         chrome=chrome,
                         blocks=blocks,
                         in_article_box=article_boxes > 0,
+                        is_hidden=hidden_boxes > 0,
                     )
                     link_chars = 0
                 if entered == _CHROME_BLOCK:
                     chrome.pop()
                 elif entered == _ARTICLE_BLOCK:
                     article_boxes -= 1
+                elif entered == _HIDDEN_BLOCK:
+                    hidden_boxes -= 1
                 block_tags.pop()
                 element_id = ancestors.pop()
                 spans[element_id] = (spans[element_id][0], len(blocks))
@@ -901,6 +928,7 @@ def _walk(root: LexborNode) -> _Layout:
                     chrome=chrome,
                     blocks=blocks,
                     in_article_box=article_boxes > 0,
+                    is_hidden=hidden_boxes > 0,
                 )
                 link_chars = 0
             parts.append(node.text(deep=True, separator=" "))
@@ -915,6 +943,7 @@ def _walk(root: LexborNode) -> _Layout:
                     chrome=chrome,
                     blocks=blocks,
                     in_article_box=article_boxes > 0,
+                    is_hidden=hidden_boxes > 0,
                 )
                 link_chars = 0
             element_id = len(parents) + 1
@@ -923,7 +952,10 @@ def _walk(root: LexborNode) -> _Layout:
             ancestors.append(element_id)
             block_tags.append(tag)
             kind = _chrome_kind(node) if tag in _NAMED_TAGS else _NOT_CHROME
-            if kind == _ARTICLE_BOX:
+            if kind == _HIDDEN:
+                hidden_boxes += 1
+                frames.append((node.child, _HIDDEN_BLOCK))
+            elif kind == _ARTICLE_BOX:
                 article_boxes += 1
                 frames.append((node.child, _ARTICLE_BLOCK))
             elif kind != _NOT_CHROME or tag in _CHROME_TAGS:
@@ -948,6 +980,7 @@ def _walk(root: LexborNode) -> _Layout:
             chrome=chrome,
             blocks=blocks,
             in_article_box=article_boxes > 0,
+            is_hidden=hidden_boxes > 0,
         )
     spans[0] = (0, len(blocks))
     return _Layout(blocks, parents, spans)
@@ -962,6 +995,7 @@ def _flush(
     chrome: list[int],
     blocks: list[_Block],
     in_article_box: bool = False,
+    is_hidden: bool = False,
 ) -> None:
     """Close the text gathered since the last block boundary into a block (parts are emptied)."""
     raw = "".join(parts)
@@ -977,6 +1011,7 @@ def _flush(
             ancestors=tuple(ancestors),
             chrome=tuple(chrome),
             in_article_box=in_article_box,
+            is_hidden=is_hidden,
         )
     )
 
@@ -1025,6 +1060,8 @@ def _containers(blocks: list[_Block], parents: dict[int, int], teasers: set[int]
             continue
         holder = len(block.ancestors) - (1 if block.tag in _HOLDER_TAGS else 2)
         weight = len(block.text) * (_ARTICLE_BOX_WEIGHT if block.in_article_box else 1.0)
+        if block.is_hidden:
+            weight *= _HIDDEN_WEIGHT
         for depth, share in enumerate(_CREDIT_SHARES):
             if holder - depth < 0:
                 break
@@ -1045,19 +1082,32 @@ def _containers(blocks: list[_Block], parents: dict[int, int], teasers: set[int]
         chain.append(parents[chain[-1]])
     position = {element_id: index for index, element_id in enumerate(chain)}
     value = [0.0] * len(chain)
+    prose_blocks = [0] * len(chain)
     for block in blocks:
         lowest = next((position[e] for e in reversed(block.ancestors) if e in position), None)
         if lowest is None:
+            continue
+        is_article = False
+        if block.is_hidden:
             continue
         if block.chrome:
             gain = -float(len(block.text))
         elif id(block) in article_prose:
             gain = float(len(block.text))
+            is_article = True
         else:
             gain = -_LINK_COST * block.link_chars
         for index in range(lowest, len(chain)):
             value[index] += gain
-    best = max(range(len(chain)), key=lambda index: (value[index], -index))
+            prose_blocks[index] += is_article
+    # Widen only for more of the article: beyond the box's own parent (which may add a standfirst),
+    # a step up must bring in two more prose blocks, so one stray paragraph elsewhere on the page
+    # (a footer's "about us") never drags the body along.
+    best = 0
+    for index in range(1, len(chain)):
+        added = prose_blocks[index] - prose_blocks[best]
+        if value[index] > value[best] and (added >= 2 or index == 1):
+            best = index
     return {chain[best]}
 
 
