@@ -100,7 +100,7 @@ _HEADING_TAGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
 # Block elements whose class or id is read for chrome words: boxes, and the paragraphs that
 # sites mark as captions, bylines or credits.
 _NAMED_TAGS = frozenset(
-    {"div", "section", "ul", "ol", "dl", "table", "article", "aside", "header", "form", "p", "span"}
+    {"div", "section", "ul", "ol", "dl", "table", "article", "aside", "header", "form", "p"}
 )
 # Chrome elements whose inside is never walked (see _walk); _OPAQUE marks all their text as links.
 _OPAQUE_CHROME_TAGS = frozenset({"nav", "footer", "aside", "menu", "figure", "figcaption"})
@@ -211,6 +211,7 @@ _SENTENCE_MIN_CHARS = 25
 # A long block most of whose stretches were said earlier is a copy of the story.
 _REPEAT_MIN_CHARS = 200
 _REPEAT_PROBE_CHARS = 60
+_REPEAT_MAX_SEARCH_CHARS = 100_000
 _SENTENCE_ENDS = frozenset(".!?…:;\"'”’»)。！？")
 # Prose credits its holder fully, the holder's parent by half and the grandparent by a quarter.
 _CREDIT_SHARES = (1.0, 0.5, 0.25)
@@ -222,6 +223,9 @@ _TEASER_TITLE_LINK_SHARE = 0.5
 _TEASER_MAX_CHARS = 400
 _LINK_COST = 1.0
 _MIN_BODY_CHARS = 120
+# Block elements nested deeper than this are read as inline text: real pages stay far below it,
+# and it bounds the work per block on hostile ones.
+_MAX_DEPTH = 200
 _MAX_TEMPLATES = 20
 _MIN_TEMPLATE_CHARS = 500
 # A chrome box holding this share of the page's prose is the article wrapper with an unlucky class.
@@ -299,6 +303,8 @@ _DATED_SELECTOR = (
     '[class*="publish"], [class*="posted"], [class*="meta"]'
 )
 _MAX_DATED_ELEMENTS = 40
+_TIME_SELECTOR = "[itemprop=datePublished], time[datetime], time[pubdate]"
+_MAX_TIME_ELEMENTS = 40
 _MAX_DATED_CHARS = 120
 # A stated time within this of the URL's day agrees with it (zones move a day either way).
 _URL_DATE_TOLERANCE = timedelta(days=2)
@@ -575,7 +581,7 @@ def _stated_date(
     published = _first_parsed(metadata.dates, fetched_at)
     if published is not None:
         return published
-    for node in tree.css("[itemprop=datePublished], time[datetime], time[pubdate]"):
+    for node in tree.css(_TIME_SELECTOR)[:_MAX_TIME_ELEMENTS]:
         if _in_chrome(node):
             continue
         attributes = node.attributes
@@ -641,7 +647,9 @@ def _url_date(url: str | None, fetched_at: datetime | None) -> PublishedAt | Non
 def _in_chrome(node: LexborNode) -> bool:
     """Say whether a node sits inside page chrome (a nav, an aside, a related-stories box)."""
     ancestor = node.parent
-    while ancestor is not None and ancestor.tag not in ("body", "html"):
+    for _ in range(_MAX_DEPTH):
+        if ancestor is None or ancestor.tag in ("body", "html"):
+            break
         if ancestor.tag in _CHROME_TAGS - {"header"} or _is_chrome_by_name(ancestor):
             return True
         ancestor = ancestor.parent
@@ -831,14 +839,14 @@ def _without_repeats(blocks: list[_Block], headline: str) -> list[_Block]:
     """Drop the headline and text said twice: a repeated pull quote, a hidden copy of the story."""
     folded_headline = _fold(headline)
     seen: set[str] = set()
-    said: list[str] = []
+    earlier = ""
     kept = []
     for block in blocks:
         text = block.text
         if (len(text) >= _REPEAT_MIN_CHARS and text in seen) or _fold(text) == folded_headline:
             continue
-        if len(text) >= _REPEAT_MIN_CHARS:
-            earlier = "\n".join(said)
+        # Bounded so a hostile page of endless long paragraphs stays linear.
+        if len(text) >= _REPEAT_MIN_CHARS and len(earlier) <= _REPEAT_MAX_SEARCH_CHARS:
             probes = [
                 text[start : start + _REPEAT_PROBE_CHARS]
                 for start in range(0, len(text) - _REPEAT_PROBE_CHARS, len(text) // 4)
@@ -846,7 +854,8 @@ def _without_repeats(blocks: list[_Block], headline: str) -> list[_Block]:
             if sum(probe in earlier for probe in probes) * 2 > len(probes):
                 continue
         seen.add(text)
-        said.append(text)
+        if len(earlier) <= _REPEAT_MAX_SEARCH_CHARS:
+            earlier += "\n" + text
         kept.append(block)
     return kept
 
@@ -933,7 +942,7 @@ def _walk(root: LexborNode) -> _Layout:
                 link_chars = 0
             parts.append(node.text(deep=True, separator=" "))
             _flush(parts, _OPAQUE, tag, ancestors=ancestors, chrome=[*chrome, 0], blocks=blocks)
-        elif tag in _BLOCK_TAGS:
+        elif tag in _BLOCK_TAGS and len(ancestors) < _MAX_DEPTH:
             if parts:
                 _flush(
                     parts,
