@@ -1,14 +1,25 @@
 """Find the article inside an HTML page: headline, publication time, body paragraphs and labels.
 
-Metadata comes first where the page states it (JSON-LD, Open Graph and other `<meta>` tags,
-`<time datetime>`, a date in the URL path); the visible text is the fallback.
+Metadata first, where the page states it: JSON-LD (NewsArticle and kin, `@graph` included), Open
+Graph and other `<meta>` tags, `<time datetime>` outside page chrome, and a date in the URL path,
+which wins over metadata that disagrees with it by days (a URL's date is fixed when the story is
+created). Failing those, a date printed near the headline or after the text; the update time last.
 
-The body is chosen by measurement rather than by per-site rules. The page is walked once into text
-blocks (a paragraph, a heading, a list item, a table row), each remembering its ancestors, how much
-of it is link text and whether it sits inside page chrome (`<nav>`, `<aside>`, a "related" or
-"comments" box). Long, mostly unlinked blocks are article text; the ancestor that holds the most
-article text net of the other text around it is the article container, and its blocks from the
-first to the last article-text block are the body.
+The body is chosen by measurement, not by per-site rules. The page body is walked once into text
+blocks (a paragraph, a heading, a list item, a table row), each remembering its block ancestors,
+its link text, and whether it sits in page chrome (`<nav>`, `<aside>`, a box whose class names it
+"related", "share", "comments", ...), in a box named as the article text ("articleBody",
+"entry-content"), or in a hidden box. Then:
+
+1. Prose (long, mostly unlinked blocks) credits the element that directly holds it, and less the
+   two above (Readability's scoring); the best-credited element seeds the container.
+2. The seed widens to the ancestor whose article prose, net of the link text and chrome it takes
+   in, is largest: an article split by adverts is reunited, a list of teasers (prose alone in a
+   box beside a linked title) is not taken in.
+3. The body is the container's blocks outside chrome, from the first to the last sentence-like
+   block, without the headline, heavily linked lines or a hidden copy of the story.
+
+A container holding nothing but teasers is a section front, rejected as "no_body".
 """
 
 from __future__ import annotations
@@ -219,8 +230,10 @@ _CREDIT_SHARES = (1.0, 0.5, 0.25)
 # also holds this much link text (a linked headline, a "read more").
 _TEASER_BOX_DEPTH = 4
 _TEASER_LINK_CHARS = 10
+# ... or, read strictly (to spot section fronts), whose box opens with a mostly linked title.
 _TEASER_TITLE_LINK_SHARE = 0.5
 _TEASER_MAX_CHARS = 400
+# What a character of link text costs a container against a character of article prose.
 _LINK_COST = 1.0
 _MIN_BODY_CHARS = 120
 # Block elements nested deeper than this are read as inline text: real pages stay far below it,
