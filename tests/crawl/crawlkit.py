@@ -119,7 +119,7 @@ def start(site: Site) -> tuple[ThreadingHTTPServer, threading.Thread]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
     server.daemon_threads = True
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     return server, thread
 
@@ -207,14 +207,16 @@ def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]
         )
 
 
-def stop_worker(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a worker started by `start_worker`, killing it if it will not stop."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Stop workers started by `start_worker` (all at once), killing any that will not stop."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def queued_pages(client: redis.Redis, queue: str) -> list[dict[str, object]]:
