@@ -310,6 +310,9 @@ _SECTION_METAS = ("article:section", "section", "parsely-section", "category")
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})([/-]?)([01]\d|[1-9])\2([0-3]\d|[1-9])(?=[/._-]|$)")
 _TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»]{1,2}\s+")
 _MAX_URL_CHARS = 2000
+_LOCAL_MIDNIGHT = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:\.0{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?$"
+)
 # Elements whose class or id names them a date ("post-date", "entry-time", "datum", ...).
 _DATED_SELECTOR = (
     '[class*="date"], [id*="date"], [class*="Date"], [class*="datum"], [class*="time"], '
@@ -502,11 +505,11 @@ def _read_json_ld(source: str, metadata: _Metadata) -> None:
             continue
         for key in ("headline", "name"):
             if isinstance(thing.get(key), str):
-                metadata.headlines.insert(0, thing[key])
+                metadata.headlines.append(thing[key])
                 break
         for key in ("datePublished", "dateCreated"):
             if isinstance(thing.get(key), str):
-                metadata.dates.insert(0, (thing[key], "jsonld"))
+                metadata.dates.append((thing[key], "jsonld"))
                 break
         if isinstance(thing.get("dateModified"), str):
             metadata.updated.append((thing["dateModified"], "jsonld"))
@@ -521,14 +524,21 @@ def _read_json_ld(source: str, metadata: _Metadata) -> None:
 
 
 def _json_objects(document: Any) -> Iterator[dict[str, Any]]:
-    """Yield every JSON object in a JSON-LD document, `@graph` members included, outermost first."""
+    """Yield the JSON objects of a JSON-LD document in document order, `@graph` members included."""
+    # A stack, children pushed last-first, so the page's first (main) article comes out first.
     stack = [document]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
             yield item
             stack.extend(
-                value for key, value in item.items() if key == "@graph" or isinstance(value, list)
+                reversed(
+                    [
+                        value
+                        for key, value in item.items()
+                        if key == "@graph" or isinstance(value, list)
+                    ]
+                )
             )
         elif isinstance(item, list):
             stack.extend(reversed(item))
@@ -641,6 +651,11 @@ def _dated_elements(tree: LexborHTMLParser) -> tuple[str, ...]:
 def _parse(value: str, fetched_at: datetime | None, source: DateSource) -> PublishedAt | None:
     """Parse one stated date value, or give None."""
     value = value.strip()
+    midnight = _LOCAL_MIDNIGHT.match(value)
+    if midnight:
+        # "2022-01-28T00:00:00+01:00" is a date-only field a CMS padded with a time, not a story
+        # published on the stroke of midnight: read it as the day it names.
+        value = midnight.group(1)
     return parse_date(value, fetched_at=fetched_at, source=source) if value else None
 
 
