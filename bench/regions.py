@@ -114,6 +114,7 @@ def report(name: str, outcomes: list[Outcome]) -> None:
         print(f"{region:<14}" + "".join(f"{confusion[(region, c)]:>8}" for c in columns))
 
     print("\ncalibration (confidence bin: stories, mean confidence, accuracy)")
+    expected_error = 0.0
     for low in [x / 10 for x in range(10)]:
         members = [
             o
@@ -124,8 +125,10 @@ def report(name: str, outcomes: list[Outcome]) -> None:
         if members:
             mean_conf = statistics.fmean(o.verdict.confidence for o in members)
             accuracy = statistics.fmean(o.verdict.region == o.story.gold for o in members)
+            expected_error += abs(mean_conf - accuracy) * len(members) / total
             bounds = f"[{low:.1f}, {low + 0.1:.1f})"
             print(f"  {bounds}  {len(members):>6}  {mean_conf:.3f}  {accuracy:.3f}")
+    print(f"expected calibration error {expected_error:.4f}")
 
     print()
     for clock, micros in (
@@ -136,32 +139,32 @@ def report(name: str, outcomes: list[Outcome]) -> None:
         print(f"µs per article ({clock}, one core): median {median:.0f}, mean {mean:.0f}")
 
 
-def features(verdict: RegionVerdict) -> tuple[float, float]:
-    """Take a verdict; give the calibration features: the winner's share and log(1 + its score)."""
+def features(verdict: RegionVerdict) -> tuple[float, float, float, float]:
+    """Take a verdict; give the calibration features: 1, share, log(1 + top score), margin."""
     ranked = sorted(verdict.scores.values(), reverse=True)
-    return ranked[0] / sum(ranked), math.log1p(ranked[0])
+    total = sum(ranked)
+    runner_up = ranked[1] if len(ranked) > 1 else 0.0
+    return 1.0, ranked[0] / total, math.log1p(ranked[0]), (ranked[0] - runner_up) / total
 
 
-def fit_calibration(outcomes: list[Outcome]) -> tuple[float, float, float]:
-    """Fit confidence = logistic(a + b·share + c·log(1+top)) to dev outcomes by gradient descent."""
+def fit_calibration(outcomes: list[Outcome]) -> list[float]:
+    """Fit confidence = logistic(a + b·share + c·log(1+top) + d·margin) by gradient descent."""
     rows = [
-        (*features(o.verdict), 1.0 if o.verdict.region == o.story.gold else 0.0)
+        (features(o.verdict), 1.0 if o.verdict.region == o.story.gold else 0.0)
         for o in outcomes
         if o.verdict.scores
     ]
-    a = b = c = 0.0
-    rate = 0.5
-    for _ in range(3000):
-        ga = gb = gc = 0.0
-        for share, size, label in rows:
-            p = 1.0 / (1.0 + math.exp(-(a + b * share + c * size)))
-            ga += p - label
-            gb += (p - label) * share
-            gc += (p - label) * size
-        a -= rate * ga / len(rows)
-        b -= rate * gb / len(rows)
-        c -= rate * gc / len(rows)
-    return a, b, c
+    weights = [0.0, 0.0, 0.0, 0.0]
+    for _ in range(4000):
+        gradient = [0.0, 0.0, 0.0, 0.0]
+        for x, label in rows:
+            error = (
+                1.0 / (1.0 + math.exp(-sum(w * v for w, v in zip(weights, x, strict=True)))) - label
+            )
+            for i, value in enumerate(x):
+                gradient[i] += error * value
+        weights = [w - 0.5 * g / len(rows) for w, g in zip(weights, gradient, strict=True)]
+    return weights
 
 
 def show_errors(outcomes: list[Outcome], count: int) -> None:
@@ -195,8 +198,8 @@ def main() -> None:
         if args.errors:
             show_errors(dev, args.errors)
         if args.fit:
-            a, b, c = fit_calibration(dev)
-            print(f"\nfitted calibration on dev: a={a:.3f} b={b:.3f} c={c:.3f}")
+            a, b, c, d = fit_calibration(dev)
+            print(f"\nfitted calibration on dev: a={a:.3f} b={b:.3f} c={c:.3f} d={d:.3f}")
     if args.split in ("test", "both"):
         report("held-out (newid % 5 == 0)", run("test"))
 

@@ -62,8 +62,10 @@ _CUE_WEIGHT = 1.6
 _CUE_CAP = 1
 # A neighbour's mentions count this much towards reading a shared name as its country.
 _NEIGHBOUR_SUPPORT = 0.5
-# confidence = logistic(a + b·share + c·log(1 + top)), fitted on the dev split by bench/regions.py.
-_CALIBRATION = (-3.13, 6.74, 0.18)
+# confidence = logistic(a + b·share + c·log(1 + top) + d·margin), where share and margin are the
+# winner's score and its lead over the runner-up as fractions of all votes; fitted on the dev
+# split by `bench/regions.py --fit`.
+_CALIBRATION = (-1.508, 1.503, 0.351, 3.705)
 
 # Hostile input: every regex below is linear, and paragraphs are cut before scanning.
 _MAX_BLOCK_CHARS = 20_000
@@ -446,10 +448,10 @@ def _scores(evidence: list[Evidence]) -> dict[str, float]:
 
 def _confidence(scores: dict[str, float]) -> float:
     ranked = sorted(scores.values(), reverse=True)
-    top = ranked[0]
-    share = top / sum(ranked)
-    a, b, c = _CALIBRATION
-    return 1.0 / (1.0 + math.exp(-(a + b * share + c * math.log1p(top))))
+    top, total = ranked[0], sum(ranked)
+    margin = (top - (ranked[1] if len(ranked) > 1 else 0.0)) / total
+    a, b, c, d = _CALIBRATION
+    return 1.0 / (1.0 + math.exp(-(a + b * top / total + c * math.log1p(top) + d * margin)))
 
 
 def classify(
