@@ -189,6 +189,7 @@ def test_url_path_is_a_strong_signal() -> None:
         ("https://www.example.com/world/middleeast/talks.html", "Middle East"),
         ("https://www.example.com/world/europe/", "Europe"),
         ("https://www.bbc.com/news/uk-politics-123", "UK"),
+        ("https://www.bbc.co.uk/news/world-south-asia-10569719", "South Asia"),
     ]:
         verdict = classify(text, url=url)
         assert verdict.region == region, url

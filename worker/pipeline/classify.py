@@ -417,21 +417,20 @@ def _url_votes(url: str, taxonomy: Taxonomy) -> list[Evidence]:
         words = _URL_WORD.findall(segment)
         if len(words) > _MAX_URL_SEGMENT_WORDS:
             continue  # a headline slug repeats the headline, which is already counted
+        used: set[int] = set()  # longest labels first: "south-asia" is not also "asia"
         for size in range(_MAX_URL_NGRAM, 0, -1):
             for start in range(len(words) - size + 1):
-                phrase = "".join(words[start : start + size])
-                region = taxonomy.labels.get(phrase)
-                if region is not None and region not in regions:
+                span = range(start, start + size)
+                if used.intersection(span):
+                    continue
+                region = taxonomy.labels.get("".join(words[start : start + size]))
+                if region is None:
+                    continue
+                used.update(span)
+                if region not in regions:
                     regions.add(region)
-                    votes.append(
-                        Evidence(
-                            "-".join(words[start : start + size]),
-                            None,
-                            region,
-                            "url",
-                            _WEIGHT["url"],
-                        )
-                    )
+                    label = "-".join(words[start : start + size])
+                    votes.append(Evidence(label, None, region, "url", _WEIGHT["url"]))
     return votes
 
 
