@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from worker.config import get_settings, redact_url
+from worker.consumers_cli import register as register_consumer_commands
 from worker.errors import ConfigError, NewsingestError, ServiceUnavailable
 from worker.inputs import expand_paths, read_dumps
 from worker.logs import configure_logging
@@ -438,6 +439,9 @@ def db_upgrade(
     url = database_url()
     upgrade_database(url, revision)
     out.print(f"database at {redact_url(url)} is at {revision}")
+
+
+register_consumer_commands(app)
 
 
 def main() -> None:
