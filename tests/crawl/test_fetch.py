@@ -222,3 +222,27 @@ def test_a_loopback_redirect_is_refused_when_private_addresses_are_not_allowed(
     assert "127.0.0.1" in (fetched.error or "")
     assert direct.outcome is FetchOutcome.REFUSED
     assert site.asked("/secret") == []
+
+
+def test_the_guard_connects_to_the_address_it_checked(site: Site) -> None:
+    # news.example does not exist in DNS: the page arrives only if the request went to the address
+    # the guard resolved and approved, with the name kept in the Host header.
+    port = site.base.rsplit(":", 1)[1]
+    site.page("/story", HTML)
+    lookups: list[str] = []
+
+    def resolve(host: str, _port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    pinned = Fetcher(
+        fast_settings(allow_private_addresses=False), resolve=resolve, public=lambda _: True
+    )
+    try:
+        fetched = pinned.fetch(f"http://news.example:{port}/story")
+    finally:
+        pinned.close()
+    assert fetched.outcome is FetchOutcome.OK
+    assert fetched.body == HTML
+    assert lookups == ["news.example"]
+    assert site.asked("/story")[0].headers["host"] == f"news.example:{port}"

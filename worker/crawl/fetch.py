@@ -11,6 +11,7 @@ import enum
 import ipaddress
 import os
 import socket
+import ssl
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -117,13 +118,16 @@ def check_url(url: str, *, allow_private: bool, resolve: Resolve = resolve_host)
     """Why `url` may not be fetched (a scheme other than http(s), or a host that resolves to a
     non-public address unless `allow_private`), or None when it may."""
     try:
-        _guard(url, allow_private=allow_private, resolve=resolve)
+        _guard(url, allow_private=allow_private, resolve=resolve, public=is_public_address)
     except (_Refused, _Unresolvable) as exc:
         return str(exc)
     return None
 
 
-def _guard(url: str, *, allow_private: bool, resolve: Resolve) -> None:
+def _guard(
+    url: str, *, allow_private: bool, resolve: Resolve, public: Callable[[str], bool]
+) -> str | None:
+    # Returns the address to connect to when the host is a name that had to be checked.
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise _Refused(f"scheme {parts.scheme or '(none)'!r} is not http or https")
@@ -134,18 +138,35 @@ def _guard(url: str, *, allow_private: bool, resolve: Resolve) -> None:
     if not host:
         raise _Refused("no host in the URL")
     if allow_private:
-        return
+        return None
     try:
-        addresses = [str(ipaddress.ip_address(host))]
+        literal = str(ipaddress.ip_address(host))
     except ValueError:
-        try:
-            addresses = resolve(host, port or (443 if parts.scheme == "https" else 80))
-        except (OSError, UnicodeError) as exc:
-            raise _Unresolvable(f"cannot resolve {host}: {exc}") from exc
-    # Every address must be public: the connection may use any of them.
+        literal = None
+    if literal is not None:
+        if not public(literal):
+            raise _Refused(f"{literal} is not a public address")
+        return None
+    try:
+        addresses = resolve(host, port or (443 if parts.scheme == "https" else 80))
+    except (OSError, UnicodeError) as exc:
+        raise _Unresolvable(f"cannot resolve {host}: {exc}") from exc
+    if not addresses:
+        raise _Unresolvable(f"{host} has no addresses")
     for address in addresses:
-        if not is_public_address(address):
+        if not public(address):
             raise _Refused(f"{host} resolves to the non-public address {address}")
+    return addresses[0]
+
+
+def _pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    # The request goes to the address that was checked, never to a second lookup that a hostile
+    # DNS server could answer differently (rebinding); the Host header and TLS SNI (which is also
+    # what the certificate is checked against) keep the name.
+    logical = httpx.URL(url)
+    extensions = {"sni_hostname": logical.host} if logical.scheme == "https" else {}
+    host = {"Host": logical.netloc.decode("ascii")}
+    return str(logical.copy_with(host=address)), host, extensions
 
 
 def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
@@ -172,12 +193,16 @@ class Fetcher:
         settings: CrawlSettings,
         *,
         resolve: Resolve = resolve_host,
+        public: Callable[[str], bool] = is_public_address,
         proxy: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """A fetcher with `settings`; `resolve` and `proxy` exist for tests and odd networks."""
+        """A fetcher with `settings`; `resolve`, `public` (which addresses the guard lets through)
+        and `proxy` exist for tests and odd networks."""
         self._settings = settings
         self._resolve = resolve
+        self._public = public
+        self._proxy = proxy
         self._sleep = sleep
         self._client = httpx.Client(
             timeout=httpx.Timeout(
@@ -189,8 +214,10 @@ class Fetcher:
             # Redirects are followed here, not by httpx, so that every hop meets the SSRF guard.
             follow_redirects=False,
             headers={"User-Agent": settings.user_agent},
-            # Environment proxies and netrc would send requests where the guard cannot see.
+            # Environment proxies and netrc would send requests where the guard cannot see; the
+            # certificate settings of the environment are still honoured.
             trust_env=False,
+            verify=_tls_context(),
             proxy=proxy,
         )
 
@@ -223,8 +250,11 @@ class Fetcher:
         current, seen, attempt = url, {url}, 0
         while True:
             try:
-                _guard(
-                    current, allow_private=settings.allow_private_addresses, resolve=self._resolve
+                address = _guard(
+                    current,
+                    allow_private=settings.allow_private_addresses,
+                    resolve=self._resolve,
+                    public=self._public,
                 )
             except _Refused as exc:
                 return self._ended(url, current, FetchOutcome.REFUSED, error=str(exc))
@@ -234,11 +264,19 @@ class Fetcher:
                 pace(current)
             delay: float | None = None
             try:
-                with self._client.stream("GET", current, headers=conditional) as response:
+                target, headers = current, dict(conditional)
+                extensions: dict[str, str] = {}
+                # Through a proxy the proxy connects; the check above is all we can do then.
+                if address is not None and self._proxy is None:
+                    target, host, extensions = _pinned(current, address)
+                    headers |= host
+                with self._client.stream(
+                    "GET", target, headers=headers, extensions=extensions
+                ) as response:
                     status = response.status_code
                     location = response.headers.get("location")
                     if status in _REDIRECTS and location:
-                        current = urljoin(str(response.url), location.strip())
+                        current = urljoin(current, location.strip())
                         if current in seen:
                             return self._ended(
                                 url,
@@ -415,6 +453,13 @@ class Fetcher:
             etag=etag,
             last_modified=last_modified,
         )
+
+
+def _tls_context() -> ssl.SSLContext | bool:
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
+    return True  # httpx's default: the certifi bundle
 
 
 def _header(headers: httpx.Headers, name: str) -> str | None:
