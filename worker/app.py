@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init
+from celery.signals import setup_logging, worker_init, worker_process_init
 
 from worker.config import get_settings
 from worker.crawl.settings import get_crawl_settings
@@ -45,6 +45,15 @@ app.conf.update(
 @setup_logging.connect
 def _configure_logging(**_: Any) -> None:
     configure_logging(level=settings.log_level or "INFO", fmt=settings.log_format)
+
+
+@worker_init.connect
+def _load_data_before_fork(**_: Any) -> None:
+    # Built once in the parent, the gazetteer (~1 s, tens of MB) is shared by every forked pool
+    # process instead of being rebuilt, and paid for, by the first batch of each.
+    from worker.pipeline.gazetteer import load_gazetteer  # noqa: PLC0415 - worker processes only
+
+    load_gazetteer()
 
 
 @worker_process_init.connect
