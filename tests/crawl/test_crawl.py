@@ -7,6 +7,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -26,7 +27,8 @@ from tests.crawl.crawlkit import (  # noqa: F401 - fixtures are found by name in
 from worker.crawl.crawl import Crawler, CrawlReport, crawl_source
 from worker.crawl.fetch import Fetcher
 from worker.crawl.politeness import HostPacer, Robots
-from worker.crawl.service import due_sources
+from worker.crawl.service import dispatch_due, due_sources
+from worker.crawl.settings import get_crawl_settings
 from worker.crawl.sources import Source
 from worker.store import transaction
 
@@ -342,3 +344,39 @@ def test_two_crawls_of_one_host_keep_the_spacing(
     # Two feeds and eight pages; robots.txt once, or twice when both crawls miss the cache at once.
     assert len([hit for hit in site.hits if hit.path != "/robots.txt"]) == 2 * 5
     assert min(b - a for a, b in itertools.pairwise(times)) >= 0.25 - 0.02
+
+
+def test_dispatch_sends_each_due_source_once_per_interval(
+    crawl_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[[source]]\nname = "hourly"\nfeeds = ["https://a.example/feed"]\ninterval = "1h"\n\n'
+        '[[source]]\nname = "off"\nfeeds = ["https://b.example/feed"]\nenabled = false\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("NEWSINGEST_SOURCES", str(sources))
+    get_crawl_settings.cache_clear()
+    try:
+        sent: list[str] = []
+        assert dispatch_due(send=sent.append) == ["hourly"]
+        assert dispatch_due(send=sent.append) == []  # scheduled a moment ago
+        assert sent == ["hourly"]
+        scheduled = query(
+            crawl_db, "SELECT name FROM crawl_sources WHERE last_scheduled_at IS NOT NULL"
+        )
+        assert scheduled == [("hourly",)]
+    finally:
+        get_crawl_settings.cache_clear()
+
+
+def test_an_unreadable_robots_txt_keeps_the_crawler_off_the_host(
+    site: Site, crawler: Crawler, queue: Queue, crawl_db: str
+) -> None:
+    site.route("/robots.txt", lambda n, _: Reply(500))
+    site.page("/feed.xml", rss([site.url("/news/1")]), "application/rss+xml")
+    report = crawl(crawler, Source(name="shy", feeds=(site.url("/feed.xml"),)))
+    assert report.failed
+    assert "robots.txt could not be read" in report.entry_failures[0]
+    assert site.asked("/feed.xml") == []
+    assert queue.pages == []

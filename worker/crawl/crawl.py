@@ -23,7 +23,8 @@ from worker.crawl.links import feed_links, page_links, sitemap_links
 from worker.crawl.politeness import HostPacer, Robots
 from worker.crawl.sources import Source
 
-# A page failing this many fetches in a row is left alone until a feed lists it anew.
+# A page failing this many fetches in a row is tried again only once its revisit time has come,
+# and only while a feed, sitemap or start page still lists it.
 MAX_PAGE_FAILURES = 3
 # Sitemap indexes nest; this many child sitemaps are read per crawl at most.
 MAX_CHILD_SITEMAPS = 50
@@ -168,7 +169,7 @@ class _Run:
                 FetchOutcome.TOO_LARGE,
                 FetchOutcome.NOT_MODIFIED,
             ):
-                reason = fetched.error if fetched else "disallowed by robots.txt"
+                reason = fetched.error if fetched else self.crawler.robots.refusal(url)
                 self.report.entry_failures.append(f"{url}: {reason}")
                 continue
             if not fetched.has_body:
@@ -217,7 +218,8 @@ class _Run:
                 and now - known_state.last_fetched_at >= self.source.revisit
             ):
                 due.append((url, known_state))
-        self.report.counts["recent"] += len(links) - len(fresh) - len(due)
+        if recent := len(links) - len(fresh) - len(due):
+            self.report.counts["recent"] += recent
         listed = set(links)
         retries = [(item.url, item) for item in left_over if item.url not in listed]
         return (fresh + retries + due)[: self.source.max_pages]
@@ -271,6 +273,7 @@ class _Run:
                     outcome="disallowed",
                     fetched_at=datetime.now(UTC),
                     failed=False,
+                    error=self.crawler.robots.refusal(url),
                 )
             )
             return None

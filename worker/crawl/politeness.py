@@ -80,6 +80,7 @@ class RobotsRules:
 
     verdict: Literal["rules", "allow_all", "disallow_all"]
     text: str = ""
+    reason: str = ""  # why a robots.txt that could not be read disallows everything
 
     def parser(self) -> urllib.robotparser.RobotFileParser:
         """A standard-library parser loaded with these rules."""
@@ -116,15 +117,22 @@ class Robots:
         # robots.txt groups name a product token: "newsingest" of "newsingest/0.1 (+url)".
         self._agent = (user_agent.split("/", 1)[0].split(maxsplit=1) or ["*"])[0]
         self._cache_seconds = cache_seconds
-        self._local: dict[str, tuple[float, urllib.robotparser.RobotFileParser]] = {}
+        self._local: dict[str, tuple[float, RobotsRules, urllib.robotparser.RobotFileParser]] = {}
 
     def allowed(self, url: str, *, pace: Callable[[str], None] | None = None) -> bool:
         """Whether robots.txt lets our user agent fetch `url`."""
-        return self._parser(url, pace).can_fetch(self._agent, url)
+        return self._parser(url, pace)[1].can_fetch(self._agent, url)
+
+    def refusal(self, url: str) -> str:
+        """Why `url` is not allowed: its rules, or a robots.txt that could not be read."""
+        reason = self._parser(url, None)[0].reason
+        if reason:
+            return f"robots.txt could not be read ({reason}), so the host is off limits for now"
+        return "disallowed by robots.txt"
 
     def crawl_delay(self, url: str, *, pace: Callable[[str], None] | None = None) -> float:
         """The Crawl-delay robots.txt asks of our user agent on `url`'s host, 0 without one."""
-        delay = self._parser(url, pace).crawl_delay(self._agent)
+        delay = self._parser(url, pace)[1].crawl_delay(self._agent)
         try:
             return min(float(delay or 0), MAX_CRAWL_DELAY)
         except (TypeError, ValueError):
@@ -132,12 +140,12 @@ class Robots:
 
     def _parser(
         self, url: str, pace: Callable[[str], None] | None
-    ) -> urllib.robotparser.RobotFileParser:
+    ) -> tuple[RobotsRules, urllib.robotparser.RobotFileParser]:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc.lower()}"
         cached = self._local.get(origin)
         if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+            return cached[1], cached[2]
         key = f"{self._prefix}:robots:{origin}"
         stored = self._redis.get(key)
         if stored is not None:
@@ -146,12 +154,15 @@ class Robots:
         else:
             rules, ttl = self._fetch_rules(origin, pace)
             if ttl > 0:
-                self._redis.set(
-                    key, orjson.dumps({"verdict": rules.verdict, "text": rules.text}), ex=ttl
-                )
+                stored_rules = {
+                    "verdict": rules.verdict,
+                    "text": rules.text,
+                    "reason": rules.reason,
+                }
+                self._redis.set(key, orjson.dumps(stored_rules), ex=ttl)
         parser = rules.parser()
-        self._local[origin] = (time.monotonic() + min(ttl, 60), parser)
-        return parser
+        self._local[origin] = (time.monotonic() + min(ttl, 60), rules, parser)
+        return rules, parser
 
     def _fetch_rules(
         self, origin: str, pace: Callable[[str], None] | None
@@ -164,4 +175,7 @@ class Robots:
             # RFC 9309: a robots.txt that is absent (4xx) places no restriction.
             return RobotsRules("allow_all"), self._cache_seconds
         # Unreachable (5xx, network, refused): assume everything is disallowed, for a while.
-        return RobotsRules("disallow_all"), min(self._cache_seconds, UNREACHABLE_ROBOTS_SECONDS)
+        reason = fetched.error or f"{fetched.outcome.value}, HTTP {fetched.status}"
+        return RobotsRules("disallow_all", reason=reason[:300]), min(
+            self._cache_seconds, UNREACHABLE_ROBOTS_SECONDS
+        )
