@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Annotated, Any, TypeVar
@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from worker.config import get_settings, redact_url
 from worker.consumers_cli import register as register_consumer_commands
+from worker.crawl.cli import register as _register_crawl
 from worker.errors import ConfigError, NewsingestError, ServiceUnavailable
 from worker.inputs import expand_paths, read_dumps
 from worker.logs import configure_logging
@@ -46,6 +47,7 @@ Exit codes: 0 ok; 1 some inputs were rejected (their reasons are printed and sto
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None, add_completion=False)
 db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+_register_crawl(app)
 rejects_app = typer.Typer(
     help="List rejected dumps with their reasons; `replay` runs them again after a fix.",
     invoke_without_command=True,
@@ -353,28 +355,16 @@ def rejects_replay(
 ) -> None:
     """Run rejected dumps through the pipeline again (after a fix); those that pass are stored."""
     from worker.store import transaction  # noqa: PLC0415 - keeps `--help` fast
-    from worker.store.revise import (  # noqa: PLC0415
-        ReviseReport,
-        list_rejected_ids,
-        replay_rejections,
-    )
+    from worker.store.revise import list_rejected_ids, replay_rejections  # noqa: PLC0415
 
-    settings = get_settings()
     with transaction() as session:
         ids = list_rejected_ids(session=session, reason=reason)
-    total = ReviseReport()
-    with _progress() as progress:
-        task = progress.add_task("replaying", total=len(ids))
-        for chunk in _batched(ids, settings.batch_size):
-            with transaction() as session:
-                _add_reports(
-                    total, replay_rejections(session=session, raw_page_ids=chunk, settings=settings)
-                )
-            progress.advance(task, len(chunk))
+    total = _revise_in_chunks("replaying", ids, replay_rejections)
     out.print(
         f"replayed {total.examined}: {total.stored} stored, {total.duplicates} duplicates, "
         f"{total.rejected} still rejected"
     )
+    settings = get_settings()
     if settings.broker_url is not None and reason is None:
         from worker.deadletter import replay_dead_batches  # noqa: PLC0415
         from worker.ingest import ingest_message  # noqa: PLC0415
@@ -395,26 +385,13 @@ def reprocess(
 ) -> None:
     """Clean and classify stored articles again after an extractor or classifier change."""
     from worker.store import transaction  # noqa: PLC0415 - keeps `--help` fast
-    from worker.store.revise import (  # noqa: PLC0415
-        ReviseReport,
-        list_article_ids,
-        reprocess_articles,
-    )
+    from worker.store.revise import list_article_ids, reprocess_articles  # noqa: PLC0415
 
-    settings = get_settings()
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     with transaction() as session:
         ids = list_article_ids(session=session, since=since, source=source)
-    total = ReviseReport()
-    with _progress() as progress:
-        task = progress.add_task("reprocessing", total=len(ids))
-        for chunk in _batched(ids, settings.batch_size):
-            with transaction() as session:
-                _add_reports(
-                    total, reprocess_articles(session=session, article_ids=chunk, settings=settings)
-                )
-            progress.advance(task, len(chunk))
+    total = _revise_in_chunks("reprocessing", ids, reprocess_articles)
     out.print(
         f"reprocessed {total.examined}: {total.updated} updated, {total.merged} merged into "
         f"an article with their new key, {total.unchanged} unchanged, {total.rejected} now "
@@ -424,9 +401,20 @@ def reprocess(
         raise typer.Exit(EXIT_REJECTED)
 
 
-def _add_reports(total: Any, part: Any) -> None:
-    for field in vars(part):
-        setattr(total, field, getattr(total, field) + getattr(part, field))
+def _revise_in_chunks(label: str, ids: list[int], revise: Callable[..., Any]) -> Any:
+    """Run a replay or reprocess over `ids`, one transaction per batch, with a progress bar."""
+    from worker.store import transaction  # noqa: PLC0415 - keeps `--help` fast
+    from worker.store.revise import ReviseReport  # noqa: PLC0415
+
+    settings = get_settings()
+    total = ReviseReport()
+    with _progress() as progress:
+        task = progress.add_task(label, total=len(ids))
+        for chunk in _batched(ids, settings.batch_size):
+            with transaction() as session:
+                total.add(revise(session=session, ids=chunk, settings=settings))
+            progress.advance(task, len(chunk))
+    return total
 
 
 @db_app.command("upgrade")

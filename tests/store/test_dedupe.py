@@ -238,10 +238,10 @@ def test_replay_stores_what_a_fix_lets_through(db: str) -> None:
     assert _ingest([first, again], small) == [Outcome.REJECTED, Outcome.REJECTED]
     with transaction() as session:
         ids = list_rejected_ids(session=session, reason="too_large")
-        report = replay_rejections(session=session, raw_page_ids=ids, settings=small)
+        report = replay_rejections(session=session, ids=ids, settings=small)
     assert (report.examined, report.rejected) == (1, 1)
     with transaction() as session:  # the "fix": a larger limit
-        report = replay_rejections(session=session, raw_page_ids=ids, settings=Settings())
+        report = replay_rejections(session=session, ids=ids, settings=Settings())
     assert (report.examined, report.stored) == (1, 1)
     assert query(db, "SELECT outcome::text, match::text FROM sightings ORDER BY id") == [
         ("stored", "new"),
@@ -264,7 +264,7 @@ def test_reprocess_rewrites_stale_records_and_merges_collisions(db: str) -> None
     assert query(db, "SELECT count(*) FROM articles") == [(2,)]
     with transaction() as session:
         ids = list_article_ids(session=session)
-        report = reprocess_articles(session=session, article_ids=ids, settings=Settings())
+        report = reprocess_articles(session=session, ids=ids, settings=Settings())
     assert (report.examined, report.merged, report.unchanged) == (2, 1, 1)
     assert query(db, "SELECT region, seen_count FROM articles") == [("Europe", 2)]
     _assert_books_balance()
@@ -273,7 +273,7 @@ def test_reprocess_rewrites_stale_records_and_merges_collisions(db: str) -> None
         conn.execute("UPDATE articles SET region = 'unknown', classifier_version = 'regions/0'")
     with transaction() as session:
         report = reprocess_articles(
-            session=session, article_ids=list_article_ids(session=session), settings=Settings()
+            session=session, ids=list_article_ids(session=session), settings=Settings()
         )
     assert report.updated == 1
     assert query(db, "SELECT region FROM articles") == [("Europe",)]

@@ -42,6 +42,11 @@ class ReviseReport:
     unchanged: int = 0
     rejected: int = 0  # still (replay) or now (reprocess, article left as it was) rejected
 
+    def add(self, other: ReviseReport) -> None:
+        """Add another run's counts to these."""
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
 
 def _received(row: RawPage) -> Received:
     # The wire fields come back from the row; the content is the kept bytes, not re-encoded.
@@ -82,14 +87,10 @@ def list_article_ids(
     return list(session.scalars(query))
 
 
-def replay_rejections(
-    *, session: Session, raw_page_ids: Sequence[int], settings: Settings
-) -> ReviseReport:
+def replay_rejections(*, session: Session, ids: Sequence[int], settings: Settings) -> ReviseReport:
     """Run rejected raw pages through the pipeline again; those that pass become articles."""
     report = ReviseReport()
-    rows = session.scalars(
-        select(RawPage).where(RawPage.id.in_(raw_page_ids)).order_by(RawPage.id)
-    ).all()
+    rows = session.scalars(select(RawPage).where(RawPage.id.in_(ids)).order_by(RawPage.id)).all()
     received = {bytes(row.content_hash): _received(row) for row in rows}
     results: dict[bytes, Processed | Rejection] = {
         content_hash: process(page, max_page_bytes=settings.max_page_bytes)
@@ -138,15 +139,13 @@ def _relink_sightings(
     )
 
 
-def reprocess_articles(
-    *, session: Session, article_ids: Sequence[int], settings: Settings
-) -> ReviseReport:
+def reprocess_articles(*, session: Session, ids: Sequence[int], settings: Settings) -> ReviseReport:
     """Clean and classify stored articles again from the raw page that created them."""
     report = ReviseReport()
     pairs = session.execute(
         select(Article, RawPage)
         .join(RawPage, RawPage.article_id == Article.id)
-        .where(Article.id.in_(article_ids), RawPage.outcome == Outcome.STORED)
+        .where(Article.id.in_(ids), RawPage.outcome == Outcome.STORED)
         .order_by(Article.id)
     ).all()
     for article, raw in pairs:
