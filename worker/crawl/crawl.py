@@ -192,7 +192,10 @@ class _Run:
             if fetched is not None and fetched.has_body:
                 links += sitemap_links(fetched.body, base_url=fetched.final_url)[0]
         self.flush()
-        links = list(dict.fromkeys(links))[: self.source.max_pages * 10]
+        # A section front linking to itself stays a source of links, never a page to store.
+        entry_urls = {url for url, _ in entries} | set(children)
+        links = [url for url in dict.fromkeys(links) if url not in entry_urls]
+        links = links[: self.source.max_pages * 10]
         with self.crawler.transaction() as session:
             state.add_discovered(session=session, source=self.source.name, urls=links, kind="page")
         return links
