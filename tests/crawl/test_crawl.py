@@ -380,3 +380,15 @@ def test_an_unreadable_robots_txt_keeps_the_crawler_off_the_host(
     assert "robots.txt could not be read" in report.entry_failures[0]
     assert site.asked("/feed.xml") == []
     assert queue.pages == []
+
+
+def test_a_redirect_into_a_disallowed_path_is_not_followed(
+    news_site: Site, crawler: Crawler, queue: Queue, crawl_db: str
+) -> None:
+    news_site.route("/news/1", lambda n, _: Reply(302, {"Location": "/private/secret"}))
+    source = Source(name="news", feeds=(news_site.url("/feed.xml"),))
+    crawl(crawler, source)
+    assert news_site.asked("/private/secret") == []
+    outcome, _, _ = states(crawl_db)[news_site.url("/news/1")]
+    assert outcome == "refused"
+    assert news_site.url("/news/1") not in queue.urls()

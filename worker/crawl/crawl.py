@@ -152,6 +152,11 @@ class _Run:
         delay = self.crawler.robots.crawl_delay(url, pace=self.pace_plain)
         self.crawler.pacer.wait_turn(url, max(self.interval, delay))
 
+    def objection(self, url: str) -> str | None:
+        if self.crawler.robots.allowed(url, pace=self.pace_plain):
+            return None
+        return self.crawler.robots.refusal(url)
+
     def read_entry_points(self) -> list[str]:
         links: list[str] = []
         entries = [(url, "feed") for url in self.source.feeds]
@@ -286,6 +291,7 @@ class _Run:
             etag=known.etag if known else None,
             last_modified=known.last_modified if known else None,
             pace=self.pace,
+            permit=self.objection,
         )
         if record:
             self._settle(self._record(url, kind, fetched))

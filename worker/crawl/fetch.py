@@ -46,6 +46,7 @@ _DEADLINE_READ_TIMEOUTS = 3
 
 Resolve = Callable[[str, int], list[str]]
 Pace = Callable[[str], None]
+Permit = Callable[[str], str | None]
 
 
 class FetchOutcome(enum.StrEnum):
@@ -238,9 +239,11 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         pace: Pace | None = None,
+        permit: Permit | None = None,
     ) -> Fetched:
         """Fetch `url`: conditional on `etag`/`last_modified`, each request (hop and retry) after
-        `pace(url)` lets it go, keeping the body only for a media type in `accept` (empty: any)."""
+        `pace(url)` lets it go, keeping the body only for a media type in `accept` (empty: any);
+        a redirect to a URL that `permit` finds a reason against (robots.txt) is refused."""
         settings = self._settings
         conditional = {}
         if etag:
@@ -260,6 +263,9 @@ class Fetcher:
                 return self._ended(url, current, FetchOutcome.REFUSED, error=str(exc))
             except _Unresolvable as exc:
                 return self._ended(url, current, FetchOutcome.FAILED, error=str(exc))
+            objection = permit(current) if permit is not None and current != url else None
+            if objection:
+                return self._ended(url, current, FetchOutcome.REFUSED, error=objection)
             if pace is not None:
                 pace(current)
             delay: float | None = None
