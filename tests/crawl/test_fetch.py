@@ -3,6 +3,7 @@ content types, conditional GETs and the SSRF guard."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 
 import pytest
@@ -246,3 +247,34 @@ def test_the_guard_connects_to_the_address_it_checked(site: Site) -> None:
     assert fetched.body == HTML
     assert lookups == ["news.example"]
     assert site.asked("/story")[0].headers["host"] == f"news.example:{port}"
+
+
+def test_a_gzipped_page_is_inflated(site: Site, fetcher: Fetcher) -> None:
+    packed = gzip.compress(HTML)
+    site.route(
+        "/zipped",
+        lambda n, _: Reply(200, {"Content-Type": "text/html", "Content-Encoding": "gzip"}, packed),
+    )
+    fetched = fetcher.fetch(site.url("/zipped"))
+    assert fetched.outcome is FetchOutcome.OK
+    assert fetched.body == HTML
+    assert "gzip" in site.asked("/zipped")[0].headers["accept-encoding"]
+
+
+def test_a_compression_bomb_is_cut_at_the_byte_cap(site: Site, fetcher: Fetcher) -> None:
+    bomb = gzip.compress(b"<p>" + b"a" * (64 * 1024 * 1024))
+    site.route(
+        "/bomb",
+        lambda n, _: Reply(200, {"Content-Type": "text/html", "Content-Encoding": "gzip"}, bomb),
+    )
+    fetched = fetcher.fetch(site.url("/bomb"))
+    assert fetched.outcome is FetchOutcome.TOO_LARGE
+    assert len(fetched.body) == fetcher.settings.max_response_bytes
+
+
+def test_a_corrupt_compressed_body_fails(site: Site, fetcher: Fetcher) -> None:
+    site.route(
+        "/garbled",
+        lambda n, _: Reply(200, {"Content-Type": "text/html", "Content-Encoding": "gzip"}, HTML),
+    )
+    assert fetcher.fetch(site.url("/garbled")).outcome is FetchOutcome.FAILED
