@@ -112,6 +112,9 @@ def test_a_whole_worker_killed_mid_batch_is_redelivered_to_the_next_one(
         process.kill()
     first.wait()
     seed_lock.release()
+    # kombu scans for expired unacknowledged messages when a worker starts, then only every
+    # ~100 s; start the next worker once the batch's visibility timeout has run out.
+    time.sleep(4)
     start_worker(NEWSINGEST_VISIBILITY_TIMEOUT="3")
     wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 4, what="the redelivery")
     time.sleep(4)  # past the visibility timeout: no second redelivery may add anything
