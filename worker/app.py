@@ -43,7 +43,12 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_default_queue=settings.queue,
-    task_routes={"ingest.batch": {"queue": settings.queue}},
+    # Crawls run on a queue of their own, so a long crawl never holds up ingest batches; a default
+    # `newsingest worker` consumes both, and a deployment can dedicate workers to either.
+    task_routes={
+        "ingest.batch": {"queue": settings.queue},
+        "crawl.*": {"queue": settings.crawl_queue},
+    },
     broker_connection_retry_on_startup=True,
     # Redis hands an unacknowledged message (its worker died) to another worker after this long.
     broker_transport_options={"visibility_timeout": settings.visibility_timeout},

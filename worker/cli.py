@@ -173,13 +173,18 @@ def enqueue(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )
 def worker(ctx: typer.Context) -> None:
-    """Start a Celery worker on the ingest queue; extra options go to `celery worker`."""
+    """Start a Celery worker on the ingest and crawl queues; extra options go to `celery worker`.
+
+    Pass --queues to choose (e.g. --queues ingest for a worker that only ingests).
+    """
     from worker.app import app as celery_app  # noqa: PLC0415 - keeps `--help` fast
 
     settings = get_settings()
     if settings.broker_url is None:
         raise ConfigError("NEWSINGEST_BROKER_URL is not set: a worker needs a broker")
-    celery_app.worker_main(["worker", "--queues", settings.queue, *ctx.args])
+    chosen = any(arg in ("-Q", "--queues") or arg.startswith("--queues=") for arg in ctx.args)
+    queues = [] if chosen else ["--queues", f"{settings.queue},{settings.crawl_queue}"]
+    celery_app.worker_main(["worker", *queues, *ctx.args])
 
 
 @app.command(

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         "`worker`; `ingest` runs in-process without one.",
     )
     queue: str = Field(default="ingest", description="Name of the queue batches travel on.")
+    @property
+    def crawl_queue(self) -> str:
+        """The queue crawl tasks travel on, beside the ingest queue."""
+        return f"{self.queue}.crawl"
+
     data_dir: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("newsingest")),
         description="Where the embedded PostgreSQL keeps its files.",
