@@ -117,6 +117,11 @@ class Gazetteer:
 
     names: Mapping[str, Name]
     longest: Mapping[str, int]
+    # Every key a name or a state abbreviation starts with, for one set intersection per paragraph.
+    first_words: frozenset[str]
+    # Every proper word-prefix of a multi-word name ("new south" of "new south wales"): a reader
+    # of a name stops at the first words that begin no name.
+    partial_names: frozenset[str]
     neighbours: Mapping[str, frozenset[str]]
     name_prefixes: frozenset[str]
     # Weak cue words as written ("dlrs", "Plc", "yen") -> the countries they can stand for, the
@@ -275,21 +280,23 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
     for text in curated["blockers"]:
         builder.block(text)
 
-    words = {name_key(text) for text in curated["words"]}
+    common_words = {name_key(text) for text in curated["words"]}
     persons = {name_key(text) for text in curated["persons"]}
     names: dict[str, Name] = {}
     longest: dict[str, int] = {}
+    partial_names: set[str] = set()
     for key, readings in builder.readings.items():
         display = builder.display[key]
         names[key] = Name(
             display=display,
             readings=_ordered(readings),
-            word=key in words,
+            word=key in common_words,
             person=key in persons,
             acronym=display.replace(".", "").isupper(),
         )
-        first, *rest = key.split(" ")
-        longest[first] = max(longest.get(first, 1), len(rest) + 1)
+        words = key.split(" ")
+        longest[words[0]] = max(longest.get(words[0], 1), len(words))
+        partial_names.update(" ".join(words[:n]) for n in range(1, len(words)))
     neighbours = {
         code: frozenset(n for n in info["neighbours"].split(",") if n)
         for code, info in geo_countries.items()
@@ -312,6 +319,8 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
         cue_words=frozenset(cues) | frozenset(cues_data["areas"]),
         names=names,
         longest=longest,
+        first_words=frozenset(longest) | frozenset(abbreviations),
+        partial_names=frozenset(partial_names),
         neighbours=neighbours,
         name_prefixes=frozenset(name_key(text) for text in curated["name_prefixes"]),
     )
