@@ -74,3 +74,37 @@ def test_enqueue_reports_an_unreachable_broker(service_env: dict[str, str]) -> N
     result = run_cli("enqueue", str(EXAMPLES), env=env)
     assert result.returncode == 3
     assert "broker did not accept batch 1" in result.stderr
+
+
+def test_large_batches_travel_compressed_and_bombs_are_refused(
+    service_env: dict[str, str], worker_process: subprocess.Popen[bytes], db: str, tmp_path: Path
+) -> None:
+    from celery import Celery
+
+    tmp_path = tmp_path / "inputs"
+    tmp_path.mkdir()
+    # Three copies of an HTML page padded past the compression threshold, as one batch.
+    page = (EXAMPLES / "osaka-trams.html").read_text(encoding="utf-8")
+    padding = "<!-- " + "layout filler " * 10_000 + "-->"
+    for n in range(3):
+        headline = f"Osaka brings back trams to its waterfront, part {n}"
+        (tmp_path / f"big-{n}.html").write_text(
+            page.replace("Osaka brings back trams to its waterfront", headline) + padding,
+            encoding="utf-8",
+        )
+    sent = run_cli("enqueue", str(tmp_path), env=service_env)
+    assert sent.returncode == 0, sent.stderr
+
+    # A zstd frame that would inflate to ~100 MB from a few kilobytes.
+    bomb = Celery(broker=service_env["NEWSINGEST_BROKER_URL"])
+    bomb.send_task(
+        "ingest.batch",
+        args=[[{"content": "a" * 100_000_000}]],
+        queue=service_env["NEWSINGEST_QUEUE"],
+        compression="zstd",
+    )
+    wait_for(lambda: _count(db, "SELECT count(*) FROM articles") == 3, what="the big batch")
+    assert run_cli("enqueue", str(EXAMPLES), env=service_env).returncode == 0
+    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 6, what="work after the bomb")
+    assert worker_process.poll() is None
+    assert _count(db, "SELECT count(*) FROM raw_pages WHERE size > 50000000") == 0
