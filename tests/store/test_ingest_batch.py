@@ -12,6 +12,7 @@ from worker.config import Settings
 from worker.ingest import ingest_batch
 from worker.pipeline import Received, receive, receive_message
 from worker.store import Outcome, transaction
+from worker.store.contract import get_article
 from worker.store.stats import read_books
 
 LIMIT = 5 * 1024 * 1024
@@ -49,6 +50,12 @@ def test_seed_is_stored_once_and_resends_become_sightings(db: str) -> None:
     assert published_at.isoformat() == "2009-12-16T15:54:00+00:00"
     assert region == "Europe"
     assert seen_count == 4
+    with transaction() as session:
+        record = get_article(session=session, article_id=1)
+    assert record is not None  # the stored row satisfies the published Article contract
+    assert record.body[0].startswith("Nato Secretary General Anders Fogh Rasmussen has asked")
+    assert record.region_evidence
+    assert record.seen_count == 4
     matches = query(db, "SELECT match::text FROM sightings ORDER BY id")
     assert [m for (m,) in matches] == ["new", "same_content", "same_content", "same_key"]
     assert query(db, "SELECT count(*) FROM raw_pages") == [(2,)]
