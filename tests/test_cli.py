@@ -108,3 +108,10 @@ def test_stats_fails_when_the_books_do_not_balance(service_env: dict[str, str], 
     stats = run_cli("stats", env=service_env)
     assert stats.returncode == 1
     assert "does not balance" in stats.stderr
+
+
+def test_a_malformed_setting_is_a_usage_error(service_env: dict[str, str]) -> None:
+    result = run_cli("stats", env=service_env | {"NEWSINGEST_BATCH_SIZE": "lots"})
+    assert result.returncode == 2
+    assert "NEWSINGEST_BATCH_SIZE" in result.stderr
+    assert "Traceback" not in result.stderr

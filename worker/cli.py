@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -439,7 +440,14 @@ register_consumer_commands(app)
 
 def main() -> None:
     """Entry point of the `newsingest` console script: maps our errors to exit codes."""
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"NEWSINGEST_{str(error['loc'][0]).upper()}: {error['msg']}" for error in exc.errors()
+        )
+        err.print(f"[red]configuration error:[/red] {problems}")
+        sys.exit(EXIT_USAGE)
     # Interactive commands talk through rich tables and progress bars; their logs are for trouble.
     configure_logging(level=settings.log_level or "WARNING", fmt=settings.log_format)
     try:
