@@ -15,6 +15,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+import psycopg
+from psycopg.types.json import set_json_loads
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -153,8 +156,19 @@ def list_articles(*, session: Session, query: ArticleQuery) -> list[dict[str, An
 
 def _rows(session: Session, query: ArticleQuery) -> list[dict[str, Any]]:
     # Through the connection: these are plain rows, and the ORM's result layer doubles the cost.
-    result = session.connection().execute(build_select(query))
-    return [dict(row) for row in result.mappings()]
+    connection = session.connection()
+    _parse_json_with_orjson(connection)
+    result = connection.execute(build_select(query))
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
+
+
+def _parse_json_with_orjson(connection: Connection) -> None:
+    # Three jsonb columns a row: with the standard json module, parsing them was most of the
+    # Python time of a 1,000-row pull. Scoped to this connection; orjson reads the same JSON.
+    driver = connection.connection.driver_connection
+    if isinstance(driver, psycopg.Connection):
+        set_json_loads(orjson.loads, driver)
 
 
 def count_articles(*, session: Session, query: ArticleQuery) -> int:
