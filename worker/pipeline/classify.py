@@ -83,6 +83,9 @@ _CAPITALISED_ANY = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ʯΆ-ΫЀ-Я](?:\.[A-Z])*[\w']*
 # Capitalised words folded to lower case and joined by spaces, when none needs a full look-up key.
 _PLAIN_WORDS = re.compile(r"[a-z ]*")
 _CUE_SEPARATORS = str.maketrans(dict.fromkeys(string.punctuation.replace("$", ""), " "))
+# bytes.split() does not split at the ASCII information separators, as str.split() does.
+_CUE_SEPARATOR_CHARS = (string.punctuation.replace("$", "") + "\x1c\x1d\x1e\x1f").encode()
+_CUE_SEPARATOR_BYTES = bytes.maketrans(_CUE_SEPARATOR_CHARS, b" " * len(_CUE_SEPARATOR_CHARS))
 # Cities this big are read in all-capitals text without support from other mentions.
 _BIG_CITY = 1_000_000
 # How far back to look for the word before a name.
@@ -166,8 +169,14 @@ def _before(text: str, start: int) -> tuple[str, str]:
 def _cues(blocks: list[str], gazetteer: Gazetteer) -> list[str]:
     """The cue words an article uses, each once, in a stable order."""
     text = "\n".join(block[:_MAX_BLOCK_CHARS] for block in blocks).replace("’", "'")
-    # One pass over the whole article: per paragraph, the calls cost more than the translation.
-    found = set(gazetteer.cue_words.intersection(text.translate(_CUE_SEPARATORS).split()))
+    # One pass over the whole article (per paragraph, the calls cost more than the work), on bytes
+    # where the text is ASCII: splitting the text into words is most of the cost, and bytes split
+    # and translate faster than str.
+    if text.isascii():
+        words = text.encode("ascii").translate(_CUE_SEPARATOR_BYTES).split()
+        found = {cue.decode() for cue in gazetteer.cue_words_ascii.intersection(words)}
+    else:
+        found = set(gazetteer.cue_words.intersection(text.translate(_CUE_SEPARATORS).split()))
     if "$" in text:
         dollars = (f"{prefix}$" for prefix in _DOLLAR.findall(text))
         found.update(cue for cue in dollars if cue in gazetteer.cues)

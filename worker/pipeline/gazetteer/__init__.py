@@ -128,7 +128,8 @@ class Gazetteer:
     # usual one first (None first: no reading unless the article supports one), or a world area.
     cues: Mapping[str, tuple[str | None, ...]]
     cue_areas: Mapping[str, str]
-    cue_words: frozenset[str]  # every cue word, for one set intersection per paragraph
+    cue_words: frozenset[str]  # every cue word, for one set intersection per article
+    cue_words_ascii: frozenset[bytes]  # the same encoded, for ASCII text (split bytes are cheaper)
     # US state abbreviations ("Nev."), read only in "Town, Abbr." -> the state as a name
     abbreviations: Mapping[str, Name]
 
@@ -307,6 +308,7 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
     }
     for prefix, meaning in cues_data["dollar_prefixes"].items():
         cues[f"{prefix}$"] = cues.get(meaning, (meaning,))
+    cue_words = frozenset(cues) | frozenset(cues_data["areas"])
     state = (Reading("US", None, "subdivision"),)
     abbreviations = {
         name_key(text): Name(display=text, readings=state)
@@ -316,7 +318,8 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
         abbreviations=abbreviations,
         cues=cues,
         cue_areas=dict(cues_data["areas"]),
-        cue_words=frozenset(cues) | frozenset(cues_data["areas"]),
+        cue_words=cue_words,
+        cue_words_ascii=frozenset(word.encode() for word in cue_words if word.isascii()),
         names=names,
         longest=longest,
         first_words=frozenset(longest) | frozenset(abbreviations),
