@@ -114,13 +114,13 @@ def test_relative_printed_date_resolves_against_fetched_at() -> None:
     )
     page = (
         "<html><head><title>Bridge closed</title></head><body><article><h1>Bridge closed</h1>"
-        f"<div class='meta'>Posted 2 hours ago</div>{paragraph * 3}</article></body></html>"
+        f"<div class='meta'>Posted 15 minutes ago</div>{paragraph * 3}</article></body></html>"
     )
     fetched_at = datetime.fromisoformat("2024-05-06T12:30:00+00:00")
     result = _clean(page.encode(), url=None, fetched_at=fetched_at)
     assert isinstance(result, CleanPage)
     assert result.published is not None
-    assert result.published.at == datetime.fromisoformat("2024-05-06T10:30:00+00:00")
+    assert result.published.at == datetime.fromisoformat("2024-05-06T12:15:00+00:00")
     assert _clean(page.encode(), url=None, fetched_at=None).published is None  # type: ignore[union-attr]
 
 
@@ -208,3 +208,73 @@ def test_real_article_pages_keep_their_body() -> None:
     # A regression floor well under the benchmark figure (bench/extraction.py prints it).
     assert sum(scores) / len(scores) >= 0.93
     assert sum(score >= 0.8 for score in scores) >= 0.9 * len(scores)
+
+
+_STORY = "<p>" + "The council voted to reopen the harbour after the winter storms had passed. " * 3
+
+
+def _dated_page(*, metadata: str, dateline: str) -> bytes:
+    """A small article page stating a date in its metadata and printing one under the headline."""
+    return (
+        f"<html><head><title>Harbour reopens</title>{metadata}</head><body><article>"
+        f"<h1>Harbour reopens</h1><div class='info'>{dateline}</div>{_STORY * 3}"
+        "</article></body></html>"
+    ).encode()
+
+
+def _json_ld(date_published: str) -> str:
+    return (
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Harbour '
+        f'reopens", "datePublished": "{date_published}"}}</script>'
+    )
+
+
+def test_dateline_beats_metadata_naming_another_day() -> None:
+    page = _dated_page(metadata=_json_ld("2021-12-20T10:02:00+01:00"), dateline="27.01.2022")
+    result = _clean(page, url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert (result.published.at.date().isoformat(), result.published.source) == (
+        "2022-01-27",
+        "text",
+    )
+
+
+@pytest.mark.parametrize(
+    ("stated", "dateline"),
+    [
+        # The same moment in the page's own zone: the metadata's exact instant is kept.
+        ("2023-11-09T02:11:00+00:00", "November 8, 2023"),
+        # An ambiguous numeric date that agrees when read month-first.
+        ("2023-11-02T14:00:51Z", "02/11/2023 02:00pm GMT"),
+        # An event's date, not the story's.
+        ("2019-11-27T08:00:00Z", "Termin: 21.02.2020"),
+    ],
+)
+def test_dateline_agreeing_or_not_a_publication_keeps_metadata(stated: str, dateline: str) -> None:
+    result = _clean(
+        _dated_page(metadata=_json_ld(stated), dateline=dateline), url=None, fetched_at=None
+    )
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert result.published.source == "jsonld"
+    assert result.published.at == datetime.fromisoformat(stated).replace(second=0)
+
+
+@pytest.mark.parametrize(
+    ("printed", "day"),
+    [
+        ("15 августа 2016, 13:43", "2016-08-15"),
+        ("18 listopada 2019", "2019-11-18"),
+        ("30 października 2020", "2020-10-30"),
+        ("2019年6月20日 8時30分", "2019-06-20"),
+        ("2019년 11월 20일", "2019-11-20"),
+        ("2019. 11. 20.", "2019-11-20"),
+        ("26 | 01 | 2022", "2022-01-26"),
+    ],
+)
+def test_printed_dates_in_more_languages_and_forms(printed: str, day: str) -> None:
+    result = _clean(_dated_page(metadata="", dateline=printed), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert (result.published.at.date().isoformat(), result.published.source) == (day, "text")

@@ -12,7 +12,8 @@ Rules, so results are predictable:
   may also be a bare 20190105 or a Unix timestamp; prose never is. No general-purpose parser
   runs: the forms news pages print are few, and a fuzzy parser invents dates out of menus.
 - Month names are read in English, German, French, Spanish, Italian, Portuguese and Dutch, full or
-  abbreviated, with or without accents.
+  abbreviated, with or without accents, and in Russian, Ukrainian, Polish and Czech (genitive and
+  nominative). Also read: "2019年6月20日" and "2019년 11월 20일", "2019. 11. 20.", "26 | 01 | 2022".
 - Numeric day/month order: a field above 12 is the day; otherwise month-first when the expression
   carries a US sign (a US zone such as ET or PDT, or an AM/PM clock), day-first in every other case
   (most of the world, and the German-heavy pages this service reads, write day first).
@@ -62,6 +63,27 @@ _MONTH_NAMES = (
 _MONTHS = {
     name: month for month, names in enumerate(_MONTH_NAMES, start=1) for name in names.split()
 }
+# Russian, Ukrainian, Polish, Czech (the genitive "15 августа", "18 listopada", and the nominative),
+# and the Scandinavian names the table above lacks.
+_MORE_MONTH_NAMES = (
+    "января январь янв січня січень stycznia styczeń ledna leden",
+    "февраля февраль фев лютого лютий lutego luty února únor",
+    "марта март березня березень marca marzec března březen",
+    "апреля апрель апр квітня квітень kwietnia kwiecień dubna duben",
+    "мая май травня травень maja maj května květen",
+    "июня июнь июн червня червень czerwca czerwiec června červen",
+    "июля июль июл липня липень lipca lipiec července červenec",
+    "августа август авг серпня серпень sierpnia sierpień srpna srpen augusti",
+    "сентября сентябрь сен сент вересня вересень września wrzesień září",
+    "октября октябрь окт жовтня жовтень października październik října říjen",
+    "ноября ноябрь ноя листопада листопад listopada listopad listopadu",
+    "декабря декабрь дек грудня грудень grudnia grudzień prosince prosinec desember",
+)
+_MONTHS.update(
+    (name, month)
+    for month, names in enumerate(_MORE_MONTH_NAMES, start=1)
+    for name in names.split()
+)
 
 # Fixed offsets in minutes. Names that are ambiguous worldwide take the reading news sites use most
 # (CST is US Central, IST is India).
@@ -109,12 +131,17 @@ _ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _YMD_DATE = re.compile(r"(?<!\d)(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?!\d)")
 _NUMERIC_DATE = re.compile(r"(?<![\d.])(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?![\d])")
 _DAY_MONTH_YEAR = re.compile(
-    r"(?<![\d:])(\d{1,2})(?:st|nd|rd|th|er|º)?\.?\s{0,3}(?:de\s+)?([^\W\d_]{3,10})\.?,?\s{1,3}"
+    r"(?<![\d:])(\d{1,2})(?:st|nd|rd|th|er|º)?\.?\s{0,3}(?:de\s+)?([^\W\d_]{3,12})\.?,?\s{1,3}"
     r"(?:de\s+)?(\d{4}|'?\d{2})(?![\d:])"
 )
 _MONTH_DAY_YEAR = re.compile(
     r"(?<![^\W\d_])([^\W\d_]{3,10})\.?\s{1,3}(\d{1,2})(?:st|nd|rd|th)?,?\s{1,3}(\d{4})(?!\d)"
 )
+# Chinese, Japanese and Korean dates ("2019年6月20日", "2019년 11월 20일"), Korean dotted dates
+# ("2019. 11. 20."), and a day, month and year between bars ("26 | 01 | 2022").
+_CJK_DATE = re.compile(r"(\d{4})\s?[年년]\s?(\d{1,2})\s?[月월]\s?(\d{1,2})\s?[日일]")
+_SPACED_YMD_DATE = re.compile(r"(?<![\d.])(\d{4})\.\s(\d{1,2})\.\s(\d{1,2})\.(?!\d)")
+_BARRED_DATE = re.compile(r"(?<![\d|])(\d{1,2})\s?\|\s?(\d{1,2})\s?\|\s?(\d{4})(?![\d|])")
 # C's ctime and Unix `date` print the year last, after the time: "Tue Jan 05 10:20:30 CET 2019".
 _CTIME = re.compile(
     r"(?<![^\W\d_])([A-Za-z]{3})\s{1,3}(\d{1,2})\s{1,3}\d{1,2}:\d{2}(?::\d{2})?"
@@ -288,6 +315,8 @@ def _absolute_date(expression: str) -> date | None:
         day = _make_date(int(ctime[3]), month, int(ctime[2]))
         if day is not None:
             candidates.append((ctime.start(), day))
+    if "|" in expression or ". " in expression or not expression.isascii():
+        candidates.extend(_spaced_or_cjk_dates(expression))
     if not candidates:
         numeric = _NUMERIC_DATE.search(expression)
         if numeric:
@@ -297,6 +326,21 @@ def _absolute_date(expression: str) -> date | None:
     if not candidates:
         return None
     return min(candidates, key=lambda candidate: candidate[0])[1]
+
+
+def _spaced_or_cjk_dates(expression: str) -> Iterator[tuple[int, date]]:
+    """Give (position, date) for the CJK, Korean dotted and barred dates in the expression."""
+    for pattern in (_CJK_DATE, _SPACED_YMD_DATE):
+        match = pattern.search(expression)
+        if match is not None:
+            day = _make_date(int(match[1]), int(match[2]), int(match[3]))
+            if day is not None:
+                yield match.start(), day
+    barred = _BARRED_DATE.search(expression)
+    if barred is not None:
+        day = _make_date(int(barred[3]), int(barred[2]), int(barred[1]))
+        if day is not None:
+            yield barred.start(), day
 
 
 def _overlapping(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
