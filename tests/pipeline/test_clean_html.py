@@ -278,3 +278,29 @@ def test_printed_dates_in_more_languages_and_forms(printed: str, day: str) -> No
     assert isinstance(result, CleanPage)
     assert result.published is not None
     assert (result.published.at.date().isoformat(), result.published.source) == (day, "text")
+
+
+def test_day_first_url_date_is_a_fallback() -> None:
+    page = _dated_page(metadata="", dateline="")
+    result = _clean(page, url="https://news.example/meldungen/29-10-2021", fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert (result.published.at.date().isoformat(), result.published.source) == (
+        "2021-10-29",
+        "url",
+    )
+
+
+def test_date_marked_published_inside_a_widget_is_the_last_resort() -> None:
+    page = (
+        "<html><head><title>Harbour reopens</title></head><body><div class='widget Blog'>"
+        "<h2>Harbour reopens</h2><span itemprop='datePublished' content='2020-05-19'></span>"
+        f"{_STORY * 3}</div></body></html>"
+    ).encode()
+    result = _clean(page, url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert (result.published.at.date().isoformat(), result.published.source) == (
+        "2020-05-19",
+        "time_tag",
+    )

@@ -308,6 +308,8 @@ _SITE_NAME_METAS = ("og:site_name", "application-name", "apple-mobile-web-app-ti
 _SECTION_METAS = ("article:section", "section", "parsely-section", "category")
 # A full date in a URL path: /2019/11/20/, /2019-11-20-, /20191120/ (separators all alike).
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})([/-]?)([01]\d|[1-9])\2([0-3]\d|[1-9])(?=[/._-]|$)")
+# ... or day first, as a path segment or inside a slug: /29-10-2021, -02-11-2023-.
+_URL_DAY_FIRST_DATE = re.compile(r"[/_-]([0-3]\d)-([01]\d)-((?:19|20)\d{2})(?=[/._-]|$)")
 _TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»]{1,2}\s+")
 _MAX_URL_CHARS = 2000
 _LOCAL_MIDNIGHT = re.compile(
@@ -445,7 +447,10 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
     if published is None:
         published = _printed_date(
             (*extraction.date_lines[:1], dated, *extraction.date_lines[1:]), page.fetched_at
-        ) or _first_parsed(metadata.updated, page.fetched_at)
+        ) or (
+            _first_parsed(metadata.updated, page.fetched_at)
+            or _marked_date_in_chrome(tree, page.fetched_at)
+        )
     else:
         dateline = _dateline(extraction.date_lines[0], headline, page.fetched_at)
         if dateline is not None and _disagrees(dateline, published):
@@ -636,8 +641,10 @@ def _dateline(
     """Give the date of the first short dated line up to a few lines below the headline, or None."""
     folded = _fold(headline)
     at = next((index for index, line in enumerate(lines) if _fold(line) == folded), None)
-    end = len(lines) if at is None else at + 1 + _DATELINE_AFTER_HEADLINE_BLOCKS
-    for line in lines[:end]:
+    if at is None:
+        # Without the headline in view, a short dated line is as likely a teaser's as the story's.
+        return None
+    for line in lines[: at + 1 + _DATELINE_AFTER_HEADLINE_BLOCKS]:
         if len(line) > _DATELINE_MAX_CHARS or _NOT_PUBLICATION_CUE.search(line):
             continue
         # A printed calendar date only: "2 hrs ago" beside the headline may be a teaser's.
@@ -654,6 +661,20 @@ def _disagrees(dateline: PublishedAt, stated: PublishedAt) -> bool:
     # "02/11/2023" read day-first while the metadata says February 11: the same date, read the
     # other way round.
     return not (printed.day <= 12 and (printed.month, printed.day) == (day.day, day.month))
+
+
+def _marked_date_in_chrome(
+    tree: LexborHTMLParser, fetched_at: datetime | None
+) -> PublishedAt | None:
+    """Give the date of the first element marked datePublished, chrome or not, or None."""
+    # The last resort: some platforms (Blogger) call every box a "widget", the post's own too.
+    for node in tree.css("[itemprop=datePublished]")[:_MAX_TIME_ELEMENTS]:
+        attributes = node.attributes
+        value = attributes.get("datetime") or attributes.get("content") or _text(node)
+        published = _parse(value or "", fetched_at, "time_tag")
+        if published is not None:
+            return published
+    return None
 
 
 def _printed_date(
@@ -704,9 +725,14 @@ def _url_date(url: str | None, fetched_at: datetime | None) -> PublishedAt | Non
     """Give the day a URL path states (/2019/11/20/), at day precision, or None."""
     if not url:
         return None
-    match = _URL_DATE.search(urlsplit(url[:_MAX_URL_CHARS]).path)
+    path = urlsplit(url[:_MAX_URL_CHARS]).path
+    match = _URL_DATE.search(path)
     if match is None:
-        return None
+        day_first = _URL_DAY_FIRST_DATE.search(path)
+        if day_first is None:
+            return None
+        day, month, year = (int(group) for group in day_first.groups())
+        return parse_date(f"{year:04d}-{month:02d}-{day:02d}", fetched_at=fetched_at, source="url")
     year, month, day = int(match.group(1)), int(match.group(3)), int(match.group(4))
     if not match.group(2) and (len(match.group(3)) != 2 or len(match.group(4)) != 2):
         return None
