@@ -638,14 +638,21 @@ def _stated_date(
 def _dateline(
     lines: tuple[str, ...], headline: str, fetched_at: datetime | None
 ) -> PublishedAt | None:
-    """Give the date of the first short dated line up to a few lines below the headline, or None."""
+    """Give the date of the first dateline around the headline (a short dated line), or None.
+
+    A longer line counts below the headline when it opens with the date ("05.02.2020 - Redaktion:
+    ..."); above it, such lines are mostly the site's ticker or another story's teaser.
+    """
     folded = _fold(headline)
     at = next((index for index, line in enumerate(lines) if _fold(line) == folded), None)
     if at is None:
         # Without the headline in view, a short dated line is as likely a teaser's as the story's.
         return None
-    for line in lines[: at + 1 + _DATELINE_AFTER_HEADLINE_BLOCKS]:
-        if len(line) > _DATELINE_MAX_CHARS or _NOT_PUBLICATION_CUE.search(line):
+    for index, line in enumerate(lines[: at + 1 + _DATELINE_AFTER_HEADLINE_BLOCKS]):
+        short = len(line) <= _DATELINE_MAX_CHARS
+        if not (short or (index > at and line[:1].isdigit())):
+            continue
+        if _NOT_PUBLICATION_CUE.search(line[:_MAX_DATED_CHARS]):
             continue
         # A printed calendar date only: "2 hrs ago" beside the headline may be a teaser's.
         if parse_date(line, fetched_at=None, source="text") is not None:
@@ -657,7 +664,12 @@ def _disagrees(dateline: PublishedAt, stated: PublishedAt) -> bool:
     """Say whether a dateline names another day than the stated date, beyond zone differences."""
     printed, day = dateline.at.date(), stated.at.date()
     if abs(printed - day) <= _DATELINE_TOLERANCE:
-        return False
+        # A day apart is a zone difference unless the page's own zone says otherwise: 19:00+01:00
+        # on the 9th is the 9th where the page is, so a dateline of the 10th names another day.
+        offset = stated.utc_offset_minutes
+        if not offset or printed == day:
+            return False
+        return printed != (stated.at + timedelta(minutes=offset)).date()
     # "02/11/2023" read day-first while the metadata says February 11: the same date, read the
     # other way round.
     return not (printed.day <= 12 and (printed.month, printed.day) == (day.day, day.month))
