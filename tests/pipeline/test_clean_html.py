@@ -304,3 +304,16 @@ def test_date_marked_published_inside_a_widget_is_the_last_resort() -> None:
         "2020-05-19",
         "time_tag",
     )
+
+
+def test_element_left_open_inside_noscript_does_not_hide_the_article() -> None:
+    page = (
+        "<html><head><title>Harbour reopens</title></head><body><noscript><div id='nojs'>"
+        f"</noscript><div><h1>Harbour reopens</h1><p>( Pescasseroli, 14 Gennaio 20 )</p>"
+        f"{_STORY * 3}</div></body></html>"
+    ).encode()
+    result = _clean(page, url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert "harbour after the winter storms" in " ".join(result.body)
+    assert result.published is not None
+    assert result.published.at.date().isoformat() == "2020-01-14"

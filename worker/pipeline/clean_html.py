@@ -436,6 +436,13 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
     if not extraction.paragraphs and deferred:
         # Some platforms (Blogger) ship the post as a template that script renders.
         extraction = _body(LexborHTMLParser(f"<html><body>{deferred}</body></html>"), headline)
+    if not extraction.paragraphs and "<noscript" in page.text:
+        # An element left open inside <noscript> takes the rest of the page into it: read the page
+        # again with the noscript boxes opened instead of dropped.
+        reread = LexborHTMLParser(page.text)
+        reread.unwrap_tags(["noscript"])
+        reread.strip_tags([tag for tag in _DROPPED_TAGS if tag != "noscript"])
+        extraction = _body(reread, headline)
     body = extraction.paragraphs
     body_chars = sum(len(paragraph) for paragraph in body)
     if body_chars < _MIN_BODY_CHARS:
