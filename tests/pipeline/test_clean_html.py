@@ -317,3 +317,28 @@ def test_element_left_open_inside_noscript_does_not_hide_the_article() -> None:
     assert "harbour after the winter storms" in " ".join(result.body)
     assert result.published is not None
     assert result.published.at.date().isoformat() == "2020-01-14"
+
+
+def test_print_date_above_the_headline_does_not_override_metadata() -> None:
+    page = (
+        f"<html><head><title>Harbour reopens</title>{_json_ld('2020-01-23T09:00:00+01:00')}</head>"
+        "<body><article><div class='print'>Ausdruck vom 11.02.2020</div><h1>Harbour reopens</h1>"
+        f"{_STORY * 3}</article></body></html>"
+    ).encode()
+    result = _clean(page, url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert (result.published.at.date().isoformat(), result.published.source) == (
+        "2020-01-23",
+        "jsonld",
+    )
+
+
+def test_an_expiry_date_is_not_the_printed_publication_date() -> None:
+    page = _dated_page(
+        metadata="", dateline="Video verfügbar bis: 14.10.2020 ∙ 14:00 Uhr</div><div>16.10.2019"
+    )
+    result = _clean(page, url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert result.published.at.date().isoformat() == "2019-10-16"

@@ -645,19 +645,19 @@ def _stated_date(
 def _dateline(
     lines: tuple[str, ...], headline: str, fetched_at: datetime | None
 ) -> PublishedAt | None:
-    """Give the date of the first dateline around the headline (a short dated line), or None.
+    """Give the date of the first dateline in the few lines below the headline, or None.
 
-    A longer line counts below the headline when it opens with the date ("05.02.2020 - Redaktion:
-    ..."); above it, such lines are mostly the site's ticker or another story's teaser.
+    A dateline is a short dated line ("27.01.2022", "Updated May 06, 2019"), or a longer one that
+    opens with its date ("05.02.2020 - Redaktion: ..."). Lines above the headline are a site's
+    ticker, a teaser or the page's print date more often than the story's.
     """
     folded = _fold(headline)
     at = next((index for index, line in enumerate(lines) if _fold(line) == folded), None)
     if at is None:
         # Without the headline in view, a short dated line is as likely a teaser's as the story's.
         return None
-    for index, line in enumerate(lines[: at + 1 + _DATELINE_AFTER_HEADLINE_BLOCKS]):
-        short = len(line) <= _DATELINE_MAX_CHARS
-        if not (short or (index > at and line[:1].isdigit())):
+    for line in lines[at + 1 : at + 1 + _DATELINE_AFTER_HEADLINE_BLOCKS]:
+        if len(line) > _DATELINE_MAX_CHARS and not line[:1].isdigit():
             continue
         if _NOT_PUBLICATION_CUE.search(line[:_MAX_DATED_CHARS]):
             continue
@@ -701,7 +701,11 @@ def _printed_date(
 ) -> PublishedAt | None:
     """Give the publication date printed in the first group of lines that states one, or None."""
     for lines in line_groups:
-        published = find_date(lines, fetched_at=fetched_at)
+        # An expiry, an event or a quoted post is dated too, but not as this page's publication.
+        candidates = [
+            line for line in lines if not _NOT_PUBLICATION_CUE.search(line[:_MAX_DATED_CHARS])
+        ]
+        published = find_date(candidates, fetched_at=fetched_at)
         if published is not None:
             return published
     return None
