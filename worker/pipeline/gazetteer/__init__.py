@@ -128,8 +128,12 @@ class Gazetteer:
     # usual one first (None first: no reading unless the article supports one), or a world area.
     cues: Mapping[str, tuple[str | None, ...]]
     cue_areas: Mapping[str, str]
+    # Cue word -> the cue it spells ("dlrs" -> "dollars", "U.S.$" -> "US$"), for words that have
+    # other spellings: an article's cues are counted once per cue, not per spelling.
+    cue_spellings: Mapping[str, str]
     cue_words: frozenset[str]  # every cue word, for one set intersection per article
     cue_words_ascii: frozenset[bytes]  # the same encoded, for ASCII text (split bytes are cheaper)
+    cue_words_shouted: Mapping[str, str]  # cue words in capitals ("DLRS") -> as written ("dlrs")
     # US state abbreviations ("Nev."), read only in "Town, Abbr." -> the state as a name
     abbreviations: Mapping[str, Name]
 
@@ -306,8 +310,12 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
     cues: dict[str, tuple[str | None, ...]] = {
         word: tuple(codes) for word, codes in cues_data["words"].items()
     }
+    spellings: dict[str, str] = dict(cues_data["spellings"])
     for prefix, meaning in cues_data["dollar_prefixes"].items():
         cues[f"{prefix}$"] = cues.get(meaning, (meaning,))
+        spellings[f"{prefix}$"] = (
+            spellings.get(meaning, meaning) if meaning in cues else f"{meaning}$"
+        )
     cue_words = frozenset(cues) | frozenset(cues_data["areas"])
     state = (Reading("US", None, "subdivision"),)
     abbreviations = {
@@ -318,8 +326,10 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
         abbreviations=abbreviations,
         cues=cues,
         cue_areas=dict(cues_data["areas"]),
+        cue_spellings=spellings,
         cue_words=cue_words,
         cue_words_ascii=frozenset(word.encode() for word in cue_words if word.isascii()),
+        cue_words_shouted={word.upper(): word for word in sorted(cue_words, reverse=True)},
         names=names,
         longest=longest,
         first_words=frozenset(longest) | frozenset(abbreviations),
