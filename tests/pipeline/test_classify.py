@@ -373,3 +373,45 @@ def test_any_text_gives_a_well_formed_verdict(
 def test_a_name_glued_to_a_word_is_skipped_and_scanning_goes_on() -> None:
     verdict = classify(page("Launch", "The eParis app and the xBerlin site launched in Madrid."))
     assert places(verdict) == [("Madrid", "ES")]
+
+
+def test_a_cue_counts_once_however_it_is_spelt() -> None:
+    verdict = classify(page("Results", "Profit was 5 mln dlrs, or 50 cts a share, against 4 dlr."))
+    spellings = [e.place for e in verdict.evidence if e.country == "US"]
+    assert len([s for s in spellings if s in ("dlr", "dlrs", "dollars", "$")]) == 1
+    assert len([s for s in spellings if s in ("cts", "cents")]) == 1
+
+
+def test_cue_words_in_an_all_capitals_headline() -> None:
+    verdict = classify(page("ACME PLC SELLS UNIT FOR 5 MLN STG", "The sale was agreed on Monday."))
+    assert verdict.region == "UK"
+    assert {(e.place, e.country) for e in verdict.evidence} == {("PLC", "GB"), ("stg", "GB")}
+    # Mixed case keeps cue words case-sensitive: "Won" opening a sentence is not the currency.
+    assert classify(page("Results", "Won the vote.")).region == "unknown"
+
+
+def test_a_small_town_alone_is_not_read() -> None:
+    # Dudley (about 80,000 to 200,000 people by any count) is a first name here.
+    alone = classify(page("Dudley Taft to pursue bid", "Dudley Taft said he would bid."))
+    assert "GB" not in countries(alone)
+    # With its country named, the town is read.
+    supported = classify(page("Factory closes", "The plant in Dudley, England, will close."))
+    assert ("Dudley", "GB") in places(supported)
+    # A big city needs no support.
+    assert ("Chicago", "US") in places(classify(page("Storm", "Snow fell on Chicago.")))
+
+
+def test_a_possessive_acronym_keeps_its_capitals() -> None:
+    verdict = classify(page("Exports", "The USDA's weekly report showed steady corn exports."))
+    assert ("USDA's", "US") in places(verdict)
+    assert verdict.region == "Americas"
+
+
+def test_body_read_up_to_a_budget_after_the_lead() -> None:
+    filler = " ".join(["The market was quiet and prices were steady."] * 30)
+    late = page(
+        "Talks", "Officials met.", "They talked.", filler, filler, filler, "In Kenya, talks."
+    )
+    assert classify(late).region == "unknown"
+    early = page("Talks", "Officials met.", "They talked.", "In Kenya, talks.", filler)
+    assert classify(early).region == "Africa"
