@@ -13,11 +13,10 @@ from typing import Annotated, Any, TypeVar
 import orjson
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
+from worker._console import err, out, progress_bar
 from worker.config import get_settings, redact_url
 from worker.consumers_cli import register as register_consumer_commands
 from worker.crawl.cli import register as _register_crawl
@@ -55,8 +54,6 @@ rejects_app = typer.Typer(
 )
 app.add_typer(rejects_app, name="rejects")
 
-out = Console()
-err = Console(stderr=True)
 
 PathsArg = Annotated[
     list[str],
@@ -67,17 +64,6 @@ PathsArg = Annotated[
 SourceOpt = Annotated[
     str, typer.Option("--source", "-s", help="Source name recorded with each dump.")
 ]
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
 
 
 def _batched(items: Sequence[T], size: int) -> Iterator[list[T]]:
@@ -105,7 +91,7 @@ def ingest(
     regions: Counter[str] = Counter()
     rejected: list[tuple[str, str, str]] = []
     dumps = read_dumps(labels, source=source, max_page_bytes=settings.max_page_bytes)
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("ingesting", total=len(labels))
         for batch in _batched(list(dumps), batch_size or settings.batch_size):
             received = [receive(d.page, receipt_key=d.page.id or str(uuid.uuid4())) for d in batch]
@@ -160,7 +146,7 @@ def enqueue(
     settings = get_settings()
     labels = expand_paths(paths)
     dumps = read_dumps(labels, source=source, max_page_bytes=settings.max_page_bytes)
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("enqueueing", total=len(labels))
         report = enqueue_pages(
             (dump.page for dump in dumps),
@@ -414,7 +400,7 @@ def _revise_in_chunks(label: str, ids: list[int], revise: Callable[..., Any]) ->
 
     settings = get_settings()
     total = ReviseReport()
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task(label, total=len(ids))
         for chunk in _batched(ids, settings.batch_size):
             with transaction() as session:

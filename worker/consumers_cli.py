@@ -16,17 +16,14 @@ from typing import IO, Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from worker._console import err, out, progress_bar
 
 # Structured columns are JSON text in CSV (and in parquet, except the list of section labels).
 _JSON_FIELDS = frozenset({"section_labels", "region_scores", "region_evidence"})
 _TABLE_COLUMNS = ("ingest_seq", "published_at", "region", "source", "headline")
 _EXIT_USAGE = 2  # worker.cli.EXIT_USAGE, which this module cannot import (cli imports it)
-
-out = Console()
-err = Console(stderr=True)
 
 
 class QueryFormat(StrEnum):
@@ -169,7 +166,7 @@ def export(
             written += len(batch)
             progress.update(task, completed=written, total=max(total, written))
 
-    with _progress() as progress, get_engine().connect() as connection:
+    with progress_bar() as progress, get_engine().connect() as connection:
         task = progress.add_task(f"exporting {path.name}", total=total)
         batches = counted(stream_articles(connection=connection, query=request))
         if output is ExportFormat.PARQUET:
@@ -193,17 +190,6 @@ def _request(**filters: Any) -> Any:
         if moment is not None and moment.tzinfo is None:
             filters[bound] = moment.replace(tzinfo=UTC)
     return ArticleQuery(**filters)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
 
 
 def _csv_value(field: str, value: Any) -> Any:

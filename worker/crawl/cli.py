@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from worker._console import err, out
 from worker.crawl.settings import get_crawl_settings
 from worker.crawl.sources import find_source
 
@@ -19,8 +19,6 @@ EXIT_FAILED = 1  # a crawl failed, or could not start because another was runnin
 
 crawl_app = typer.Typer(help="Crawl the news sources listed in NEWSINGEST_SOURCES.")
 
-out = Console()
-err = Console(stderr=True)
 
 # Outcomes in the order a reader wants them, each with the words the progress line uses.
 _SHOWN = (
