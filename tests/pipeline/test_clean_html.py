@@ -271,6 +271,7 @@ def test_dateline_agreeing_or_not_a_publication_keeps_metadata(stated: str, date
         ("2019년 11월 20일", "2019-11-20"),
         ("2019. 11. 20.", "2019-11-20"),
         ("26 | 01 | 2022", "2022-01-26"),
+        ("Von Deutscher Tennis Bund 4. 2. 2022.", "2022-02-04"),
     ],
 )
 def test_printed_dates_in_more_languages_and_forms(printed: str, day: str) -> None:

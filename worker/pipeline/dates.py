@@ -13,7 +13,8 @@ Rules, so results are predictable:
   runs: the forms news pages print are few, and a fuzzy parser invents dates out of menus.
 - Month names are read in English, German, French, Spanish, Italian, Portuguese and Dutch, full or
   abbreviated, with or without accents, and in Russian, Ukrainian, Polish and Czech (genitive and
-  nominative). Also read: "2019年6月20日" and "2019년 11월 20일", "2019. 11. 20.", "26 | 01 | 2022".
+  nominative). Also read: "2019年6月20日" and "2019년 11월 20일", "2019. 11. 20.", "26 | 01 | 2022",
+  "4. 2. 2022".
 - Numeric day/month order: a field above 12 is the day; otherwise month-first when the expression
   carries a US sign (a US zone such as ET or PDT, or an AM/PM clock), day-first in every other case
   (most of the world, and the German-heavy pages this service reads, write day first).
@@ -138,10 +139,12 @@ _MONTH_DAY_YEAR = re.compile(
     r"(?<![^\W\d_])([^\W\d_]{3,10})\.?\s{1,3}(\d{1,2})(?:st|nd|rd|th)?,?\s{1,3}(\d{4})(?!\d)"
 )
 # Chinese, Japanese and Korean dates ("2019年6月20日", "2019년 11월 20일"), Korean dotted dates
-# ("2019. 11. 20."), and a day, month and year between bars ("26 | 01 | 2022").
+# ("2019. 11. 20."), and day-first dates between bars or spaced dots ("26 | 01 | 2022",
+# "4. 2. 2022").
 _CJK_DATE = re.compile(r"(\d{4})\s?[年년]\s?(\d{1,2})\s?[月월]\s?(\d{1,2})\s?[日일]")
 _SPACED_YMD_DATE = re.compile(r"(?<![\d.])(\d{4})\.\s(\d{1,2})\.\s(\d{1,2})\.(?!\d)")
 _BARRED_DATE = re.compile(r"(?<![\d|])(\d{1,2})\s?\|\s?(\d{1,2})\s?\|\s?(\d{4})(?![\d|])")
+_SPACED_DMY_DATE = re.compile(r"(?<![\d.])(\d{1,2})\.\s(\d{1,2})\.\s(\d{4})(?!\d)")
 # C's ctime and Unix `date` print the year last, after the time: "Tue Jan 05 10:20:30 CET 2019".
 _CTIME = re.compile(
     r"(?<![^\W\d_])([A-Za-z]{3})\s{1,3}(\d{1,2})\s{1,3}\d{1,2}:\d{2}(?::\d{2})?"
@@ -329,18 +332,19 @@ def _absolute_date(expression: str) -> date | None:
 
 
 def _spaced_or_cjk_dates(expression: str) -> Iterator[tuple[int, date]]:
-    """Give (position, date) for the CJK, Korean dotted and barred dates in the expression."""
+    """Give (position, date) for the CJK, spaced dotted and barred dates in the expression."""
     for pattern in (_CJK_DATE, _SPACED_YMD_DATE):
         match = pattern.search(expression)
         if match is not None:
             day = _make_date(int(match[1]), int(match[2]), int(match[3]))
             if day is not None:
                 yield match.start(), day
-    barred = _BARRED_DATE.search(expression)
-    if barred is not None:
-        day = _make_date(int(barred[3]), int(barred[2]), int(barred[1]))
-        if day is not None:
-            yield barred.start(), day
+    for pattern in (_BARRED_DATE, _SPACED_DMY_DATE):
+        match = pattern.search(expression)
+        if match is not None:
+            day = _make_date(int(match[3]), int(match[2]), int(match[1]))
+            if day is not None:
+                yield match.start(), day
 
 
 def _overlapping(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
