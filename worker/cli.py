@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from worker._console import err, out, progress_bar
 from worker.config import get_settings, redact_url
 from worker.consumers_cli import register as register_consumer_commands
-from worker.crawl.cli import register as _register_crawl
+from worker.crawl.cli import register as register_crawl_commands
 from worker.errors import ConfigError, NewsingestError, ServiceUnavailable
 from worker.inputs import expand_paths, read_dumps
 from worker.logs import configure_logging
@@ -47,7 +47,6 @@ Exit codes: 0 ok; 1 some inputs were rejected (their reasons are printed and sto
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode=None, add_completion=False)
 db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-_register_crawl(app)
 rejects_app = typer.Typer(
     help="List rejected dumps with their reasons; `replay` runs them again after a fix.",
     invoke_without_command=True,
@@ -421,7 +420,9 @@ def db_upgrade(
     out.print(f"database at {redact_url(url)} is at {revision}")
 
 
+# Commands that live beside their subsystems, listed after the core ones in --help.
 register_consumer_commands(app)
+register_crawl_commands(app)
 
 
 def main() -> None:
