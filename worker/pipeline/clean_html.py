@@ -334,7 +334,7 @@ _DATELINE_MAX_CHARS = 40
 _DATELINE_AFTER_HEADLINE_BLOCKS = 8
 # Dates near a headline that are not its publication: an event's, an offer's end, a quoted post's.
 _NOT_PUBLICATION_CUE = re.compile(
-    r"(?<!\w)(?:termin|bis|until|verfügbar|available|geteilt|shared|expires?)(?!\w)",
+    r"(?<!\w)(?:termin|bis|until|verfügbar|geteilt|shared|expires?)(?!\w)",
     re.IGNORECASE,
 )
 # How far around the article text to look for a printed date, in blocks.
