@@ -83,7 +83,7 @@ _MAX_BLOCKS = 400
 _WORD = re.compile(r"([\W\d_]*)((?:[A-Za-z]\.){2,}|[^\W\d_]+(?:'[^\W\d_]+)*)")
 # A capitalised word, "U.S" of "U.S." included. The scan over every character is the hot loop, and
 # a class reaching past ASCII doubles its cost, so the wider one runs only on non-ASCII paragraphs.
-_CAPITALISED = re.compile(r"[A-Z](?:\.[A-Z])*[\w']*")
+_CAPITALISED = re.compile(r"[A-Z](?:\.[A-Z])*[\w']*", re.ASCII)  # ASCII \w: a table look-up
 _CAPITALISED_ANY = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-ʯΆ-ΫЀ-Я](?:\.[A-Z])*[\w']*")
 # Capitalised words folded to lower case and joined by spaces, when none needs a full look-up key.
 _PLAIN_WORDS = re.compile(r"[a-z ]*")
