@@ -3,7 +3,11 @@
 Metadata first, where the page states it: JSON-LD (NewsArticle and kin, `@graph` included), Open
 Graph and other `<meta>` tags, `<time datetime>` outside page chrome, and a date in the URL path,
 which wins over metadata that disagrees with it by days (a URL's date is fixed when the story is
-created). Failing those, a date printed near the headline or after the text; the update time last.
+created). A dateline printed just below the headline wins over both when it names another day
+(more than a day away, or a day away in the zone the metadata states): metadata often carries a
+CMS's creation date or a republished story's first date, while readers take the visible one.
+Failing all of those, a date printed near the headline or after the text (never an expiry or
+event date); the update time; last, a `datePublished` element even inside page chrome.
 
 The body is chosen by measurement, not by per-site rules. The page body is walked once into text
 blocks (a paragraph, a heading, a list item, a table row), each remembering its block ancestors,
