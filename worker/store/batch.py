@@ -194,7 +194,17 @@ def upsert_batch(
     for page in pages:
         first_page.setdefault(page.content_hash, page)
 
-    created_by, article_ids = upsert_articles(session, results, first_page, story_window)
+    # An article created by this batch is seen exactly by this batch's receipts of it, so its
+    # count is written with it: a later UPDATE would rewrite the row and recompute its generated
+    # search vector (profiled: the second largest server cost per page).
+    receipts_per_key: Counter[DedupeKey] = Counter()
+    for page in {page.receipt_key: page for page in pages}.values():
+        result = results.get(page.content_hash)
+        if isinstance(result, Processed):
+            receipts_per_key[dedupe_key(result, first_page[page.content_hash].page.source)] += 1
+    created_by, article_ids = upsert_articles(
+        session, results, first_page, story_window, seen_counts=receipts_per_key
+    )
     inserted = _insert_raw_pages(session, results, first_page, created_by, article_ids)
     seen = {**known, **find_known_content(session=session, hashes=list(results))}
 
@@ -226,7 +236,15 @@ def upsert_batch(
             }
         )
     recorded = set(_INSERT_SIGHTINGS.run(session, rows).scalars())
-    _count_sightings(session, [item for item in outcomes if item.receipt_key in recorded])
+    created = {article_ids[key] for key in created_by}
+    _count_sightings(
+        session,
+        [
+            item
+            for item in outcomes
+            if item.receipt_key in recorded and item.article_id not in created
+        ],
+    )
     # Delivered when (and only if) the batch commits, so consumers can LISTEN instead of polling.
     session.execute(
         text("SELECT pg_notify('newsingest_articles', json_build_object('stored', :n)::text)"),
@@ -281,7 +299,6 @@ def article_row(processed: Processed, page: Received) -> dict[str, Any]:
         "url": page.page.url,
         "source": page.page.source,
         "content_type": clean.kind,
-        "seen_count": 0,  # raised by _count_sightings from the sightings actually recorded
         "extractor_version": processed.extractor_version,
         "classifier_version": processed.classifier_version,
     }
@@ -292,6 +309,8 @@ def upsert_articles(
     results: Mapping[bytes, Processed | Rejection],
     first_page: Mapping[bytes, Received],
     story_window: timedelta,
+    *,
+    seen_counts: Mapping[DedupeKey, int] | None = None,
 ) -> tuple[dict[DedupeKey, bytes], dict[DedupeKey, int]]:
     """Insert the batch's new articles; returns which content created each, and every key's id."""
     candidates: dict[DedupeKey, bytes] = {}
@@ -310,7 +329,8 @@ def upsert_articles(
     ids = dict(zip(ordered, _allocate_article_ids(session, len(ordered)), strict=True))
     stories = _assign_stories(session, rows, ids, story_window)
     for key, row in rows.items():
-        row |= {"id": ids[key], "story_id": stories[key]}
+        seen = seen_counts.get(key, 0) if seen_counts else 0
+        row |= {"id": ids[key], "story_id": stories[key], "seen_count": seen}
     inserted = cast(
         "Iterable[tuple[int, str, Any, str | None]]",
         _INSERT_ARTICLES.run(session, list(rows.values())),
