@@ -87,10 +87,15 @@ def test_daylight_saving_decides_region_zones() -> None:
 @pytest.mark.parametrize(
     ("text", "delta", "precision"),
     [
-        ("2 hrs ago", timedelta(hours=2), "minute"),
-        ("an hour ago", timedelta(hours=1), "minute"),
+        ("2 hrs ago", timedelta(hours=2), "day"),
+        ("an hour ago", timedelta(hours=1), "day"),
         ("15 minutes ago", timedelta(minutes=15), "minute"),
-        ("vor 3 Stunden", timedelta(hours=3), "minute"),
+        ("90 mins ago", timedelta(minutes=90), "minute"),
+        ("30 seconds ago", timedelta(seconds=30), "minute"),
+        ("vor 3 Stunden", timedelta(hours=3), "day"),
+        ("vor 20 Minuten", timedelta(minutes=20), "minute"),
+        ("13 hours ago", timedelta(hours=13), "day"),  # the day before the fetch, in UTC
+        ("2 weeks ago", timedelta(weeks=2), "day"),
         ("3 days ago", timedelta(days=3), "day"),
         ("vor 2 Tagen", timedelta(days=2), "day"),
     ],
@@ -105,6 +110,16 @@ def test_relative_forms_resolve_against_fetched_at(
         expected = datetime(expected.year, expected.month, expected.day, tzinfo=UTC)
     assert published.at == expected.replace(second=0, microsecond=0)
     assert published.precision == precision
+
+
+def test_hours_ago_read_an_hour_apart_give_one_timestamp() -> None:
+    # Two crawls of one page: the dedupe key must not change with the crawl time.
+    first = parse_date("2 hours ago", fetched_at=FETCHED, source="text")
+    later = parse_date("3 hours ago", fetched_at=FETCHED + timedelta(hours=1), source="text")
+    assert first is not None
+    assert later is not None
+    assert first == later
+    assert first.at == datetime(2021, 6, 15, tzinfo=UTC)
 
 
 def test_yesterday_with_a_time() -> None:

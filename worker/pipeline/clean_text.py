@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from worker.pipeline.dates import find_date, parse_date
 from worker.pipeline.types import CleanPage, DecodedPage, PublishedAt, Rejection
@@ -80,11 +82,17 @@ _DATE_PROBE = datetime(2000, 1, 1, tzinfo=UTC)
 
 # The markers renderers put before list items. Dashes are left out (they open dialogue lines), and
 # so are numbers: numbered items in a dump are more often article text than menu entries.
+_BULLET_MARKS = frozenset("•◦▪▫■□☆★○●·‣⁃*")
 _BULLET = re.compile(r"\s{0,40}[•◦▪▫■□☆★○●·‣⁃*]( |$)")
 _BRACKETED = re.compile(r"\[[^\[\]]{0,300}\]")
 _URL = re.compile(r"(?:https?://|www\.)\S{1,500}")
 _WORD = re.compile(r"[^\W_]+")
+# The same words in lower-cased ASCII text, found without the Unicode category lookups that made
+# word splitting a fifth of the cleaner's time.
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
 _SENTENCE_END = re.compile(r"[.!?…:;。！？：；]['\"’”»)\]」』）]{0,3}$")
+# The characters a sentence can end with: the last character of a unit rules most units out.
+_SENTENCE_TAIL = frozenset(".!?…:;。！？：；'\"’”»)]」』）")
 # Characters a terminal shows two columns wide, and that CJK text strings together without spaces.
 _WIDE = re.compile(
     r"[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff"
@@ -92,7 +100,9 @@ _WIDE = re.compile(
 )
 _SPACES = re.compile(r"\s+")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
-_INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+")
+_INVISIBLE_CHARACTERS = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARACTERS}]")
 _BYLINE = re.compile(r"(?:by|von|par|por|di|door|av|af)\s+(.{3,120})", re.IGNORECASE)
 _NAME_WORD = re.compile(r"[A-ZÀ-Þ][^\W\d_]{0,30}(?:['’.-][^\W\d_]{0,30}){0,3}\.?")
 _NAME_JOINERS = frozenset(
@@ -144,6 +154,10 @@ _CHROME_TERMS = _CHROME_TERMS_TEXT.split("|")
 _CHROME_WORDS = frozenset(term for term in _CHROME_TERMS if " " not in term)
 _CHROME_PHRASES = tuple(f" {term} " for term in _CHROME_TERMS if " " in term)
 _CHROME_PHRASE_STARTS = frozenset(phrase.split()[0] for phrase in _CHROME_PHRASES)
+_CHROME_PHRASES_BY_START = {
+    start: tuple(phrase for phrase in _CHROME_PHRASES if phrase.split()[0] == start)
+    for start in _CHROME_PHRASE_STARTS
+}
 
 # The commonest function words of the languages the service reads. Prose is dense with them;
 # menus, lists of headlines and captions are not.
@@ -165,12 +179,24 @@ _STOPWORDS_BY_LANGUAGE = {
 }
 _STOPWORDS = frozenset(word for words in _STOPWORDS_BY_LANGUAGE.values() for word in words.split())
 _STOPWORD_LANGUAGES: dict[str, tuple[str, ...]] = {}
-for _language_code, _words in _STOPWORDS_BY_LANGUAGE.items():
-    for _word in _words.split():
+for _language_code, _listed in _STOPWORDS_BY_LANGUAGE.items():
+    for _word in _listed.split():
         _STOPWORD_LANGUAGES[_word] = (*_STOPWORD_LANGUAGES.get(_word, ()), _language_code)
 # The body's language is named only when its function words make up this share of its words.
 _LANGUAGE_MIN_SHARE = 0.15
 _LANGUAGE_SAMPLE_WORDS = 500
+
+
+class _Alphabet(NamedTuple):
+    """Facts about a page's characters, found once, that let every unit skip Unicode-wide work.
+
+    Most dumps hold no wide (CJK) character, so columns and word counts need no correction; and
+    in most, every letter and digit is ASCII (the other characters are quotes, dashes, bullets),
+    so words can be found by an ASCII pattern, several times faster than the Unicode one.
+    """
+
+    wide: bool  # some character takes two terminal columns
+    ascii_words: bool  # every letter and digit is ASCII
 
 
 @dataclass(slots=True)
@@ -181,22 +207,25 @@ class _Unit:
     line: int  # index of its first line in the dump
     block: int  # index of its blank-line-separated block
     bullet: bool
-    words: int = 0
-    stop_ratio: float = 0.0
-    sentence: bool = False
-    chrome: bool = False
-    label_only: bool = False  # nothing but bracketed image labels and bare links
+    alone: bool  # the only unit of its block
+    # What the unit's own text decides (`_unit`).
+    words: int
+    stop_ratio: float
+    sentence: bool
+    chrome: bool
+    label_only: bool  # nothing but bracketed image labels and bare links
+    dateline: bool  # a short line that is just a date (a comment's, a teaser's)
+    caption: bool  # reads as a photo caption or credit
+    tokens: list[str]  # the lower-cased words of `text`, links and labels included
+    # What the rest of the page decides.
     repeated: bool = False
-    dateline: bool = False  # a short line that is just a date (a comment's, a teaser's)
-    caption: bool = False  # reads as a photo caption or credit
-    alone: bool = False  # the only unit of its block
     score: float = 0.0
 
 
 def clean_text(page: DecodedPage) -> CleanPage | Rejection:
     """A decoded text dump -> its CleanPage (headline, date, body, byline, labels), or Rejection."""
-    lines = _lines(page.text)
-    units = _units(lines)
+    lines, cleaned = _lines(page.text)
+    units = _units(lines, _alphabet(cleaned))
     _score_units(units)
     region = _best_region(units)
     if region is None:
@@ -231,12 +260,18 @@ def _language(body: Sequence[_Unit]) -> str | None:
     """The ISO 639-1 code of the language whose function words fill the body, or None."""
     words: list[str] = []
     for unit in body:
-        words += _WORD.findall(unit.text.lower())
+        words += unit.tokens
         if len(words) >= _LANGUAGE_SAMPLE_WORDS:
             break
     if not words:
         return None
-    hits = Counter(language for word in words for language in _STOPWORD_LANGUAGES.get(word, ()))
+    # Counting distinct words first keeps the languages in the order their first word appears,
+    # which is how ties were always broken, at a fraction of the per-word lookups.
+    hits: Counter[str] = Counter()
+    counts = Counter(words)
+    for word in [word for word in counts if word in _STOPWORD_LANGUAGES]:
+        for language in _STOPWORD_LANGUAGES[word]:
+            hits[language] += counts[word]
     if not hits:
         return None
     language, count = hits.most_common(1)[0]
@@ -258,24 +293,42 @@ def _published(
     return published
 
 
-def _lines(text: str) -> list[str]:
-    """The dump's lines, invisible characters and no-break spaces removed, trailing space cut."""
-    cleaned = _INVISIBLE.sub("", text.replace("\xa0", " "))
-    if _ENTITY.search(cleaned):
+def _lines(text: str) -> tuple[list[str], str]:
+    """The dump's lines (invisible characters and no-break spaces removed, trailing space cut),
+    and the whole text they were cut from."""
+    cleaned = text
+    if not text.isascii():
+        cleaned = text.replace("\xa0", " ")
+        if any(character in cleaned for character in _INVISIBLE_CHARACTERS):
+            cleaned = _INVISIBLE.sub("", cleaned)
+    if "&" in cleaned and _ENTITY.search(cleaned):
         # Some renderers leave character references in attribute-derived text (alt, title).
         cleaned = html.unescape(cleaned)
-    return [line.rstrip()[:_MAX_LINE_CHARS] for line in cleaned.splitlines()[:_MAX_LINES]]
+    lines = [line.rstrip() for line in cleaned.splitlines()[:_MAX_LINES]]
+    if max(map(len, lines), default=0) > _MAX_LINE_CHARS:
+        lines = [line[:_MAX_LINE_CHARS] for line in lines]
+    return lines, cleaned
+
+
+def _alphabet(text: str) -> _Alphabet:
+    """What the page's characters spare the per-unit work: see `_Alphabet`."""
+    if text.isascii():
+        return _Alphabet(wide=False, ascii_words=True)
+    others = _ASCII_RUN.sub("", text)
+    return _Alphabet(
+        wide=_WIDE.search(others) is not None, ascii_words=_WORD.search(others) is None
+    )
 
 
 def _wrap_width(columns: Sequence[int]) -> int | None:
     """The column width the renderer wrapped the whole page at, or None when it did not wrap."""
-    widths = sorted((width for width in columns if width), reverse=True)
+    widths = sorted(filter(None, columns))
     if len(widths) < 3:
         return None
-    widest = widths[0]
+    widest = widths[-1]
     # A wrapping renderer fills many lines to just under its width; a dump of unwrapped paragraphs
     # has a few long lines of scattered lengths.
-    near = sum(1 for width in widths if width >= widest - 12)
+    near = len(widths) - bisect_left(widths, widest - 12)
     if widest < 60 or near < max(3, len(widths) // 20):
         return None
     return widest
@@ -299,115 +352,171 @@ def _columns(line: str) -> int:
     return len(line) + len(_WIDE.findall(line))
 
 
-def _units(lines: Sequence[str]) -> list[_Unit]:
+def _units(lines: Sequence[str], alphabet: _Alphabet) -> list[_Unit]:
     """The dump's units: wrapped lines rejoined into paragraphs, every other line on its own."""
-    columns = [_columns(line) for line in lines]
+    wide = alphabet.wide
+    columns = [_columns(line) for line in lines] if wide else [len(line) for line in lines]
     page_width = _wrap_width(columns)
     units: list[_Unit] = []
     for block_index, block in enumerate(_blocks(lines)):
+        if len(block) == 1:
+            # Most blocks are one line (menus, headings): nothing to rejoin. (Inlined: a call per
+            # line showed in the profile.)
+            line = lines[block[0]]
+            stripped = line.strip()
+            bullet = stripped[:1] in _BULLET_MARKS and _BULLET.match(line) is not None
+            units.append(
+                _unit(
+                    stripped,
+                    line=block[0],
+                    block=block_index,
+                    bullet=bullet,
+                    alone=True,
+                    alphabet=alphabet,
+                )
+            )
+            continue
         block_width = _block_width([columns[index] for index in block])
-        widths = [width for width in (page_width, block_width) if width is not None]
+        # A line wrapped at the narrower of the two widths was wrapped at either.
+        width = min((w for w in (page_width, block_width) if w is not None), default=None)
+        # Text, first line, bullet: the block's units before their text is final.
+        drafts: list[list[Any]] = []
         previous = -1
         for index in block:
             line = lines[index]
             stripped = line.strip()
-            bullet = bool(_BULLET.match(line))
+            # The marker's character decides first: the pattern runs on one line in a hundred.
+            bullet = stripped[:1] in _BULLET_MARKS and _BULLET.match(line) is not None
             if (
                 previous >= 0
+                and width is not None
                 and not bullet
-                and any(_was_wrapped(columns[previous], stripped, width) for width in widths)
+                and _was_wrapped(columns[previous], stripped, width, wide=wide)
             ):
                 # Text without spaces between words (CJK) was broken mid-word: rejoin it tight.
-                tight = _WIDE.match(stripped) and _WIDE.match(lines[previous][-1])
-                units[-1].text += ("" if tight else " ") + stripped
+                tight = wide and _WIDE.match(stripped) and _WIDE.match(lines[previous][-1])
+                drafts[-1][0] += ("" if tight else " ") + stripped
             else:
-                units.append(_Unit(text=stripped, line=index, block=block_index, bullet=bullet))
+                drafts.append([stripped, index, bullet])
             previous = index
-    for unit in units:
-        if "  " in unit.text or "\t" in unit.text:
-            unit.text = _SPACES.sub(" ", unit.text)
+        alone = len(drafts) == 1
+        for text, index, bullet in drafts:
+            units.append(
+                _unit(
+                    text,
+                    line=index,
+                    block=block_index,
+                    bullet=bullet,
+                    alone=alone,
+                    alphabet=alphabet,
+                )
+            )
     return units
 
 
 def _blocks(lines: Sequence[str]) -> list[list[int]]:
     """The indexes of the dump's runs of non-blank lines."""
-    blocks: list[list[int]] = [[]]
+    blocks: list[list[int]] = []
+    current: list[int] = []
     for index, line in enumerate(lines):
         if line and not line.isspace():
-            blocks[-1].append(index)
-        elif blocks[-1]:
-            blocks.append([])
-    return [block for block in blocks if block]
+            current.append(index)
+        elif current:
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
+    return blocks
 
 
-def _was_wrapped(used: int, line: str, width: int) -> bool:
+def _was_wrapped(used: int, line: str, width: int, *, wide: bool) -> bool:
     """Whether `line` continues a line `used` columns wide: its first word did not fit there."""
     first_word = line.split(maxsplit=1)[0]
-    if used + 1 + _columns(first_word) > width:
+    if used + 1 + (_columns(first_word) if wide else len(first_word)) > width:
         return True
     # A renderer breaks text without spaces (CJK) anywhere, so its first "word" can be short.
-    return used >= 0.9 * width and bool(_WIDE.match(first_word))
+    return wide and used >= 0.9 * width and bool(_WIDE.match(first_word))
 
 
 def _score_units(units: Sequence[_Unit]) -> None:
-    """Fill in each unit's features, then its score."""
-    for unit in units:
-        _describe(unit)
+    """Score each unit from its features and from what the rest of the page repeats."""
     prose = [unit for unit in units if unit.words >= 8 and unit.sentence]
     # A page in a language without a stopword list (CJK, Cyrillic, ...) shows none in its prose:
     # then the feature says nothing, and must not count against every paragraph.
     stopwords_known = bool(prose) and sum(unit.stop_ratio for unit in prose) / len(prose) >= 0.08
-    block_sizes: dict[int, int] = {}
+    seen = Counter([unit.text for unit in units])
     for unit in units:
-        block_sizes[unit.block] = block_sizes.get(unit.block, 0) + 1
-    seen: dict[str, int] = {}
-    for unit in units:
-        seen[unit.text] = seen.get(unit.text, 0) + 1
-    for unit in units:
-        unit.alone = block_sizes[unit.block] == 1
-        unit.repeated = seen[unit.text] > 1 and unit.words >= 3
+        unit.repeated = unit.words >= 3 and seen[unit.text] > 1
         unit.score = _score(unit, stopwords_known=stopwords_known)
 
 
-def _describe(unit: _Unit) -> None:
-    """Fill in the features of one unit that its own text decides."""
+def _unit(
+    text: str, *, line: int, block: int, bullet: bool, alone: bool, alphabet: _Alphabet
+) -> _Unit:
+    """A unit's text and place -> the unit, with the features its own text decides."""
+    if "  " in text or "\t" in text:
+        text = _SPACES.sub(" ", text)
     # Links and image labels are not words of the text: a caption full of URLs is not prose.
-    text = unit.text
-    if "[" in text:
-        text = _BRACKETED.sub(" ", text)
-    if "://" in text or "www." in text:
-        text = _URL.sub(" ", text)
-    words = _WORD.findall(text.lower())
-    unit.words = len(words)
-    if not text.isascii():
+    plain = text
+    if "[" in plain:
+        plain = _BRACKETED.sub(" ", plain)
+    if "://" in plain or "www." in plain:
+        plain = _URL.sub(" ", plain)
+    words = _words(plain, ascii_words=alphabet.ascii_words)
+    count = len(words)
+    if alphabet.wide and not plain.isascii():
         # Text without spaces counts about one word per two wide characters.
-        unit.words += len(_WIDE.findall(text)) // 2
-    if unit.words >= 8 and words:
+        count += len(_WIDE.findall(plain)) // 2
+    stop_ratio = 0.0
+    if count >= 8 and words:
         # Only prose-length units are weighed by their function words.
-        unit.stop_ratio = sum(map(_STOPWORDS.__contains__, words)) / len(words)
-    unit.sentence = bool(_SENTENCE_END.search(unit.text[-6:]))
-    unit.label_only = not text.strip(" |-–·•")
-    unit.chrome = unit.words <= 30 and _is_chrome(text, words)
-    unit.dateline = (
-        unit.words <= _DATELINE_WORDS
-        and _DIGIT.search(text) is not None
-        and parse_date(text, fetched_at=_DATE_PROBE, source="text") is not None
-    )
-    unit.caption = (
-        unit.words <= 80
+        stop_ratio = sum(map(_STOPWORDS.__contains__, words)) / len(words)
+    return _Unit(
+        text=text,
+        line=line,
+        block=block,
+        bullet=bullet,
+        alone=alone,
+        words=count,
+        stop_ratio=stop_ratio,
+        sentence=text[-1:] in _SENTENCE_TAIL and _SENTENCE_END.search(text[-6:]) is not None,
+        chrome=count <= 30
+        and (
+            "©" in plain
+            or not _CHROME_WORDS.isdisjoint(words)
+            or (not _CHROME_PHRASE_STARTS.isdisjoint(words) and _has_chrome_phrase(words))
+        ),
+        label_only=not plain.strip(" |-–·•"),
+        dateline=count <= _DATELINE_WORDS
+        and _DIGIT.search(plain) is not None
+        and parse_date(plain, fetched_at=_DATE_PROBE, source="text") is not None,
+        caption=count <= 80
         and not _CAPTION_WORDS.isdisjoint(words)
-        and bool(_CAPTION_CUE.search(text[:400]))
+        and _CAPTION_CUE.search(plain[:400]) is not None,
+        tokens=words if plain is text else _words(text, ascii_words=alphabet.ascii_words),
     )
 
 
-def _is_chrome(text: str, words: Sequence[str]) -> bool:
-    """Whether a short unit uses boilerplate wording (sign in, share, copyright, related, ...)."""
-    if "©" in text or not _CHROME_WORDS.isdisjoint(words):
-        return True
-    if _CHROME_PHRASE_STARTS.isdisjoint(words):
-        return False
+def _words(text: str, *, ascii_words: bool = False) -> list[str]:
+    """A text -> its lower-cased words (runs of letters and digits); see _Alphabet.ascii_words."""
+    lowered = text.lower()
+    if lowered.isascii():
+        return _ASCII_WORD.findall(lowered)
+    if ascii_words:
+        # The only non-ASCII characters are punctuation (’ — •), which no lower-casing turns into
+        # a letter: as "?" they separate the same words.
+        return _ASCII_WORD.findall(lowered.encode("ascii", "replace").decode("ascii"))
+    return _WORD.findall(lowered)
+
+
+def _has_chrome_phrase(words: Sequence[str]) -> bool:
+    """Whether the words hold a boilerplate phrase ("sign in", "all rights reserved", ...)."""
     joined = f" {' '.join(words)} "
-    return any(phrase in joined for phrase in _CHROME_PHRASES)
+    return any(
+        phrase in joined
+        for start in _CHROME_PHRASE_STARTS.intersection(words)
+        for phrase in _CHROME_PHRASES_BY_START[start]
+    )
 
 
 def _score(unit: _Unit, *, stopwords_known: bool) -> float:
@@ -589,12 +698,8 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
     printed twice, and sitting close to the body; captions and credits count against, and so
     does being the body's first unit (a lead paragraph without a full stop).
     """
-    lead_words = {
-        word
-        for unit in units[start : min(end + 1, start + 4)]
-        for word in _WORD.findall(unit.text.lower())
-    }
-    slug_words = set(_WORD.findall(_url_path(url).lower())) if url else set()
+    lead_words = {word for unit in units[start : min(end + 1, start + 4)] for word in unit.tokens}
+    slug_words = set(_words(_url_path(url))) if url else set()
     best: int | None = None
     best_score = 0.0
     first = max(0, start - _HEADLINE_WINDOW)
@@ -602,7 +707,7 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
         unit = units[index]
         if not _title_shaped(unit):
             continue
-        words = _WORD.findall(unit.text.lower())
+        words = unit.tokens
         content = [word for word in words if word not in _STOPWORDS] or words
         score = _TITLE_LEAD_WEIGHT * sum(word in lead_words for word in content) / len(content)
         if slug_words:
@@ -691,8 +796,12 @@ def _section_labels(lines: Sequence[str], page: DecodedPage) -> tuple[str, ...]:
     """Labels printed beside dates in story lists ("18 Sep 09 | Europe"), in order, deduplicated."""
     labels: dict[str, None] = {}
     for line in lines:
+        # The marks rule out nearly every line before any other test runs.
+        if "|" not in line and "·" not in line and "•" not in line:
+            continue
         stripped = line.strip()
-        if not 5 <= len(stripped) <= 80 or not any(mark in stripped for mark in "|·•"):
+        # Either side must hold a date, and every date has a digit.
+        if not 5 <= len(stripped) <= 80 or _DIGIT.search(stripped) is None:
             continue
         match = _LABELLED_DATE.fullmatch(stripped)
         if match is None:

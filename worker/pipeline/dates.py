@@ -22,6 +22,11 @@ Rules, so results are predictable:
 - A named zone or numeric offset sets `utc_offset_minutes`; US and European zone names without a
   fixed offset (ET, PT, CT, MT) take the daylight-saving offset in force on that date. With no zone
   the time is taken as UTC and `utc_offset_minutes` stays None, so callers can tell.
+- Relative forms name a minute only when counted in seconds or minutes ("15 minutes ago"); counted
+  in hours, days or weeks ("2 hrs ago", "vor 3 Stunden") they give the calendar day (UTC) of
+  `fetched_at` minus the amount, at day precision. A page re-crawled an hour later says "3 hrs
+  ago": a minute-precise reading would drift with every crawl and give the article a new dedupe
+  key, while the day stays the same (except across midnight UTC).
 - Implausible dates are refused rather than guessed: before 1990 (earlier than any web news page)
   or more than one day after `fetched_at` (a page cannot be published after it was fetched; the
   day of slack absorbs zone mistakes). Without `fetched_at`, years after 2100 are refused.
@@ -32,6 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from worker.pipeline.types import DateSource, Precision, PublishedAt
@@ -41,6 +47,7 @@ __all__ = ["find_date", "parse_date"]
 _EARLIEST_YEAR = 1990
 _LATEST_YEAR_WITHOUT_FETCH = 2100
 _FUTURE_SLACK = timedelta(days=1)
+_LARGEST_OFFSET = timedelta(hours=14)  # the farthest east any zone is (see `_signed_minutes`)
 # One expression is short; bounding the input keeps every regex below linear and cheap.
 _MAX_EXPRESSION_CHARS = 200
 
@@ -193,6 +200,7 @@ _RELATIVE_DAY_OFFSET = {
     "hoy": 0,
 }
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_COARSE_UNITS = frozenset("hdw")  # relative forms coarser than a minute resolve to a day
 _GERMAN_UNIT = {"sek": "s", "min": "m", "stu": "h", "tag": "d", "woc": "w"}
 
 # Lines that say "this is when the article was published" beat any other dated line.
@@ -208,19 +216,29 @@ _MAX_FIND_LINES = 400
 
 def parse_date(text: str, *, fetched_at: datetime | None, source: DateSource) -> PublishedAt | None:
     """One date/time expression (meta value, dateline, ...) -> its PublishedAt in UTC, or None."""
-    expression = text[:_MAX_EXPRESSION_CHARS]
+    return _parse(text[:_MAX_EXPRESSION_CHARS], fetched_at=fetched_at, source=source)[0]
+
+
+def _parse(
+    expression: str, *, fetched_at: datetime | None, source: DateSource
+) -> tuple[PublishedAt | None, bool]:
+    """`parse_date`, and whether the expression prints a calendar date (not a relative one)."""
+    if not _DIGIT.search(expression):
+        # Every absolute form has digits: without any, only "2 hrs ago" words can be a date.
+        return _relative(expression, fetched_at=fetched_at, source=source), False
     if _ISO_LIKE.match(expression):
         iso = _parse_iso(expression.strip(), fetched_at=fetched_at, source=source)
         if iso is not None:
-            return iso
+            return iso, True
     if source != "text":
         machine = _machine_value(expression, fetched_at=fetched_at, source=source)
         if machine is not None:
-            return machine
+            return machine, True
     day = _absolute_date(expression)
     if day is not None:
-        return _compose(expression, day, fetched_at=fetched_at, source=source)
-    return _relative(expression, fetched_at=fetched_at, source=source)
+        return _compose(expression, day, fetched_at=fetched_at, source=source), True
+    printed = _ISO_LIKE.match(expression) is not None
+    return _relative(expression, fetched_at=fetched_at, source=source), printed
 
 
 def _machine_value(
@@ -246,25 +264,37 @@ def find_date(lines: Sequence[str], *, fetched_at: datetime | None) -> Published
     best_rank = -1
     for index, line in enumerate(lines[:_MAX_FIND_LINES]):
         short = line.strip()[:_MAX_LINE_CHARS]
+        # Parsing is most of the cost: a line that could not beat the best so far even as a cued,
+        # printed date with a time is never parsed (a page's dateline usually ends the search).
+        if _line_rank(short, index, cue=True, minute=True, printed=True) <= best_rank:
+            continue
         if not _DIGIT.search(short) and not _RELATIVE_DAY.match(short):
             continue
-        published = parse_date(short, fetched_at=fetched_at, source="text")
+        cue: bool | None = None
+        if _line_rank(short, index, cue=False, minute=True, printed=True) <= best_rank:
+            cue = _PUBLISHED_CUE.search(short) is not None
+            if not cue:
+                continue
+        published, printed = _parse(short, fetched_at=fetched_at, source="text")
         if published is None:
             continue
-        rank = _line_rank(short, published, index)
+        if cue is None:
+            cue = _PUBLISHED_CUE.search(short) is not None
+        minute = published.precision == "minute"
+        rank = _line_rank(short, index, cue=cue, minute=minute, printed=printed)
         if rank > best_rank:
             best, best_rank = published, rank
     return best
 
 
-def _line_rank(line: str, published: PublishedAt, index: int) -> int:
+def _line_rank(line: str, index: int, *, cue: bool, minute: bool, printed: bool) -> int:
     """Higher for lines that name themselves a publication date, carry a time, or sit early."""
     rank = 0
-    if _PUBLISHED_CUE.search(line):
+    if cue:
         rank += 4
-    if published.precision == "minute":
+    if minute:
         rank += 2
-    if _ISO_LIKE.match(line) or _absolute_date(line) is not None:
+    if printed:
         # "2 hrs ago" beside another story's headline is common in lists; a printed date is not.
         rank += 2
     if len(line) <= 80:
@@ -290,11 +320,17 @@ def _parse_iso(
     return _finish(local.date(), local, offset, fetched_at=fetched_at, source=source)
 
 
+# A text dump asks about the same short lines twice (is this line a date? which date is the
+# page's?), and a site prints the same datelines and teaser dates on every page.
+@lru_cache(maxsize=4096)
 def _absolute_date(expression: str) -> date | None:
     """The earliest calendar date written in the expression, or None."""
     candidates: list[tuple[int, date]] = []
-    for pattern in (_ISO_DATE, _YMD_DATE):
-        match = pattern.search(expression)
+    # Each pattern runs only where its separator appears: most expressions are not dates at all.
+    slash_or_dot = "/" in expression or "." in expression
+    hyphen = "-" in expression
+    for pattern, separator in ((_ISO_DATE, hyphen), (_YMD_DATE, slash_or_dot)):
+        match = pattern.search(expression) if separator else None
         if match:
             day = _make_date(int(match[1]), int(match[2]), int(match[3]))
             if day is not None:
@@ -313,14 +349,14 @@ def _absolute_date(expression: str) -> date | None:
             if day is not None:
                 candidates.append((match.start(), day))
                 break
-    ctime = _CTIME.search(expression)
+    ctime = _CTIME.search(expression) if ":" in expression else None
     if ctime is not None and (month := _MONTHS.get(ctime[1].lower())) is not None:
         day = _make_date(int(ctime[3]), month, int(ctime[2]))
         if day is not None:
             candidates.append((ctime.start(), day))
     if "|" in expression or ". " in expression or not expression.isascii():
         candidates.extend(_spaced_or_cjk_dates(expression))
-    if not candidates:
+    if not candidates and (hyphen or slash_or_dot):
         numeric = _NUMERIC_DATE.search(expression)
         if numeric:
             day = _numeric_date(expression, numeric)
@@ -395,6 +431,12 @@ def _compose(
     fetched_at: datetime | None,
     source: DateSource,
 ) -> PublishedAt | None:
+    if fetched_at is not None and (
+        datetime(day.year, day.month, day.day, tzinfo=UTC) - _LARGEST_OFFSET
+        > fetched_at + _FUTURE_SLACK
+    ):
+        # No time or zone can bring the day back before the fetch: say so before reading them.
+        return None
     clock = _clock(expression)
     if clock is None:
         zone = _zone(expression, day, None, 0)
@@ -500,33 +542,37 @@ def _relative(
     """A relative expression ("2 hrs ago", "gestern") resolved against fetched_at, or None."""
     if fetched_at is None:
         return None
-    fetched_utc = fetched_at.astimezone(UTC)
-    delta = _ago(expression)
-    if delta is not None:
-        if delta >= timedelta(days=1):
-            moment = (fetched_utc - delta).date()
-            return _finish(moment, None, None, fetched_at=fetched_at, source=source)
-        # "2 hrs ago" is as exact as the page gets; minute precision keeps it comparable with
-        # pages that print the time, at the cost of drifting with the crawl time.
-        at = (fetched_utc - delta).replace(second=0, microsecond=0)
+    ago = _ago(expression)
+    if ago is not None:
+        count, unit = ago
+        fetched_utc = fetched_at.astimezone(UTC)
+        delta = timedelta(seconds=count * _UNIT_SECONDS[unit])
+        moment = fetched_utc - delta
+        if unit in _COARSE_UNITS or delta >= timedelta(days=1):
+            # "2 hrs ago" read an hour later says "3 hrs ago": at minute precision every crawl
+            # would give the article a new timestamp (and dedupe key); the day stays put.
+            return _finish(moment.date(), None, None, fetched_at=fetched_at, source=source)
+        # "15 minutes ago" names its minute (as far as the page's rounding allows).
+        at = moment.replace(second=0, microsecond=0)
         return PublishedAt(at=at, precision="minute", source=source, utc_offset_minutes=None)
     match = _RELATIVE_DAY.match(expression)
     if match is None:
         return None
-    day = fetched_utc.date() - timedelta(days=_RELATIVE_DAY_OFFSET[match[1].lower()])
+    day = fetched_at.astimezone(UTC).date() - timedelta(days=_RELATIVE_DAY_OFFSET[match[1].lower()])
     return _compose(expression, day, fetched_at=fetched_at, source=source)
 
 
-def _ago(expression: str) -> timedelta | None:
-    match = _AGO.search(expression)
+def _ago(expression: str) -> tuple[int, str] | None:
+    """The count and unit ("s", "m", "h", "d", "w") of a "2 hrs ago" or "vor 2 Stunden", or None."""
+    # Both patterns hold a literal word: looking for it first spares most lines both searches.
+    lowered = expression.lower()
+    match = _AGO.search(expression) if "ago" in lowered else None
     if match is not None:
         count = 1 if not match[1].isdigit() else int(match[1])
         unit = match[2].lower()
-        key = "m" if unit.startswith("min") or unit == "m" else unit[0]
-        return timedelta(seconds=count * _UNIT_SECONDS[key])
-    german = _VOR.search(expression)
+        return count, "m" if unit.startswith("min") or unit == "m" else unit[0]
+    german = _VOR.search(expression) if "vor" in lowered else None
     if german is not None:
         count = 1 if not german[1].isdigit() else int(german[1])
-        key = _GERMAN_UNIT[german[2].lower()[:3]]
-        return timedelta(seconds=count * _UNIT_SECONDS[key])
+        return count, _GERMAN_UNIT[german[2].lower()[:3]]
     return None
