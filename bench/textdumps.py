@@ -1,13 +1,14 @@
 """Score `clean_text` on the Scrapinghub pages rendered as text dumps; print body P/R/F1 and speed.
 
-    .venv/bin/python bench/textdumps.py [--baseline] [--worst N] [--headlines] [--dates]
+    .venv/bin/python bench/textdumps.py [--baseline] [--worst N] [--headlines] [--dates] [--cpu]
 
 Body scoring follows the shared data convention: lower-cased tokens split on non-word characters,
 bag-of-tokens overlap with the gold articleBody, precision/recall/F1 averaged over pages (a page
 `clean_text` rejects scores 0). `--baseline` also scores trafilatura on each dump with every line
 wrapped in `<p>`. `--headlines` compares headlines with the page's own <h1>/<title>, and
 `--dates` dates with the page's JSON-LD/meta publication date (proxies: the set has no gold
-headline or date).
+headline or date). `--cpu` prints CPU time per page (`time.process_time()`, median and mean, the
+best of three runs) over the dumps and over 200 seed-style dumps from `bench/e2e.py`.
 """
 
 from __future__ import annotations
@@ -169,6 +170,42 @@ def _dates_proxy(pages: Sequence[Page]) -> None:
     )
 
 
+def _cpu_per_page(pages: Sequence[DecodedPage], runs: int = 3) -> tuple[float, float]:
+    """CPU seconds per page of clean_text over the pages -> (median, mean) of the fastest run."""
+    best: list[float] | None = None
+    for _ in range(runs):
+        spent = []
+        for page in pages:
+            began = time.process_time()
+            clean_text(page)
+            spent.append(time.process_time() - began)
+        if best is None or sum(spent) < sum(best):
+            best = spent
+    assert best is not None
+    return statistics.median(best), statistics.fmean(best)
+
+
+def _cpu_report(pages: Sequence[Page]) -> None:
+    import random
+    from datetime import UTC, datetime
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from e2e import text_dumps
+
+    fetched_at = datetime(2025, 6, 1, tzinfo=UTC)
+    sets = {
+        "dumps": [DecodedPage(text=page.text, kind="text", url=page.url) for page in pages],
+        "e2e dumps": [
+            DecodedPage(text=text, kind="text", fetched_at=fetched_at)
+            for text in text_dumps(200, random.Random(1))
+        ],
+    }
+    for name, decoded in sets.items():
+        median, mean = _cpu_per_page(decoded)
+        figures = f"median={median * 1e6:,.0f} µs mean={mean * 1e6:,.0f} µs"
+        print(f"cpu {name:10} n={len(decoded)} {figures}")
+
+
 def main() -> None:
     """Print body P/R/F1 for clean_text (and optionally trafilatura) over the text dumps."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -176,6 +213,7 @@ def main() -> None:
     parser.add_argument("--worst", type=int, default=0, help="list the N worst pages")
     parser.add_argument("--headlines", action="store_true", help="check headlines against <h1>")
     parser.add_argument("--dates", action="store_true", help="check dates against HTML metadata")
+    parser.add_argument("--cpu", action="store_true", help="CPU time per page, best of 3 runs")
     args = parser.parse_args()
     if not DUMPS.is_dir() or not GOLD.is_file():
         sys.exit(f"evaluation data not found under {DATA.resolve()}")
@@ -190,6 +228,8 @@ def main() -> None:
         _headline_proxy(pages)
     if args.dates:
         _dates_proxy(pages)
+    if args.cpu:
+        _cpu_report(pages)
 
 
 if __name__ == "__main__":
