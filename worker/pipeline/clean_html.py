@@ -999,6 +999,22 @@ def _walk(root: LexborNode) -> _Layout:
     article_boxes = 0
     hidden_boxes = 0
     frames: list[tuple[LexborNode | None, int]] = [(root.child, _INLINE)]
+
+    def flush_text() -> int:
+        # The pending text becomes a block of the innermost block element; returns the link-text
+        # count the next block starts from. Called only when `parts` holds text.
+        _flush(
+            parts,
+            link_chars,
+            block_tags[-1],
+            ancestors=ancestors,
+            chrome=chrome,
+            blocks=blocks,
+            in_article_box=article_boxes > 0,
+            is_hidden=hidden_boxes > 0,
+        )
+        return 0
+
     while frames:
         node, entered = frames[-1]
         if node is None:
@@ -1007,17 +1023,7 @@ def _walk(root: LexborNode) -> _Layout:
                 in_link -= 1
             elif entered != _INLINE:
                 if parts:
-                    _flush(
-                        parts,
-                        link_chars,
-                        block_tags[-1],
-                        ancestors=ancestors,
-                        chrome=chrome,
-                        blocks=blocks,
-                        in_article_box=article_boxes > 0,
-                        is_hidden=hidden_boxes > 0,
-                    )
-                    link_chars = 0
+                    link_chars = flush_text()
                 if entered == _CHROME_BLOCK:
                     chrome.pop()
                 elif entered == _ARTICLE_BLOCK:
@@ -1051,32 +1057,12 @@ def _walk(root: LexborNode) -> _Layout:
             # Never article text, so not walked: one block stands for it, all link-like, so the
             # container search still counts what taking it in would cost.
             if parts:
-                _flush(
-                    parts,
-                    link_chars,
-                    block_tags[-1],
-                    ancestors=ancestors,
-                    chrome=chrome,
-                    blocks=blocks,
-                    in_article_box=article_boxes > 0,
-                    is_hidden=hidden_boxes > 0,
-                )
-                link_chars = 0
+                link_chars = flush_text()
             parts.append(node.text(deep=True, separator=" "))
             _flush(parts, _OPAQUE, tag, ancestors=ancestors, chrome=[*chrome, 0], blocks=blocks)
         elif tag in _BLOCK_TAGS and len(ancestors) < _MAX_DEPTH:
             if parts:
-                _flush(
-                    parts,
-                    link_chars,
-                    block_tags[-1],
-                    ancestors=ancestors,
-                    chrome=chrome,
-                    blocks=blocks,
-                    in_article_box=article_boxes > 0,
-                    is_hidden=hidden_boxes > 0,
-                )
-                link_chars = 0
+                link_chars = flush_text()
             element_id = len(parents) + 1
             parents[element_id] = ancestors[-1]
             spans[element_id] = (len(blocks), len(blocks))
