@@ -638,12 +638,17 @@ def _stated_date(
     for node in tree.css(_TIME_SELECTOR)[:_MAX_TIME_ELEMENTS]:
         if _in_chrome(node):
             continue
-        attributes = node.attributes
-        value = attributes.get("datetime") or attributes.get("content") or _text(node)
-        published = _parse(value or "", fetched_at, "time_tag")
+        published = _element_date(node, fetched_at)
         if published is not None:
             return published
     return None
+
+
+def _element_date(node: LexborNode, fetched_at: datetime | None) -> PublishedAt | None:
+    """Give the date an element states in datetime=, content= or its text, or None."""
+    attributes = node.attributes
+    value = attributes.get("datetime") or attributes.get("content") or _text(node)
+    return _parse(value or "", fetched_at, "time_tag")
 
 
 def _dateline(
@@ -692,9 +697,7 @@ def _marked_date_in_chrome(
     """Give the date of the first element marked datePublished, chrome or not, or None."""
     # The last resort: some platforms (Blogger) call every box a "widget", the post's own too.
     for node in tree.css("[itemprop=datePublished]")[:_MAX_TIME_ELEMENTS]:
-        attributes = node.attributes
-        value = attributes.get("datetime") or attributes.get("content") or _text(node)
-        published = _parse(value or "", fetched_at, "time_tag")
+        published = _element_date(node, fetched_at)
         if published is not None:
             return published
     return None
