@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Enum, Result, Table, bindparam, func, select, text, tuple_, update
+import psycopg
+from sqlalchemy import Enum, Table, bindparam, func, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
@@ -36,10 +37,12 @@ DEFAULT_STORY_WINDOW = timedelta(days=7)
 class _BulkInsert:
     """`INSERT … SELECT … FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING …` for one table.
 
-    One statement per batch whose text never changes, each column sent as one array parameter.
+    One statement per batch whose text never changes, each column sent as one array parameter in
+    PostgreSQL's binary format, on the session's own connection (so inside its transaction).
     Profiled: SQLAlchemy's multi-row VALUES made a new SQL text for every batch size, which psycopg
-    parsed afresh each time (~8 ms a statement, ~0.5 ms of CPU per page); building `.values(rows)`
-    before that cost ~2 ms per page in compilation. Names come from the models, never from input.
+    parsed afresh each time (~0.5 ms of CPU per page); then text-format arrays cost psycopg one
+    regex substitution per quote or backslash in every body (~250 µs per page); the binary format
+    copies the bytes as they are. Names come from the models, never from input.
     """
 
     def __init__(
@@ -60,18 +63,18 @@ class _BulkInsert:
             sql_type = column_type.compile(dialect=dialect)
             if name in self.jsonb or isinstance(column_type, Enum):
                 # Sent as text; PostgreSQL converts each element on the way in.
-                arrays.append(f"CAST(CAST(:{name} AS TEXT[]) AS {sql_type}[])")
+                arrays.append(f"CAST(CAST(%({name})b AS TEXT[]) AS {sql_type}[])")
             else:
-                arrays.append(f"CAST(:{name} AS {sql_type}[])")
+                arrays.append(f"CAST(%({name})b AS {sql_type}[])")
         targets = ", ".join([*columns, *now])
         values = ", ".join([*(f"u.{name}" for name in columns), *("now()" for _ in now)])
-        self.statement = text(
+        self.statement = (
             f"INSERT INTO {table.name} ({targets}) SELECT {values} "  # noqa: S608 - model names
             f"FROM unnest({', '.join(arrays)}) AS u({', '.join(columns)}) "
             f"ON CONFLICT {conflict} DO NOTHING RETURNING {', '.join(returning)}"
         )
 
-    def run(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> Result[Any]:
+    def run(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         """Insert the rows (dicts with every column) and return the RETURNING rows."""
         params: dict[str, list[Any]] = {}
         for name in self.columns:
@@ -82,7 +85,11 @@ class _BulkInsert:
                 # psycopg would send an Enum member's name; the database knows its value.
                 values = [v.value if isinstance(v, enum.Enum) else v for v in values]
             params[name] = values
-        return session.connection().execute(self.statement, params)
+        connection = session.connection().connection.driver_connection
+        assert isinstance(connection, psycopg.Connection)  # the only driver the store supports
+        with connection.cursor() as cursor:
+            cursor.execute(self.statement, params, prepare=True)
+            return cursor.fetchall()
 
 
 _INSERT_ARTICLES = _BulkInsert(
@@ -235,7 +242,7 @@ def upsert_batch(
                 "fetched_at": page.page.fetched_at,
             }
         )
-    recorded = set(_INSERT_SIGHTINGS.run(session, rows).scalars())
+    recorded = {row[0] for row in _INSERT_SIGHTINGS.run(session, rows)}
     created = {article_ids[key] for key in created_by}
     _count_sightings(
         session,
@@ -463,7 +470,7 @@ def _insert_raw_pages(
         rows.append(row)
     if not rows:
         return set()
-    return {bytes(h) for h in _INSERT_RAW_PAGES.run(session, rows).scalars()}
+    return {bytes(row[0]) for row in _INSERT_RAW_PAGES.run(session, rows)}
 
 
 def _item_outcome(
