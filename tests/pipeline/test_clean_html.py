@@ -12,7 +12,7 @@ import gzip
 import json
 import re
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from worker.pipeline.clean_html import clean_html
 from worker.pipeline.decode import decode
 from worker.pipeline.sniff import sniff
-from worker.pipeline.types import CleanPage, DecodedPage, Rejection
+from worker.pipeline.types import CleanPage, DecodedPage, PublishedAt, Rejection
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "html"
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -343,3 +343,111 @@ def test_an_expiry_date_is_not_the_printed_publication_date() -> None:
     assert isinstance(result, CleanPage)
     assert result.published is not None
     assert result.published.at.date().isoformat() == "2019-10-16"
+
+
+def test_dateline_beats_zoneless_metadata_a_day_away() -> None:
+    # A time in no zone is the page's own wall time: a day apart from the dateline is another day,
+    # not a zone difference (the CMS's first save, the story published the next day).
+    metadata = '<meta property="article:published_time" content="Di., 25.01.2022 - 14:45">'
+    result = _clean(
+        _dated_page(metadata=metadata, dateline="Mittwoch, 26.01.2022 - 14:30"),
+        url=None,
+        fetched_at=None,
+    )
+    assert isinstance(result, CleanPage)
+    assert result.published == PublishedAt(
+        at=datetime(2022, 1, 26, 14, 30, tzinfo=UTC), precision="minute", source="text"
+    )
+
+
+def test_kicker_date_right_above_the_headline_beats_a_plain_date_meta() -> None:
+    page = (
+        '<html><head><title>Harbour reopens</title><meta name="date" content="2020-02-12">'
+        "</head><body><article><div>05.02.2020 - Redaktion: Eberhard Fuhr</div>"
+        f"<h1>Harbour reopens</h1>{_STORY * 3}</article></body></html>"
+    ).encode()
+    result = _clean(page, url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published == PublishedAt(
+        at=datetime(2020, 2, 5, tzinfo=UTC), precision="day", source="text"
+    )
+
+
+def test_a_forum_members_sign_up_date_is_not_the_post_date() -> None:
+    result = _clean(
+        _dated_page(metadata="", dateline="Registriert: 18.09.2008, 05:56</div><div>21.01.2009"),
+        url=None,
+        fetched_at=None,
+    )
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert result.published.at.date().isoformat() == "2009-01-21"
+
+
+@pytest.mark.parametrize(
+    ("head", "h1", "headline"),
+    [
+        # A site name that holds a separator itself.
+        (
+            '<meta property="og:site_name" content="Port News - Analysis and Opinion">'
+            "<title>Harbour reopens | Port News - Analysis and Opinion</title>",
+            "",
+            "Harbour reopens",
+        ),
+        # A title that says more after the headline than the site's name.
+        (
+            "<title>Harbour reopens - Port Authority of Example County (PAEC)</title>",
+            "<h1>Harbour reopens</h1>",
+            "Harbour reopens",
+        ),
+    ],
+)
+def test_headline_without_what_the_title_adds(head: str, h1: str, headline: str) -> None:
+    page = f"<html><head>{head}</head><body><article>{h1}{_STORY * 3}</article></body></html>"
+    result = _clean(page.encode(), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.headline == headline
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "at", "offset"),
+    [
+        # JSON-LD in UTC, a <time> tag with the page's offset: the same instant, the page's zone.
+        (
+            _json_ld("2023-11-09T02:11:03+00:00"),
+            '<time datetime="2023-11-08T21:11:03-05:00">November 8, 2023</time>',
+            "2023-11-09T02:11:00+00:00",
+            -300,
+        ),
+        # The UTC value beside a bare local wall time of the same moment.
+        (
+            _json_ld("2023-11-09T01:09:55Z")
+            + '<meta name="pubdate" content="2023-11-08 18:09:55">',
+            "",
+            "2023-11-09T01:09:00+00:00",
+            -420,
+        ),
+        # A bare wall time first, then the same wall time with its zone: that zone's instant.
+        (
+            '<meta property="article:published_time" content="2019-10-19 00:04">'
+            '<meta name="pubdate" content="Sat, 19 Oct 2019 00:04:00 +0200">',
+            "",
+            "2019-10-18T22:04:00+00:00",
+            120,
+        ),
+    ],
+)
+def test_time_in_utc_or_no_zone_takes_the_zone_the_page_states(
+    head: str, body: str, at: str, offset: int
+) -> None:
+    page = (
+        f"<html><head><title>Harbour reopens</title>{head}</head><body><article>"
+        f"<h1>Harbour reopens</h1>{body}{_STORY * 3}</article></body></html>"
+    ).encode()
+    result = _clean(page, url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert (result.published.at, result.published.utc_offset_minutes) == (
+        datetime.fromisoformat(at),
+        offset,
+    )

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from worker.pipeline.dates import find_date, parse_date
+from worker.pipeline.types import PublishedAt
 
 FETCHED = datetime(2021, 6, 15, 12, 30, 45, tzinfo=UTC)
 SEED_DATELINE = "Page last updated at 15:54 GMT, Wednesday, 16 December 2009"
@@ -219,3 +220,21 @@ def test_find_date_takes_the_first_dateline_without_cues() -> None:
 
 def test_find_date_gives_none_without_dates() -> None:
     assert find_date(["Home", "An article", "Some text here."], fetched_at=FETCHED) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("Letzte Änderung: 31.10.2023 - 14:49:39 Erschienen am: 01.11.2023", "2023-11-01"),
+        ("Updated May 5, 2021 · Published May 3, 2021", "2021-05-03"),
+        # A cue at the start already dates the whole line.
+        ("Posted 3 May 2021, updated 5 May 2021", "2021-05-03"),
+    ],
+)
+def test_a_line_dating_two_things_gives_the_date_after_its_publication_cue(
+    text: str, day: str
+) -> None:
+    published = parse_date(text, fetched_at=None, source="text")
+    assert published == PublishedAt(
+        at=datetime.fromisoformat(day).replace(tzinfo=UTC), precision="day", source="text"
+    )

@@ -3,11 +3,14 @@
 Metadata first, where the page states it: JSON-LD (NewsArticle and kin, `@graph` included), Open
 Graph and other `<meta>` tags, `<time datetime>` outside page chrome, and a date in the URL path,
 which wins over metadata that disagrees with it by days (a URL's date is fixed when the story is
-created). A dateline printed just below the headline wins over both when it names another day
-(more than a day away, or a day away in the zone the metadata states): metadata often carries a
-CMS's creation date or a republished story's first date, while readers take the visible one.
-Failing all of those, a date printed near the headline or after the text (never an expiry or
-event date); the update time; last, a `datePublished` element even inside page chrome.
+created). A time stated in UTC or in no zone takes the page's own offset where another statement
+of the same moment gives one (a `<time>` tag's "-05:00" beside JSON-LD's "Z"). A dateline printed
+just below the headline (or right above it, opening with its date) wins over both when it names
+another day (more than a day away, or a day away in the zone the metadata states or implies):
+metadata often carries a CMS's creation date or a republished story's first date, while readers
+take the visible one. Failing all of those, a date printed near the headline or after the text
+(never an expiry, an event or a forum member's sign-up date); the update time; last, a
+`datePublished` element even inside page chrome.
 
 The body is chosen by measurement, not by per-site rules. The page body is walked once into text
 blocks (a paragraph, a heading, a list item, a table row), each remembering its block ancestors,
@@ -31,7 +34,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -326,6 +329,11 @@ _DATED_SELECTOR = (
 )
 _MAX_DATED_ELEMENTS = 40
 _TIME_SELECTOR = "[itemprop=datePublished], time[datetime], time[pubdate]"
+# Other statements read for the page's own zone (see _in_page_zone); offsets are whole quarter
+# hours, none farther than 14 hours from UTC.
+_MAX_ZONE_STATEMENTS = 8
+_OFFSET_STEP = timedelta(minutes=15)
+_LARGEST_OFFSET = timedelta(hours=14)
 _MAX_TIME_ELEMENTS = 40
 _MAX_DATED_CHARS = 120
 # A stated time within this of the URL's day agrees with it (zones move a day either way).
@@ -336,9 +344,11 @@ _URL_DATE_TOLERANCE = timedelta(days=2)
 _DATELINE_TOLERANCE = timedelta(days=1)
 _DATELINE_MAX_CHARS = 40
 _DATELINE_AFTER_HEADLINE_BLOCKS = 8
-# Dates near a headline that are not its publication: an event's, an offer's end, a quoted post's.
+# Dates near a headline that are not its publication: an event's, an offer's end, a quoted post's,
+# the day a forum post's author signed up.
 _NOT_PUBLICATION_CUE = re.compile(
-    r"(?<!\w)(?:termin|bis|until|verfügbar|geteilt|shared|expires?)(?!\w)",
+    r"(?<!\w)(?:termin|bis|until|verfügbar|geteilt|shared|expires?|registriert|registered|joined"
+    r"|member since|mitglied seit|dabei seit|inscrit)(?!\w)",
     re.IGNORECASE,
 )
 # How far around the article text to look for a printed date, in blocks.
@@ -634,6 +644,8 @@ def _stated_date(
     """Give the publication time the page's metadata or <time> elements state, or None."""
     published = _first_parsed(metadata.dates, fetched_at)
     if published is not None:
+        if published.precision == "minute" and not published.utc_offset_minutes:
+            return _in_page_zone(published, tree, metadata, fetched_at)
         return published
     for node in tree.css(_TIME_SELECTOR)[:_MAX_TIME_ELEMENTS]:
         if _in_chrome(node):
@@ -642,6 +654,39 @@ def _stated_date(
         if published is not None:
             return published
     return None
+
+
+def _in_page_zone(
+    published: PublishedAt, tree: LexborHTMLParser, metadata: _Metadata, fetched_at: datetime | None
+) -> PublishedAt:
+    """Give a time stated in UTC or in no zone with the page's own offset, where the page says it.
+
+    CMSs write the same instant several ways: "2023-11-09T02:11:03Z" in JSON-LD and
+    "2023-11-08T21:11:03-05:00" in a <time> tag, or a bare local "2023-11-08 18:09:55" beside the
+    UTC value. The instant stays; the offset says which day it was where the page was published.
+    A time in no zone is read as UTC only for want of better: a zoned statement of the same wall
+    time gives its instant.
+    """
+    values = [value for value, _ in metadata.dates[1:_MAX_ZONE_STATEMENTS]]
+    for node in tree.css(_TIME_SELECTOR)[:_MAX_ZONE_STATEMENTS]:
+        attributes = node.attributes
+        values.append(attributes.get("datetime") or attributes.get("content") or "")
+    for value in values:
+        other = _parse(value, fetched_at, "meta") if value else None
+        if other is None or other.precision != "minute":
+            continue
+        offset = other.utc_offset_minutes
+        if offset and other.at == published.at:
+            return replace(published, utc_offset_minutes=offset)
+        # Our reading of a zoneless wall time as UTC, against a zoned statement of that wall time.
+        wall = other.at + timedelta(minutes=offset or 0)
+        if offset and published.utc_offset_minutes is None and wall == published.at:
+            return replace(published, at=other.at, utc_offset_minutes=offset)
+        if offset is None and published.utc_offset_minutes == 0:
+            shift = other.at - published.at
+            if shift and abs(shift) <= _LARGEST_OFFSET and not shift % _OFFSET_STEP:
+                return replace(published, utc_offset_minutes=int(shift.total_seconds()) // 60)
+    return published
 
 
 def _element_date(node: LexborNode, fetched_at: datetime | None) -> PublishedAt | None:
@@ -657,15 +702,19 @@ def _dateline(
     """Give the date of the first dateline in the few lines below the headline, or None.
 
     A dateline is a short dated line ("27.01.2022", "Updated May 06, 2019"), or a longer one that
-    opens with its date ("05.02.2020 - Redaktion: ..."). Lines above the headline are a site's
-    ticker, a teaser or the page's print date more often than the story's.
+    opens with its date ("05.02.2020 - Redaktion: ..."). Above the headline only the line right
+    over it counts, and only when it opens with its date (a kicker, "05.02.2020 - Redaktion"):
+    other lines up there are a site's ticker, a teaser or the page's print date ("Ausdruck vom
+    11.02.2020") more often than the story's.
     """
     folded = _fold(headline)
     at = next((index for index, line in enumerate(lines) if _fold(line) == folded), None)
     if at is None:
         # Without the headline in view, a short dated line is as likely a teaser's as the story's.
         return None
-    for line in lines[at + 1 : at + 1 + _DATELINE_AFTER_HEADLINE_BLOCKS]:
+    below = lines[at + 1 : at + 1 + _DATELINE_AFTER_HEADLINE_BLOCKS]
+    kicker = lines[at - 1 : at] if at and lines[at - 1][:1].isdigit() else ()
+    for line in (*below, *kicker):
         if len(line) > _DATELINE_MAX_CHARS and not line[:1].isdigit():
             continue
         if _NOT_PUBLICATION_CUE.search(line[:_MAX_DATED_CHARS]):
@@ -683,9 +732,10 @@ def _disagrees(dateline: PublishedAt, stated: PublishedAt) -> bool:
         # A day apart is a zone difference unless the page's own zone says otherwise: 19:00+01:00
         # on the 9th is the 9th where the page is, so a dateline of the 10th names another day.
         offset = stated.utc_offset_minutes
-        if not offset or printed == day:
+        if printed == day or (offset == 0 and stated.precision == "minute"):
+            # A time stated in UTC may fall on the next or previous day where the page is.
             return False
-        return printed != (stated.at + timedelta(minutes=offset)).date()
+        return printed != (stated.at + timedelta(minutes=offset or 0)).date()
     # "02/11/2023" read day-first while the metadata says February 11: the same date, read the
     # other way round.
     return not (printed.day <= 12 and (printed.month, printed.day) == (day.day, day.month))
@@ -824,9 +874,15 @@ def _headline(metadata: _Metadata, h1s: list[str], url: str | None) -> str | Non
     titles = [_strip_site_name(" ".join(t.split()), site_names) for t in metadata.headlines]
     titles = [title for title in titles if title]
     folded_titles = [_fold(title) for title in titles]
+    # A title may carry more after its headline than a site name: "Faire Lieferketten -
+    # Evangelisches Jugendwerk in Württemberg (ejw)".
+    folded_heads = {_fold(_TITLE_SEPARATOR.split(title, 1)[0]) for title in titles}
     for h1 in h1s:
         folded = _fold(h1)
-        if folded and any(_same_title(folded, title) for title in folded_titles if title):
+        if folded and (
+            folded in folded_heads
+            or any(_same_title(folded, title) for title in folded_titles if title)
+        ):
             return h1
     if titles:
         return titles[0]
@@ -846,19 +902,16 @@ def _fold(text: str) -> str:
 
 def _strip_site_name(title: str, site_names: list[str]) -> str:
     """Remove a leading or trailing site name (" - BBC News", "Reuters | ") from a title."""
-    parts = _TITLE_SEPARATOR.split(title)
-    if len(parts) < 2:
-        return title
-    for index in (-1, 0):
-        folded = _fold(parts[index])
-        if any(_names_site(folded, name) for name in site_names):
-            kept = parts[:-1] if index == -1 else parts[1:]
-            separators = _TITLE_SEPARATOR.findall(title)
-            separators = separators[:-1] if index == -1 else separators[1:]
-            rebuilt = kept[0]
-            for separator, part in zip(separators, kept[1:], strict=True):
-                rebuilt += separator + part
-            return rebuilt.strip()
+    separators = list(_TITLE_SEPARATOR.finditer(title))
+    # Fewest parts first; a site name may hold a separator itself ("AOC media - Analyse Opinion
+    # Critique"), so a longer tail or head is tried when a one-part one does not name the site.
+    for count in range(1, len(separators) + 1):
+        tail = separators[-count]
+        if any(_names_site(_fold(title[tail.end() :]), name) for name in site_names):
+            return title[: tail.start()].strip()
+        head = separators[count - 1]
+        if any(_names_site(_fold(title[: head.start()]), name) for name in site_names):
+            return title[head.end() :].strip()
     return title
 
 

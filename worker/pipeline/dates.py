@@ -15,6 +15,8 @@ Rules, so results are predictable:
   abbreviated, with or without accents, and in Russian, Ukrainian, Polish and Czech (genitive and
   nominative). Also read: "2019年6月20日" and "2019년 11월 20일", "2019. 11. 20.", "26 | 01 | 2022",
   "4. 2. 2022".
+- A printed line that dates two things reads the date after its publication cue: "Letzte
+  Änderung: 31.10.2023 Erschienen am: 01.11.2023" was published on 1 November.
 - Numeric day/month order: a field above 12 is the day; otherwise month-first when the expression
   carries a US sign (a US zone such as ET or PDT, or an AM/PM clock), day-first in every other case
   (most of the world, and the German-heavy pages this service reads, write day first).
@@ -210,6 +212,12 @@ _PUBLISHED_CUE = re.compile(
     r"pubblicato)(?!\w)",
     re.IGNORECASE,
 )
+# In a line that dates more than one thing ("Letzte Änderung: 31.10.2023 Erschienen am:
+# 01.11.2023", "Updated May 5 · Published May 3"), the date after one of these is the publication.
+_PUBLICATION_ONLY_CUE = re.compile(
+    r"(?<![\w])(?:published|posted|veröffentlicht|erschienen|publié|publicado|pubblicato)(?!\w)",
+    re.IGNORECASE,
+)
 _MAX_LINE_CHARS = 200
 _MAX_FIND_LINES = 400
 
@@ -234,11 +242,22 @@ def _parse(
         machine = _machine_value(expression, fetched_at=fetched_at, source=source)
         if machine is not None:
             return machine, True
+    else:
+        expression = _from_publication_cue(expression)
     day = _absolute_date(expression)
     if day is not None:
         return _compose(expression, day, fetched_at=fetched_at, source=source), True
     printed = _ISO_LIKE.match(expression) is not None
     return _relative(expression, fetched_at=fetched_at, source=source), printed
+
+
+def _from_publication_cue(expression: str) -> str:
+    """The expression from a publication cue after its start on, if a date follows the cue."""
+    cue = _PUBLICATION_ONLY_CUE.search(expression, 1)
+    if cue is None:
+        return expression
+    rest = expression[cue.start() :]
+    return rest if _absolute_date(rest) is not None else expression
 
 
 def _machine_value(
