@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -451,3 +452,30 @@ def test_time_in_utc_or_no_zone_takes_the_zone_the_page_states(
         datetime.fromisoformat(at),
         offset,
     )
+
+
+def test_short_story_the_page_states_in_json_ld_is_not_rejected() -> None:
+    # Two short paragraphs split by an advert: too little visible prose in one box, but the page
+    # states its whole text as the NewsArticle's articleBody.
+    first = (
+        "Caitlin McCrory (22), of New Street, committed theft from a shop in the town in August."
+    )
+    second = "The case was mentioned at the Magistrates Court on Tuesday, November 7."
+    ld = orjson.dumps(
+        {
+            "@type": "NewsArticle",
+            "headline": "Woman fined for theft",
+            "datePublished": "2023-11-09T09:34:53.000Z",
+            "articleBody": f"<p>{first}</p><p>{second}</p>",
+        }
+    ).decode()
+    page = (
+        f'<html><head><script type="application/ld+json">{ld}</script></head><body>'
+        f"<h1>Woman fined for theft</h1><div><p>{first}</p></div><div class='ad'>Advert</div>"
+        f"<div><p>{second}</p></div></body></html>"
+    ).encode()
+    result = _clean(page, url=None, fetched_at=None)
+    assert isinstance(result, CleanPage), result
+    assert result.body == (first, second)
+    assert result.published is not None
+    assert result.published.at == datetime(2023, 11, 9, 9, 34, tzinfo=UTC)

@@ -26,7 +26,10 @@ its link text, and whether it sits in page chrome (`<nav>`, `<aside>`, a box who
 3. The body is the container's blocks outside chrome, from the first to the last sentence-like
    block, without the headline, heavily linked lines or a hidden copy of the story.
 
-A container holding nothing but teasers is a section front, rejected as "no_body".
+A container holding nothing but teasers is a section front, rejected as "no_body", as is a page with
+under 120 characters of article text, unless it states its article's text in JSON-LD
+(`articleBody`): then that text is the body (a two-paragraph story split by adverts is still a
+story).
 """
 
 from __future__ import annotations
@@ -243,6 +246,8 @@ _TEASER_MAX_CHARS = 400
 # What a character of link text costs a container against a character of article prose.
 _LINK_COST = 1.0
 _MIN_BODY_CHARS = 120
+_MAX_STATED_BODY_CHARS = 200_000
+_BODY_BLOCK_TAG = re.compile(r"<(?:p|br|div|h[1-6]|li|blockquote)(?=[\s/>])", re.IGNORECASE)
 # Block elements nested deeper than this are read as inline text: real pages stay far below it,
 # and it bounds the work per block on hostile ones.
 _MAX_DEPTH = 200
@@ -429,6 +434,7 @@ class _Metadata:
     other_dates: list[tuple[str, DateSource]] = field(default_factory=list)
     updated: list[tuple[str, DateSource]] = field(default_factory=list)
     authors: list[str] = field(default_factory=list)
+    bodies: list[str] = field(default_factory=list)  # JSON-LD articleBody texts
     sections: list[str] = field(default_factory=list)
     site_names: list[str] = field(default_factory=list)
     language: str | None = None
@@ -459,6 +465,11 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
         extraction = _body(reread, headline)
     body = extraction.paragraphs
     body_chars = sum(len(paragraph) for paragraph in body)
+    if body_chars < _MIN_BODY_CHARS and metadata.bodies:
+        # Too little visible prose (a two-paragraph story split by adverts, a page that script
+        # renders), but the page states its article's text in JSON-LD: that is the article.
+        body = _stated_body(metadata.bodies[0])
+        body_chars = sum(len(paragraph) for paragraph in body)
     if body_chars < _MIN_BODY_CHARS:
         return Rejection(
             "no_body",
@@ -485,6 +496,16 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
         section_labels=_section_labels(tree, metadata),
         language=metadata.language,
     )
+
+
+def _stated_body(text: str) -> tuple[str, ...]:
+    """Give the paragraphs of an article body stated in JSON-LD (plain text or markup)."""
+    # Sites write it as plain text, as text with entities, or as the article's HTML, whose
+    # paragraphs become lines here (inline markup such as links stays inside its line).
+    markup = _BODY_BLOCK_TAG.sub("\n\\g<0>", text[:_MAX_STATED_BODY_CHARS])
+    root = LexborHTMLParser(markup).body
+    lines = root.text(deep=True).splitlines() if root is not None else []
+    return tuple(" ".join(line.split()) for line in lines if line.strip())
 
 
 def _text(node: LexborNode) -> str:
@@ -554,6 +575,8 @@ def _read_json_ld(source: str, metadata: _Metadata) -> None:
                 break
         if isinstance(thing.get("dateModified"), str):
             metadata.updated.append((thing["dateModified"], "jsonld"))
+        if isinstance(thing.get("articleBody"), str):
+            metadata.bodies.append(thing["articleBody"])
         metadata.authors.extend(_names(thing.get("author")))
         section = thing.get("articleSection")
         if isinstance(section, str):
