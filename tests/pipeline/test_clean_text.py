@@ -217,6 +217,15 @@ def test_a_relative_date_is_never_the_headline() -> None:
     assert cleaned.reason == "no_headline"
 
 
+@pytest.mark.parametrize("line", ["Tuesday, 12 March 2021", "Posted 12.03.2021, 10:45"])
+def test_a_printed_date_is_never_the_headline(line: str) -> None:
+    # Dates of any year are dates: the check once refused those after its probe moment.
+    paragraphs = [_paragraph("harbour", n) for n in range(3)]
+    cleaned = clean_text(DecodedPage(text="\n\n".join([line, *paragraphs]), kind="text"))
+    assert isinstance(cleaned, Rejection)
+    assert cleaned.reason == "no_headline"
+
+
 def test_cjk_lines_broken_mid_word_are_rejoined_without_spaces() -> None:
     first = (
         "先日、不正に改造した携帯電話を販売したとして、商標法違反の疑いで男性が逮捕されたという"

@@ -77,8 +77,9 @@ _TITLE_NEAR_WEIGHT = 0.25  # closeness to the body
 # Date: lines from this far above the headline to the first paragraph, then farther up.
 _DATE_LINES_ABOVE = 12
 _DATE_LINES_FARTHER = 200
-# Any moment works for asking "is this line a date?" of relative forms ("7 hours ago").
-_DATE_PROBE = datetime(2000, 1, 1, tzinfo=UTC)
+# The moment "is this line a date?" is asked against: relative forms ("7 hours ago") need one, and
+# it must come after every printed date (a date after the fetch is refused as implausible).
+_DATE_PROBE = datetime(2100, 1, 1, tzinfo=UTC)
 
 # The markers renderers put before list items. Dashes are left out (they open dialogue lines), and
 # so are numbers: numbered items in a dump are more often article text than menu entries.
