@@ -479,3 +479,32 @@ def test_short_story_the_page_states_in_json_ld_is_not_rejected() -> None:
     assert result.body == (first, second)
     assert result.published is not None
     assert result.published.at == datetime(2023, 11, 9, 9, 34, tzinfo=UTC)
+
+
+_CAPTION = (
+    "Not in the dust this time, but with pronounced star spikes (the lens stopped down to f/5.6) "
+    "and intensely blue nebulae. The dense clouds of dust and gas around the cluster hardly show."
+)
+
+
+def test_photo_post_under_a_breadcrumb_is_an_article_and_teasers_are_not() -> None:
+    # One caption paragraph in a box that a breadcrumb trail opens: the trail is not a teaser's
+    # linked headline, so the post is kept ...
+    post = (
+        "<html><head><title>Pleiades, M45</title></head><body><div><div><div>"
+        '<nav><a href="/">Home</a> <a href="/photos">Photos</a> Pleiades, M45</nav><div>'
+        '<h1>Pleiades, M45</h1><p>September 17, 2019 <a href="/u/hr">Helmut Rubik</a></p>'
+        f"<div>{_CAPTION}</div></div></div></div></div></body></html>"
+    )
+    result = _clean(post.encode(), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage), result
+    assert result.body == (_CAPTION,)
+    # ... while boxes of a linked title over a short summary are a section front's teasers.
+    teasers = "".join(
+        f'<div class="item"><h3><a href="/photo/{n}">Photo {n}</a></h3><p>{_CAPTION}</p></div>'
+        for n in range(10)
+    )
+    front = f"<html><head><title>Photos</title></head><body><h1>Photos</h1>{teasers}</body></html>"
+    rejected = _clean(front.encode(), url=None, fetched_at=None)
+    assert isinstance(rejected, Rejection)
+    assert rejected.reason == "no_body"

@@ -1337,7 +1337,9 @@ def _teasers(layout: _Layout) -> tuple[set[int], set[int]]:
         start, end = spans[box]
         if links_before[end] - links_before[start] - block.link_chars >= _TEASER_LINK_CHARS:
             loose.add(id(block))
-        title = blocks[start]
+        # The box's title is its first block outside chrome: a breadcrumb trail above a photo's
+        # caption is not a teaser's linked headline.
+        title = next((blocks[i] for i in range(start, end) if not blocks[i].chrome), block)
         if title is not block and title.link_share >= _TEASER_TITLE_LINK_SHARE:
             titled.add(id(block))
     return loose, titled
