@@ -238,3 +238,16 @@ def test_a_line_dating_two_things_gives_the_date_after_its_publication_cue(
     assert published == PublishedAt(
         at=datetime.fromisoformat(day).replace(tzinfo=UTC), precision="day", source="text"
     )
+
+
+def test_find_date_takes_the_byline_date_over_an_update_note() -> None:
+    lines = [
+        "Accueil | Par Loïc Le Clerc | 30 septembre 2018",
+        "Deux ans et demi en Macronie",
+        "Article mis à jour le 7 janvier 2020.",
+        "S’il fallait ne retenir qu’une seule promesse du candidat, ce serait la moralisation.",
+    ]
+    published = find_date(lines, fetched_at=FETCHED)
+    assert published == PublishedAt(
+        at=datetime(2018, 9, 30, tzinfo=UTC), precision="day", source="text"
+    )

@@ -205,11 +205,12 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _COARSE_UNITS = frozenset("hdw")  # relative forms coarser than a minute resolve to a day
 _GERMAN_UNIT = {"sek": "s", "min": "m", "stu": "h", "tag": "d", "woc": "w"}
 
-# Lines that say "this is when the article was published" beat any other dated line.
+# Lines that say "this is when the article was published" beat any other dated line. "Updated",
+# "mis à jour" or "Stand" say the opposite, so they earn nothing: a story's "Article mis à jour le
+# 7 janvier 2020" does not beat its byline's "30 septembre 2018".
 _PUBLISHED_CUE = re.compile(
-    r"(?<![\w])(published|posted|updated|last updated|first published|date|dated|"
-    r"veröffentlicht|aktualisiert|stand|erschienen|publié|mis à jour|publicado|actualizado|"
-    r"pubblicato)(?!\w)",
+    r"(?<![\w])(published|posted|first published|date|dated|veröffentlicht|erschienen|publié"
+    r"|publicado|pubblicato)(?!\w)",
     re.IGNORECASE,
 )
 # In a line that dates more than one thing ("Letzte Änderung: 31.10.2023 Erschienen am:
