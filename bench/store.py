@@ -107,8 +107,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "sightings": sightings[0] if sightings else None,
         }
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if args.keep:
+            print(f"kept the database {name}", file=sys.stderr)
+        else:
+            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:
@@ -118,6 +121,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000, help="pages, re-sends and bad included")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--profile", action="store_true", help="print the client's profile")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument(
         "--alter",
         action="append",

@@ -205,6 +205,38 @@ def _comment(view: str, comments: dict[str, str]) -> None:
         op.execute(f"COMMENT ON COLUMN newsingest.{view}.{column} IS {literal}")
 
 
+def create_consumer_schema() -> None:
+    """The `newsingest` schema: horizon function, v1 views, their comments and the reader role.
+
+    Also called by later migrations' downgrades that must rebuild views over a changed column.
+    """
+    op.execute("CREATE SCHEMA newsingest")
+    op.execute(HORIZON_FUNCTION)
+    op.execute(V1_ARTICLES)
+    op.execute(V1_STORIES)
+    op.execute(V1_SIGHTINGS)
+    op.execute(
+        "COMMENT ON VIEW newsingest.v1_articles IS "
+        "'One row per article (dedupe key). Stable for release 1.'"
+    )
+    op.execute(
+        "COMMENT ON VIEW newsingest.v1_stories IS "
+        "'One row per story, at its latest revision (latest published_at, then id).'"
+    )
+    op.execute(
+        "COMMENT ON VIEW newsingest.v1_sightings IS "
+        "'One row per dump received: the article it became or joined, or why it was rejected.'"
+    )
+    op.execute(
+        "COMMENT ON FUNCTION newsingest.v1_ingest_horizon() IS "
+        "'Every article with ingest_seq below this value is final: pull up to it, never past.'"
+    )
+    _comment("v1_articles", ARTICLE_COMMENTS)
+    _comment("v1_stories", ARTICLE_COMMENTS | STORY_COMMENTS)
+    _comment("v1_sightings", SIGHTING_COMMENTS)
+    op.execute(CREATE_ROLE_AND_GRANT)
+
+
 def upgrade() -> None:
     op.add_column("articles", sa.Column("ingest_seq", sa.BigInteger(), nullable=True))
     # Articles stored before this migration take their order by id, under this transaction's xid.
@@ -271,31 +303,7 @@ def upgrade() -> None:
         unique=False,
     )
 
-    op.execute("CREATE SCHEMA newsingest")
-    op.execute(HORIZON_FUNCTION)
-    op.execute(V1_ARTICLES)
-    op.execute(V1_STORIES)
-    op.execute(V1_SIGHTINGS)
-    op.execute(
-        "COMMENT ON VIEW newsingest.v1_articles IS "
-        "'One row per article (dedupe key). Stable for release 1.'"
-    )
-    op.execute(
-        "COMMENT ON VIEW newsingest.v1_stories IS "
-        "'One row per story, at its latest revision (latest published_at, then id).'"
-    )
-    op.execute(
-        "COMMENT ON VIEW newsingest.v1_sightings IS "
-        "'One row per dump received: the article it became or joined, or why it was rejected.'"
-    )
-    op.execute(
-        "COMMENT ON FUNCTION newsingest.v1_ingest_horizon() IS "
-        "'Every article with ingest_seq below this value is final: pull up to it, never past.'"
-    )
-    _comment("v1_articles", ARTICLE_COMMENTS)
-    _comment("v1_stories", ARTICLE_COMMENTS | STORY_COMMENTS)
-    _comment("v1_sightings", SIGHTING_COMMENTS)
-    op.execute(CREATE_ROLE_AND_GRANT)
+    create_consumer_schema()
 
 
 def downgrade() -> None:

@@ -22,6 +22,7 @@ from worker.ingest import ingest_batch
 from worker.pipeline import Received, receive
 from worker.pipeline.headline import headline_key
 from worker.store import Outcome, transaction
+from worker.store.models import SEARCH_VECTOR_SQL
 from worker.store.revise import (
     list_article_ids,
     list_rejected_ids,
@@ -277,3 +278,31 @@ def test_reprocess_rewrites_stale_records_and_merges_collisions(db: str) -> None
         )
     assert report.updated == 1
     assert query(db, "SELECT region FROM articles") == [("Europe",)]
+
+
+# --- the search document --------------------------------------------------------------------
+
+
+def test_search_vector_follows_headline_and_body_and_survives_sightings(db: str) -> None:
+    page = _html_page("Lyon closes its old bridge to cars", "2026-03-03T09:12:00Z", BODY)
+    assert _ingest([page]) == [Outcome.STORED]
+    # A sighting only raises the counters (the trigger skips it); the document stays right.
+    again = receive(page.page, receipt_key=str(uuid.uuid4()))
+    assert _ingest([again]) == [Outcome.DUPLICATE]
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("UPDATE articles SET body = 'The ferry to Vienne now runs hourly.'")
+    # The model's expression, a constant of ours, computed afresh beside the stored document.
+    matches = f"SELECT seen_count, search_vector = ({SEARCH_VECTOR_SQL}) FROM articles"  # noqa: S608
+    assert query(db, matches) == [(2, True)]
+
+    def found(words: str) -> int:
+        return query(
+            db,
+            "SELECT count(*) FROM articles "
+            "WHERE search_vector @@ websearch_to_tsquery('simple', %s)",
+            words,
+        )[0][0]
+
+    assert found("ferry vienne") == 1
+    assert found("cracks piers") == 0  # the old body's words are gone with it
+    assert found("lyon bridge") == 1  # the headline's

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 from alembic.autogenerate import compare_metadata
@@ -46,3 +48,17 @@ def test_downgrade_base_leaves_nothing_but_alembic(empty_database: Callable[[], 
     assert _objects(url) == [("table", "alembic_version")]
     upgrade_database(url)  # and it comes back
     assert ("table", "sightings") in _objects(url)
+
+
+def test_every_pulled_column_restamps_the_pull_cursor() -> None:
+    """A column added to articles must be named in the ingest_seq trigger, or its changes would
+    never reach consumers who pull by ingest_seq."""
+    path = Path(__file__).parents[2] / "migrations" / "versions" / "0006_light_sightings.py"
+    spec = importlib.util.spec_from_file_location("migration_0006", path)
+    assert spec is not None
+    assert spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    unstamped = {"seen_count", "last_seen_at", "ingest_seq", "search_vector"}
+    columns = {column.name for column in Base.metadata.tables["articles"].columns}
+    assert set(migration.STAMPED_COLUMNS) == columns - unstamped

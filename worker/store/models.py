@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    Computed,
     DateTime,
     Enum,
     Float,
@@ -48,7 +47,8 @@ NAMING_CONVENTION = {
 
 # The full-text document: headline (weight A) and body (weight B). 'simple' because pages come in
 # many languages and an English stemmer would mangle the rest; the body is cut at 100,000 characters
-# so that no article can exceed the 1 MB limit of a tsvector and fail its whole batch.
+# so that no article can exceed the 1 MB limit of a tsvector and fail its whole batch. Migration
+# 0006's trigger writes it; tests check the stored vectors equal this expression.
 SEARCH_VECTOR_SQL = (
     "setweight(to_tsvector('simple'::regconfig, headline), 'A') || "
     "setweight(to_tsvector('simple'::regconfig, left(body, 100000)), 'B')"
@@ -146,9 +146,9 @@ class Article(Base):
     # any change other than a sighting: (inserting transaction's xid << 24) + row within it.
     # Rows below newsingest.v1_ingest_horizon() are final; see docs/consumers.md.
     ingest_seq: Mapped[int] = mapped_column(BigInteger)
-    search_vector: Mapped[str] = mapped_column(
-        TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True)
-    )
+    # Written by a trigger (migration 0006) on insert and when headline or body change, from
+    # SEARCH_VECTOR_SQL; not a generated column, which a sighting's UPDATE would recompute.
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR)
 
     __table_args__ = (
         # The dedupe guarantee. NULLS NOT DISTINCT so that undated pages (published_at null)
