@@ -508,3 +508,11 @@ def test_photo_post_under_a_breadcrumb_is_an_article_and_teasers_are_not() -> No
     rejected = _clean(front.encode(), url=None, fetched_at=None)
     assert isinstance(rejected, Rejection)
     assert rejected.reason == "no_body"
+    # A box's own <header> is its title: a lone contact box under one is no article either.
+    contact = (
+        "<html><head><title>Press releases</title></head><body><h1>Press releases</h1><div>"
+        f"<div><header>Media contact</header><p>{_CAPTION}</p></div></div></body></html>"
+    )
+    rejected = _clean(contact.encode(), url=None, fetched_at=None)
+    assert isinstance(rejected, Rejection)
+    assert rejected.reason == "no_body"

@@ -243,6 +243,7 @@ _TEASER_LINK_CHARS = 10
 # ... or, read strictly (to spot section fronts), whose box opens with a mostly linked title.
 _TEASER_TITLE_LINK_SHARE = 0.5
 _TEASER_MAX_CHARS = 400
+_NOT_TITLE_TAGS = frozenset({"nav", "menu", "figure", "figcaption"})
 # What a character of link text costs a container against a character of article prose.
 _LINK_COST = 1.0
 _MIN_BODY_CHARS = 120
@@ -1337,9 +1338,11 @@ def _teasers(layout: _Layout) -> tuple[set[int], set[int]]:
         start, end = spans[box]
         if links_before[end] - links_before[start] - block.link_chars >= _TEASER_LINK_CHARS:
             loose.add(id(block))
-        # The box's title is its first block outside chrome: a breadcrumb trail above a photo's
-        # caption is not a teaser's linked headline.
-        title = next((blocks[i] for i in range(start, end) if not blocks[i].chrome), block)
+        # The box's title is its first block but a navigation trail or a picture: a breadcrumb
+        # above a photo post's caption is not a teaser's linked headline (a box's <header> is).
+        title = next(
+            (blocks[i] for i in range(start, end) if blocks[i].tag not in _NOT_TITLE_TAGS), block
+        )
         if title is not block and title.link_share >= _TEASER_TITLE_LINK_SHARE:
             titled.add(id(block))
     return loose, titled
