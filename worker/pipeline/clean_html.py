@@ -691,11 +691,7 @@ def _in_page_zone(
     A time in no zone is read as UTC only for want of better: a zoned statement of the same wall
     time gives its instant.
     """
-    values = [value for value, _ in metadata.dates[1:_MAX_ZONE_STATEMENTS]]
-    for node in tree.css(_TIME_SELECTOR)[:_MAX_ZONE_STATEMENTS]:
-        attributes = node.attributes
-        values.append(attributes.get("datetime") or attributes.get("content") or "")
-    for value in values:
+    for value in _zone_statements(tree, metadata):
         other = _parse(value, fetched_at, "meta") if value else None
         if other is None or other.precision != "minute":
             continue
@@ -711,6 +707,16 @@ def _in_page_zone(
             if shift and abs(shift) <= _LARGEST_OFFSET and not shift % _OFFSET_STEP:
                 return replace(published, utc_offset_minutes=int(shift.total_seconds()) // 60)
     return published
+
+
+def _zone_statements(tree: LexborHTMLParser, metadata: _Metadata) -> Iterator[str]:
+    """Give the page's other stated publication times: metadata first, then <time> tags."""
+    for value, _ in metadata.dates[1:_MAX_ZONE_STATEMENTS]:
+        yield value
+    # Searching the tree costs more than reading the metadata: only when that said nothing new.
+    for node in tree.css(_TIME_SELECTOR)[:_MAX_ZONE_STATEMENTS]:
+        attributes = node.attributes
+        yield attributes.get("datetime") or attributes.get("content") or ""
 
 
 def _element_date(node: LexborNode, fetched_at: datetime | None) -> PublishedAt | None:
