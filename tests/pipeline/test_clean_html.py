@@ -516,3 +516,20 @@ def test_photo_post_under_a_breadcrumb_is_an_article_and_teasers_are_not() -> No
     rejected = _clean(contact.encode(), url=None, fetched_at=None)
     assert isinstance(rejected, Rejection)
     assert rejected.reason == "no_body"
+
+
+def test_blogger_abbr_states_its_time_in_title() -> None:
+    page = (
+        "<html><head><title>Harbour reopens</title></head><body><div class='widget Blog'>"
+        f"<h3>Harbour reopens</h3>{_STORY * 3}<div class='post-footer'>Posted at "
+        "<abbr class='published' itemprop='datePublished' title='2011-03-30T21:05:00-07:00'>"
+        "9:05 PM</abbr></div></div></body></html>"
+    ).encode()
+    result = _clean(page, url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published == PublishedAt(
+        at=datetime(2011, 3, 31, 4, 5, tzinfo=UTC),
+        precision="minute",
+        source="time_tag",
+        utc_offset_minutes=-420,
+    )

@@ -720,10 +720,14 @@ def _zone_statements(tree: LexborHTMLParser, metadata: _Metadata) -> Iterator[st
 
 
 def _element_date(node: LexborNode, fetched_at: datetime | None) -> PublishedAt | None:
-    """Give the date an element states in datetime=, content= or its text, or None."""
+    """Give the date an element states in datetime=, content=, title= or its text, or None."""
     attributes = node.attributes
-    value = attributes.get("datetime") or attributes.get("content") or _text(node)
-    return _parse(value or "", fetched_at, "time_tag")
+    value = attributes.get("datetime") or attributes.get("content")
+    if value is None and node.tag == "abbr":
+        # The microformats' abbr pattern (Blogger's posts among them): the machine-readable
+        # time in title=, a reader's "9:05 PM" as the text.
+        value = attributes.get("title")
+    return _parse(value or _text(node), fetched_at, "time_tag")
 
 
 def _dateline(
