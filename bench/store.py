@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server1 = backend.cpu_times()
         server = server1.user + server1.system - server0.user - server0.system
         if profiler:
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(40)
         with psycopg.connect(db_url) as conn:
             sightings = conn.execute("SELECT count(*) FROM sightings").fetchone()
         reset_engine(close=True)

@@ -19,7 +19,20 @@ from typing import Any, cast
 
 import orjson
 import psycopg
-from sqlalchemy import Enum, Table, bindparam, func, select, text, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    Enum,
+    LargeBinary,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    func,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
@@ -125,6 +138,12 @@ _INSERT_SIGHTINGS = _BulkInsert(
 )  # fmt: skip
 
 
+# `= ANY(array)` rather than `IN (…)`: one SQL text whatever the batch's size, so psycopg parses
+# it once per process (an IN list of each new length cost ~1 ms to parse, ~35 µs per page).
+_HASHES = bindparam("hashes", type_=ARRAY(LargeBinary))
+_HEADLINE_KEYS = bindparam("headline_keys", type_=ARRAY(Text))
+
+
 @dataclass(frozen=True, slots=True)
 class KnownContent:
     """A raw page already in the store, found by its content hash."""
@@ -177,7 +196,8 @@ def find_known_content(*, session: Session, hashes: Collection[bytes]) -> dict[b
             RawPage.article_id,
             RawPage.reason,
             RawPage.detail,
-        ).where(RawPage.content_hash.in_(sorted(hashes)))
+        ).where(RawPage.content_hash == any_(_HASHES)),
+        {"hashes": sorted(hashes)},
     )
     return {row[0]: KnownContent(*row[1:]) for row in rows}
 
@@ -412,8 +432,9 @@ def _assign_stories(
     revisions: dict[str, list[tuple[datetime, int, bytes]]] = {}
     for headline, stored_at, stored_story, stored_body in session.execute(
         select(Article.headline_key, Article.published_at, Article.story_id, Article.body_hash)
-        .where(Article.headline_key.in_(headlines), Article.published_at.is_not(None))
-        .order_by(Article.published_at)
+        .where(Article.headline_key == any_(_HEADLINE_KEYS), Article.published_at.is_not(None))
+        .order_by(Article.published_at),
+        {"headline_keys": headlines},
     ):
         assert stored_at is not None  # the query asks for dated articles only
         revisions.setdefault(headline, []).append((stored_at, stored_story, bytes(stored_body)))
