@@ -215,6 +215,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "kind": args.kind, "n": len(pages), "workers": 0 if args.inprocess else args.workers,
         "batch_size": args.batch_size, "mode": "inprocess" if args.inprocess else "queue",
+        "pool": None if args.inprocess else args.pool,
         "cores": os.cpu_count(),
     }  # fmt: skip
     try:
@@ -239,7 +240,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 concurrency = 1 if args.separate else args.workers
                 workers.append(
                     subprocess.Popen(
-                        [NEWSINGEST, "worker", f"--concurrency={concurrency}",
+                        [NEWSINGEST, "worker", f"--concurrency={concurrency}", f"--pool={args.pool}",
                          f"--hostname=bench{index}-{queue}@%h", "--without-gossip",
                          "--without-mingle", "--without-heartbeat"],
                         env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -338,6 +339,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--separate", action="store_true", help="N workers of one process each")
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument(
+        "--pool",
+        choices=["prefork", "solo"],
+        default="prefork",
+        help="Celery pool; solo runs tasks in the worker process itself (use with --separate)",
+    )
     parser.add_argument(
         "--inprocess", action="store_true", help="no broker: ingest in this process"
     )

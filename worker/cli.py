@@ -196,7 +196,9 @@ def inspect(
     """Clean and classify dumps without storing them, and show what would be stored."""
     settings = get_settings()
     any_rejected = False
-    for dump in read_dumps(paths, source="inspect", max_page_bytes=settings.max_page_bytes):
+    for dump in read_dumps(
+        expand_paths(paths), source="inspect", max_page_bytes=settings.max_page_bytes
+    ):
         result = process(
             receive(dump.page, receipt_key="inspect"), max_page_bytes=settings.max_page_bytes
         )

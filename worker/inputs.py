@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import glob
+import os
 import sys
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 from schemas import RawPage
@@ -28,31 +28,36 @@ class InputDump:
 def expand_paths(paths: Iterable[str]) -> list[str]:
     """Files named directly, found under folders (recursively) or matched by globs, in order.
 
-    Raises ConfigError for a path that matches nothing, so a typo is not a silent no-op.
+    Hidden files and folders (a name starting with ".") inside a named folder are skipped. Raises
+    ConfigError for a path that matches nothing, so a typo is not a silent no-op.
     """
     found: list[str] = []
     for path in paths:
         if path == "-":
             found.append(path)
-            continue
-        target = Path(path)
-        if target.is_dir():
-            found.extend(
-                str(child)
-                for child in sorted(target.rglob("*"))
-                if child.is_file()
-                and not any(part.startswith(".") for part in child.relative_to(target).parts)
-            )
-        elif target.is_file():
+        elif os.path.isdir(path):
+            found.extend(_files_under(path))
+        elif os.path.isfile(path):
             found.append(path)
         elif glob.has_magic(path):
-            matches = sorted(m for m in glob.glob(path, recursive=True) if Path(m).is_file())
+            matches = sorted(m for m in glob.glob(path, recursive=True) if os.path.isfile(m))
             if not matches:
                 raise ConfigError(f"no files match {path!r}")
             found.extend(matches)
         else:
             raise ConfigError(f"no such file or folder: {path!r}")
     return found
+
+
+def _files_under(folder: str) -> list[str]:
+    # os.walk reads each folder once and knows files from folders without a stat per entry;
+    # Path.rglob with is_file() and relative_to() cost ~75 µs a file, more than reading it.
+    files: list[str] = []
+    for parent, folders, names in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        files.extend(os.path.join(parent, name) for name in names if not name.startswith("."))
+    # Sorted by path components, so a folder's files and subfolders interleave by name.
+    return sorted(files, key=lambda file: file.split(os.sep))
 
 
 def _read_limited(stream: BinaryIO, limit: int) -> tuple[bytes, int | None]:
@@ -67,9 +72,10 @@ def _read_limited(stream: BinaryIO, limit: int) -> tuple[bytes, int | None]:
     return head[:limit], size
 
 
-def read_dumps(paths: Iterable[str], *, source: str, max_page_bytes: int) -> Iterator[InputDump]:
-    """Each named dump as a RawPage with a fresh idempotency key; oversized ones cut."""
-    for label in expand_paths(paths):
+def read_dumps(files: Iterable[str], *, source: str, max_page_bytes: int) -> Iterator[InputDump]:
+    """Each file (as `expand_paths` lists them) as a RawPage with a fresh idempotency key;
+    oversized ones cut."""
+    for label in files:
         if label == "-":
             content, original_size = _read_limited(sys.stdin.buffer, max_page_bytes)
         else:
@@ -85,7 +91,7 @@ def read_dumps(paths: Iterable[str], *, source: str, max_page_bytes: int) -> Ite
             page=RawPage(
                 content=text,
                 content_encoding=encoding,
-                content_type=_CONTENT_TYPES.get(Path(label).suffix.lower()),
+                content_type=_CONTENT_TYPES.get(os.path.splitext(label)[1].lower()),
                 source=source,
                 id=str(uuid.uuid4()),
                 original_size=original_size,

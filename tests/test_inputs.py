@@ -1,0 +1,48 @@
+"""Reading dumps from what a user names: folders walked in name order, hidden entries skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from worker.errors import ConfigError
+from worker.inputs import expand_paths, read_dumps
+
+
+def _touch(root: Path, *names: str) -> None:
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"dump {name}\n", encoding="utf-8")
+
+
+def test_a_folder_gives_its_files_recursively_in_name_order_without_hidden_ones(
+    tmp_path: Path,
+) -> None:
+    _touch(tmp_path, "b.txt", "a/2.html", "a/1.txt", "a-z.txt", ".hidden.txt", ".git/x.txt")
+    _touch(tmp_path, "a/.cache/y.txt")
+    found = [Path(path).relative_to(tmp_path).as_posix() for path in expand_paths([str(tmp_path)])]
+    assert found == ["a/1.txt", "a/2.html", "a-z.txt", "b.txt"]
+
+
+def test_files_globs_and_missing_paths(tmp_path: Path) -> None:
+    _touch(tmp_path, "one.txt", "two.txt", "three.html")
+    named = str(tmp_path / "three.html")
+    pattern = str(tmp_path / "t*.txt")
+    assert expand_paths([named, pattern]) == [named, str(tmp_path / "two.txt")]
+    with pytest.raises(ConfigError, match="no such file"):
+        expand_paths([str(tmp_path / "absent.txt")])
+    with pytest.raises(ConfigError, match="no files match"):
+        expand_paths([str(tmp_path / "*.xml")])
+
+
+def test_read_dumps_keeps_the_bytes_and_guesses_the_type_from_the_suffix(tmp_path: Path) -> None:
+    _touch(tmp_path, "page.HTML", "notes.txt")
+    (tmp_path / "latin1.txt").write_bytes("Zürich".encode("latin-1"))
+    dumps = list(read_dumps(expand_paths([str(tmp_path)]), source="t", max_page_bytes=1000))
+    by_name = {Path(d.label).name: d.page for d in dumps}
+    assert by_name["page.HTML"].content_type == "text/html"
+    assert by_name["notes.txt"].content == "dump notes.txt\n"
+    assert by_name["latin1.txt"].content_encoding == "base64"  # not UTF-8: sent as bytes
+    assert len({page.id for page in by_name.values()}) == 3
