@@ -14,7 +14,6 @@ from kombu.serialization import register as register_serializer
 from worker.config import get_settings
 from worker.crawl.settings import get_crawl_settings
 from worker.logs import configure_logging
-from worker.store import reset_engine
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -107,5 +106,8 @@ def _load_data_before_fork(**_: Any) -> None:
 
 @worker_process_init.connect
 def _fresh_engine_per_process(**_: Any) -> None:
-    # A forked pool process must never reuse the parent's connections.
+    # A forked pool process must never reuse the parent's connections. (Imported here: producers
+    # import this module too, and need neither the store nor SQLAlchemy.)
+    from worker.store import reset_engine  # noqa: PLC0415
+
     reset_engine()
