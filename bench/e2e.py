@@ -23,6 +23,7 @@ import gzip
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -84,7 +85,11 @@ def text_dumps(n: int, rng: random.Random) -> list[str]:
 
 
 def html_dumps(n: int, rng: random.Random) -> list[str]:
-    """n distinct HTML pages: the 181 real scrapinghub pages, each copy with its own headline."""
+    """n distinct HTML pages: the 181 real scrapinghub pages, each copy with its own headline.
+
+    The copy's number goes into every place a headline is read from (JSON-LD, og:title, <title>,
+    the first <h1>), so each copy is a new article whichever one the cleaner trusts.
+    """
     pages = [
         gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
         for path in sorted((DATA / "extraction" / "scrapinghub" / "html").glob("*.html.gz"))
@@ -100,9 +105,18 @@ def html_dumps(n: int, rng: random.Random) -> list[str]:
                           "datePublished": when})
             + "</script>"
         )  # fmt: skip
+        copy = f"Copy {i}: "
+        page = _TITLE_TAG.sub(lambda m, c=copy: m[1] + c, page, count=1)
+        page = _H1_TAG.sub(lambda m, c=copy: m[1] + c, page, count=1)
+        page = _OG_TITLE.sub(lambda m, c=copy: m[1] + c, page, count=1)
         cut = page.find("<head>")
         dumps.append(page[: cut + 6] + marker + page[cut + 6 :] if cut >= 0 else marker + page)
     return dumps
+
+
+_TITLE_TAG = re.compile(r"(<title[^>]*>\s*)", re.IGNORECASE)
+_H1_TAG = re.compile(r"(<h1[^>]*>\s*)", re.IGNORECASE)
+_OG_TITLE = re.compile(r"""(<meta[^>]+property=["']og:title["'][^>]+content=["'])""", re.IGNORECASE)
 
 
 def build_pages(kind: str, n: int, seed: int = 7) -> list[dict[str, Any]]:
@@ -240,8 +254,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 concurrency = 1 if args.separate else args.workers
                 workers.append(
                     subprocess.Popen(
-                        [NEWSINGEST, "worker", f"--concurrency={concurrency}", f"--pool={args.pool}",
-                         f"--hostname=bench{index}-{queue}@%h", "--without-gossip",
+                        [NEWSINGEST, "worker", f"--concurrency={concurrency}",
+                         f"--pool={args.pool}", f"--hostname=bench{index}-{queue}@%h",
+                         "--without-gossip",
                          "--without-mingle", "--without-heartbeat"],
                         env=env, stdout=log, stderr=subprocess.STDOUT,
                     )

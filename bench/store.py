@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server1 = backend.cpu_times()
         server = server1.user + server1.system - server0.user - server0.system
         if profiler:
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(40)
+            stats = pstats.Stats(profiler, stream=sys.stderr)
+            stats.sort_stats(args.profile_sort).print_stats(40)
         with psycopg.connect(db_url) as conn:
             sightings = conn.execute("SELECT count(*) FROM sightings").fetchone()
         reset_engine(close=True)
@@ -121,6 +122,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000, help="pages, re-sends and bad included")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--profile", action="store_true", help="print the client's profile")
+    parser.add_argument(
+        "--profile-sort", default="cumulative", help="pstats order: cumulative, tottime, ..."
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument(
         "--alter",
