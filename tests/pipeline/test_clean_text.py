@@ -181,6 +181,56 @@ def _paragraph(topic: str, number: int) -> str:
     )
 
 
+def _with_line_between_paragraphs(line: str) -> str:
+    """A dump whose article has `line` on its own between two paragraphs (a subheading's place)."""
+    return "\n\n".join(
+        ["Harbour reopens after storm", _paragraph("harbour", 1), line, _paragraph("quay", 2)]
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Advertisement",
+        "Sponsored content",
+        "Print this page",
+        "Related stories",
+        "Comments (12)",
+        "Related: Ten ways to cut your heating bill this winter",
+        "Subscribe to The Harbour Gazette for the latest news",
+        "Privacy Policy | Comments RSS | Site Map and Contact Details",
+    ],
+)
+def test_chrome_lines_are_dropped(line: str) -> None:
+    cleaned = _clean(_with_line_between_paragraphs(line))
+    assert len(cleaned.body) == 2
+    assert line not in cleaned.body
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Harbour board declined to comment.",
+        "Advertising on the quay will pay for the repairs, the harbour board said on Friday.",
+        "Shipping agents said the delays were related to the storm and to a shortage of pilots.",
+    ],
+)
+def test_prose_with_a_chrome_word_is_kept(line: str) -> None:
+    # One word that sites also use for their furniture does not make a sentence chrome.
+    cleaned = _clean(_with_line_between_paragraphs(line))
+    assert line in cleaned.body
+
+
+@pytest.mark.parametrize(
+    "headline",
+    ["Gannett's USA Today Advertising Rises", "Airbus Has No Comment On McDonnell Talks"],
+)
+def test_a_headline_with_a_chrome_word_is_kept(headline: str) -> None:
+    paragraphs = [_paragraph("advertising", 1), _paragraph("talks", 2)]
+    cleaned = _clean("\n\n".join(["Home | News | Sign in", headline, *paragraphs]))
+    assert cleaned.headline == headline
+
+
 @pytest.mark.xfail(
     reason="known weakness: a comment section with more prose than a short article, separated "
     "from it by little chrome, joins the article's run",

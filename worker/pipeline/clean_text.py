@@ -139,7 +139,8 @@ _CAPTION_WORDS = frozenset(
 )
 _LABELLED_DATE = re.compile(r"(.{1,60}?)\s{0,3}[|·•]\s{0,3}(.{1,60})")
 
-# Boilerplate wording, in the languages the service reads; only ever counted against short units.
+# Boilerplate wording, in the languages the service reads; only ever counted against short units,
+# and how much it takes to mark one is decided by `_is_chrome`.
 _CHROME_TERMS_TEXT = (
     "copyright|all rights reserved|sign in|sign up|login|log in|logout|log out|register|subscribe|"
     "subscription|newsletter|cookie|cookies|privacy|terms of use|terms of service|share this|"
@@ -159,6 +160,17 @@ _CHROME_PHRASES_BY_START = {
     start: tuple(phrase for phrase in _CHROME_PHRASES if phrase.split()[0] == start)
     for start in _CHROME_PHRASE_STARTS
 }
+# The chrome words a page uses only about itself: one of them marks a unit. The others also have
+# ordinary senses in news ("declined to comment", "advertising pages", "related charges").
+_SITE_WORDS = frozenset(
+    (
+        *("subscribe", "newsletter", "login", "logout", "cookie", "cookies", "advertisement"),
+        *("sponsored", "javascript", "abonnieren", "impressum", "suscríbete", "iscriviti"),
+        *("accedi", "inloggen"),
+    )
+)
+# Units this short are chrome with any chrome word ("Related stories", "Print this page").
+_CHROME_SHORT_WORDS = 4
 
 # The commonest function words of the languages the service reads. Prose is dense with them;
 # menus, lists of headlines and captions are not.
@@ -472,6 +484,7 @@ def _unit(
     if count >= 8 and words:
         # Only prose-length units are weighed by their function words.
         stop_ratio = sum(map(_STOPWORDS.__contains__, words)) / len(words)
+    sentence = text[-1:] in _SENTENCE_TAIL and _SENTENCE_END.search(text[-6:]) is not None
     return _Unit(
         text=text,
         line=line,
@@ -480,13 +493,8 @@ def _unit(
         alone=alone,
         words=count,
         stop_ratio=stop_ratio,
-        sentence=text[-1:] in _SENTENCE_TAIL and _SENTENCE_END.search(text[-6:]) is not None,
-        chrome=count <= 30
-        and (
-            "©" in plain
-            or not _CHROME_WORDS.isdisjoint(words)
-            or (not _CHROME_PHRASE_STARTS.isdisjoint(words) and _has_chrome_phrase(words))
-        ),
+        sentence=sentence,
+        chrome=count <= 30 and _is_chrome(plain, words, count=count, sentence=sentence),
         label_only=not plain.strip(" |-–·•"),
         dateline=count <= _DATELINE_WORDS
         and _DIGIT.search(plain) is not None
@@ -508,6 +516,31 @@ def _words(text: str, *, ascii_words: bool = False) -> list[str]:
         # a letter: as "?" they separate the same words.
         return _ASCII_WORD.findall(lowered.encode("ascii", "replace").decode("ascii"))
     return _WORD.findall(lowered)
+
+
+def _is_chrome(plain: str, words: Sequence[str], *, count: int, sentence: bool) -> bool:
+    """Whether a unit's wording marks it as the site's own furniture (a menu, prompt or notice).
+
+    ©, a chrome phrase ("sign in", "all rights reserved") or a word only sites use of themselves
+    ("subscribe", "cookies") is enough. The other chrome words are weak evidence, since news
+    prose and headlines use them too ("declined to comment", "Gannett's USA Today Advertising
+    Rises"): they mark a short unit ("Related stories"), and a longer one that is not a sentence
+    when it holds two of them ("Privacy policy | Comments RSS") or opens with one as a label or
+    prompt ("Related: ...", "Print this article").
+    """
+    if "©" in plain:
+        return True
+    if not _CHROME_PHRASE_STARTS.isdisjoint(words) and _has_chrome_phrase(words):
+        return True
+    if _CHROME_WORDS.isdisjoint(words):
+        return False
+    if count <= _CHROME_SHORT_WORDS or not _SITE_WORDS.isdisjoint(words):
+        return True
+    # A sentence announcing what follows ("Related coverage from ...:") is a label all the same.
+    prose = sentence and count >= 8 and not plain.endswith(":")
+    if prose:
+        return False
+    return words[0] in _CHROME_WORDS or sum(map(_CHROME_WORDS.__contains__, words)) >= 2
 
 
 def _has_chrome_phrase(words: Sequence[str]) -> bool:
