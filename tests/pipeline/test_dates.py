@@ -58,6 +58,12 @@ REAL_FORMATS = [
     ("Tue Jan 05 10:20:30 CET 2019", "2019-01-05T09:20", "minute", 60),
     ("20190105", "2019-01-05T00:00", "day", None),
     ("1574168580", "2019-11-19T13:03", "minute", 0),
+    # A range of days is dated by its first day; one that starts in the month before, by its last.
+    ("Wochenbericht 14.–20. Januar 2021", "2021-01-14T00:00", "day", None),
+    ("14. - 20. Januar 2021", "2021-01-14T00:00", "day", None),
+    ("3–9 May 2021", "2021-05-03T00:00", "day", None),
+    ("May 3–9, 2021", "2021-05-03T00:00", "day", None),
+    ("31.–6. Januar 2021", "2021-01-06T00:00", "day", None),
 ]
 
 

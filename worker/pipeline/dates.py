@@ -21,6 +21,7 @@ Rules, so results are predictable:
   carries a US sign (a US zone such as ET or PDT, or an AM/PM clock), day-first in every other case
   (most of the world, and the German-heavy pages this service reads, write day first).
 - Two-digit years are 20yy below 70 and 19yy from 70 on.
+- A range of days in one month ("14.–20. Januar 2022", "May 3–9, 2021") is dated by its first day.
 - A named zone or numeric offset sets `utc_offset_minutes`; US and European zone names without a
   fixed offset (ET, PT, CT, MT) take the daylight-saving offset in force on that date. With no zone
   the time is taken as UTC and `utc_offset_minutes` stays None, so callers can tell.
@@ -140,12 +141,16 @@ _US_ZONES = frozenset(_REGION_ZONES) | {
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _YMD_DATE = re.compile(r"(?<!\d)(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?!\d)")
 _NUMERIC_DATE = re.compile(r"(?<![\d.])(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?![\d])")
+# Either may hold a range of days ("14.–20. Januar 2022", "May 3–9, 2021"): a range is dated by
+# its first day (see `_first_day`).
 _DAY_MONTH_YEAR = re.compile(
-    r"(?<![\d:])(\d{1,2})(?:st|nd|rd|th|er|º)?\.?\s{0,3}(?:de\s+)?([^\W\d_]{3,12})\.?,?\s{1,3}"
+    r"(?<![\d:])(?:(\d{1,2})(?:st|nd|rd|th)?(?:\.\s{0,2}[–-]\s{0,2}|[–-]))?"
+    r"(\d{1,2})(?:st|nd|rd|th|er|º)?\.?\s{0,3}(?:de\s+)?([^\W\d_]{3,12})\.?,?\s{1,3}"
     r"(?:de\s+)?(\d{4}|'?\d{2})(?![\d:])"
 )
 _MONTH_DAY_YEAR = re.compile(
-    r"(?<![^\W\d_])([^\W\d_]{3,10})\.?\s{1,3}(\d{1,2})(?:st|nd|rd|th)?,?\s{1,3}(\d{4})(?!\d)"
+    r"(?<![^\W\d_])([^\W\d_]{3,10})\.?\s{1,3}(\d{1,2})(?:st|nd|rd|th)?"
+    r"(?:\s?[–-]\s?(\d{1,2})(?:st|nd|rd|th)?)?,?\s{1,3}(\d{4})(?!\d)"
 )
 # Chinese, Japanese and Korean dates ("2019年6月20日", "2019년 11월 20일"), Korean dotted dates
 # ("2019. 11. 20."), and day-first dates between bars or spaced dots ("26 | 01 | 2022",
@@ -356,16 +361,16 @@ def _absolute_date(expression: str) -> date | None:
             if day is not None:
                 candidates.append((match.start(), day))
     for match in _overlapping(_DAY_MONTH_YEAR, expression):
-        month = _MONTHS.get(match[2].lower())
+        month = _MONTHS.get(match[3].lower())
         if month is not None:
-            day = _make_date(_full_year(match[3]), month, int(match[1]))
+            day = _make_date(_full_year(match[4]), month, _first_day(match[1], match[2]))
             if day is not None:
                 candidates.append((match.start(), day))
                 break
     for match in _overlapping(_MONTH_DAY_YEAR, expression):
         month = _MONTHS.get(match[1].lower())
         if month is not None:
-            day = _make_date(int(match[3]), month, int(match[2]))
+            day = _make_date(int(match[4]), month, _first_day(match[2], match[3]))
             if day is not None:
                 candidates.append((match.start(), day))
                 break
@@ -385,6 +390,13 @@ def _absolute_date(expression: str) -> date | None:
     if not candidates:
         return None
     return min(candidates, key=lambda candidate: candidate[0])[1]
+
+
+def _first_day(*days: str | None) -> int:
+    """The day a date names, or the first day of a range within one month ("14" of "14.–20.")."""
+    numbers = [int(day) for day in days if day is not None]
+    # "31.–6. Januar" starts in a month the expression does not name: its last day is all it dates.
+    return numbers[0] if numbers[0] < numbers[-1] else numbers[-1]
 
 
 def _spaced_or_cjk_dates(expression: str) -> Iterator[tuple[int, date]]:
