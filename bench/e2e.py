@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -346,6 +347,15 @@ def _stage_cpu(logs: Path) -> dict[str, int]:
     return totals
 
 
+def print_figures(
+    run_once: Callable[[argparse.Namespace], dict[str, Any]], args: argparse.Namespace
+) -> None:
+    """Run once and print the figures as one JSON line; stop first if the shared data is absent."""
+    if not DATA.is_dir():
+        sys.exit(f"{DATA} is not here: the benchmark builds its pages from the shared data")
+    print(json.dumps(run_once(args)))
+
+
 def main() -> None:
     """Parse the options, run once, print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -364,10 +374,7 @@ def main() -> None:
         "--inprocess", action="store_true", help="no broker: ingest in this process"
     )
     parser.add_argument("--timeout", type=float, default=1800)
-    args = parser.parse_args()
-    if not DATA.is_dir():
-        sys.exit(f"{DATA} is not here: the benchmark builds its pages from the shared data")
-    print(json.dumps(run(args)))
+    print_figures(run, parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ Redis at NEWSINGEST_BENCH_REDIS_URL (default redis://127.0.0.1:6379/0), started 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import subprocess
@@ -25,7 +24,8 @@ from typing import Any
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e import DATA, NEWSINGEST, REDIS_URL, text_dumps  # the same pages as the e2e benchmark
+# The same pages as the e2e benchmark.
+from e2e import NEWSINGEST, REDIS_URL, print_figures, text_dumps
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -65,10 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="files to enqueue")
     parser.add_argument("--batch-size", type=int, default=500)
-    args = parser.parse_args()
-    if not DATA.is_dir():
-        sys.exit(f"{DATA} is not here: the benchmark builds its pages from the shared data")
-    print(json.dumps(run(args)))
+    print_figures(run, parser.parse_args())
 
 
 if __name__ == "__main__":

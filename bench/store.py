@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import os
 import pstats
 import sys
@@ -30,7 +29,7 @@ import psycopg
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e import ADMIN_URL, DATA, build_pages  # the same pages as the e2e benchmark
+from e2e import ADMIN_URL, build_pages, print_figures  # the same pages as the e2e benchmark
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -133,10 +132,7 @@ def main() -> None:
         metavar="SQL",
         help="run after migrating, to measure what a piece of the schema costs (repeatable)",
     )
-    args = parser.parse_args()
-    if not DATA.is_dir():
-        sys.exit(f"{DATA} is not here: the benchmark builds its pages from the shared data")
-    print(json.dumps(run(args)))
+    print_figures(run, parser.parse_args())
 
 
 if __name__ == "__main__":
