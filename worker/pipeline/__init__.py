@@ -38,7 +38,7 @@ __all__ = [
 
 # Bump when cleaning changes what it produces for the same page, so stored records say which
 # extractor made them and `reprocess` can find the ones to redo.
-EXTRACTOR_VERSION = "clean/1"
+EXTRACTOR_VERSION = "clean/2"
 
 
 @dataclass(frozen=True, slots=True)
