@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from worker.errors import ConfigError
-from worker.inputs import expand_paths, read_dumps
+from worker.inputs import batched, expand_paths, read_dumps
 
 
 def _touch(root: Path, *names: str) -> None:
@@ -46,3 +46,11 @@ def test_read_dumps_keeps_the_bytes_and_guesses_the_type_from_the_suffix(tmp_pat
     assert by_name["notes.txt"].content == "dump notes.txt\n"
     assert by_name["latin1.txt"].content_encoding == "base64"  # not UTF-8: sent as bytes
     assert len({page.id for page in by_name.values()}) == 3
+
+
+def test_batches_are_cut_by_count_and_by_characters() -> None:
+    sizes = [10, 10, 10, 50, 10, 200, 10]
+    cut = list(batched(sizes, batch_size=3, max_chars=60, chars=lambda size: size))
+    # Count caps the first batch, characters the next ones; a single item over the cap travels
+    # alone rather than being lost.
+    assert cut == [[10, 10, 10], [50, 10], [200], [10]]

@@ -21,7 +21,7 @@ from worker.config import get_settings, redact_url
 from worker.consumers_cli import register as register_consumer_commands
 from worker.crawl.cli import register as register_crawl_commands
 from worker.errors import ConfigError, NewsingestError, ServiceUnavailable
-from worker.inputs import expand_paths, read_dumps
+from worker.inputs import MAX_BATCH_CHARS, batched, expand_paths, read_dumps
 from worker.logs import configure_logging
 from worker.pipeline import Processed, process, receive
 from worker.pipeline.types import Rejection
@@ -92,7 +92,12 @@ def ingest(
     dumps = read_dumps(labels, source=source, max_page_bytes=settings.max_page_bytes)
     with progress_bar() as progress:
         task = progress.add_task("ingesting", total=len(labels))
-        for batch in _batched(list(dumps), batch_size or settings.batch_size):
+        for batch in batched(
+            dumps,
+            batch_size=batch_size or settings.batch_size,
+            max_chars=MAX_BATCH_CHARS,
+            chars=lambda dump: len(dump.page.content),
+        ):
             received = [receive(d.page, receipt_key=d.page.id or str(uuid.uuid4())) for d in batch]
             with transaction() as session:
                 outcome = ingest_batch(session=session, pages=received, settings=settings)

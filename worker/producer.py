@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,10 +11,8 @@ from kombu.exceptions import OperationalError as BrokerError
 from schemas import RawPage
 from worker.app import app, settings
 from worker.errors import ConfigError, ServiceUnavailable
+from worker.inputs import MAX_BATCH_CHARS, batched
 
-# A message larger than this is split even below batch_size: Redis and the worker both hold a whole
-# message in memory, and a few large HTML pages should not make a 500 MB message.
-MAX_BATCH_CHARS = 16 * 1024 * 1024
 # Batches larger than this travel zstd-compressed (HTML compresses ~5x); small text batches gain
 # too little to pay for compressing.
 COMPRESS_ABOVE_CHARS = 256 * 1024
@@ -28,20 +26,8 @@ class EnqueueReport:
     pages: int
 
 
-def chunk_pages(
-    pages: Iterable[RawPage], *, batch_size: int, max_batch_chars: int = MAX_BATCH_CHARS
-) -> Iterator[list[RawPage]]:
-    """Batches of at most `batch_size` pages and (unless one page alone is larger) of max chars."""
-    batch: list[RawPage] = []
-    chars = 0
-    for page in pages:
-        if batch and (len(batch) >= batch_size or chars + len(page.content) > max_batch_chars):
-            yield batch
-            batch, chars = [], 0
-        batch.append(page)
-        chars += len(page.content)
-    if batch:
-        yield batch
+def _content_chars(page: RawPage) -> int:
+    return len(page.content)
 
 
 def enqueue_pages(
@@ -66,7 +52,12 @@ def enqueue_pages(
         # One producer (one connection) for the whole run: building a client per publish costs
         # more than the publish itself.
         with app.producer_or_acquire() as producer:
-            for batch in chunk_pages(pages, batch_size=batch_size or settings.batch_size):
+            for batch in batched(
+                pages,
+                batch_size=batch_size or settings.batch_size,
+                max_chars=MAX_BATCH_CHARS,
+                chars=_content_chars,
+            ):
                 size = sum(len(page.content) for page in batch)
                 options: dict[str, Any] = (
                     {"compression": "zstd"} if size > COMPRESS_ABOVE_CHARS else {}
