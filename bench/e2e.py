@@ -4,8 +4,8 @@ Builds N distinct dumps from the real pages in ../shared/data (plus 20% byte-ide
 2% bad input), starts worker processes on a private queue and a scratch database, enqueues through
 the producer API and waits for the last sighting. Prints one JSON line:
 
-    .venv/bin/python bench/e2e.py --kind text --n 20000 --workers 2 --batch-size 100
-    .venv/bin/python bench/e2e.py --kind html --n 2000 --workers 2 --batch-size 20
+    .venv/bin/python bench/e2e.py --kind text --n 20000 --workers 2 --batch-size 500
+    .venv/bin/python bench/e2e.py --kind html --n 2000 --workers 2    # batches stop at 4 MiB
     .venv/bin/python bench/e2e.py --kind text --n 20000 --inprocess      # no broker, one process
 
 Servers: PostgreSQL at NEWSINGEST_BENCH_POSTGRES_URL (default postgres on 127.0.0.1:5432) and Redis
@@ -371,7 +371,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000, help="messages, re-sends and bad included")
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--separate", action="store_true", help="N workers of one process each")
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=500, help="as NEWSINGEST_BATCH_SIZE")
     parser.add_argument(
         "--pool",
         choices=["prefork", "solo"],

@@ -5,7 +5,7 @@ own transaction, as a worker would, against a scratch database. Prints one JSON 
 and CPU µs per page for this process (SQLAlchemy, psycopg, row building) and for the PostgreSQL
 backend serving it (measured on that backend's own process):
 
-    .venv/bin/python bench/store.py --kind text --n 20000 --batch-size 100
+    .venv/bin/python bench/store.py --kind text --n 20000 --batch-size 500
     .venv/bin/python bench/store.py --n 5000 --profile        # and the client's top functions
     .venv/bin/python bench/store.py --alter "DROP INDEX ix_articles_search_vector"  # its cost
 
@@ -119,7 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=["text", "html"], default="text")
     parser.add_argument("--n", type=int, default=20_000, help="pages, re-sends and bad included")
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--profile", action="store_true", help="print the client's profile")
     parser.add_argument(
         "--profile-sort", default="cumulative", help="pstats order: cumulative, tottime, ..."
