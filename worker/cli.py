@@ -8,13 +8,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 import typer
 from pydantic import ValidationError
 from rich.table import Table
-from sqlalchemy.exc import OperationalError
 
 from worker._console import err, out, progress_bar
 from worker.config import get_settings, redact_url
@@ -23,8 +22,13 @@ from worker.crawl.cli import register as register_crawl_commands
 from worker.errors import ConfigError, NewsingestError, ServiceUnavailable
 from worker.inputs import MAX_BATCH_CHARS, batched, expand_paths, read_dumps
 from worker.logs import configure_logging
-from worker.pipeline import Processed, process, receive
-from worker.pipeline.types import Rejection
+
+if TYPE_CHECKING:
+    from worker.pipeline import Processed
+    from worker.pipeline.types import Rejection
+
+# The pipeline and SQLAlchemy are imported by the commands that use them, not here: they are most
+# of a second of startup that `--help`, `enqueue` and `query` do not need.
 
 T = TypeVar("T")
 
@@ -82,6 +86,7 @@ def ingest(
 ) -> None:
     """Clean, classify and store dumps in-process (no broker needed), then print a summary."""
     from worker.ingest import ingest_batch  # noqa: PLC0415 - keeps `--help` fast
+    from worker.pipeline import receive  # noqa: PLC0415
     from worker.store import Outcome, transaction  # noqa: PLC0415
 
     settings = get_settings()
@@ -199,6 +204,9 @@ def inspect(
     ] = False,
 ) -> None:
     """Clean and classify dumps without storing them, and show what would be stored."""
+    from worker.pipeline import process, receive  # noqa: PLC0415 - keeps `--help` fast
+    from worker.pipeline.types import Rejection  # noqa: PLC0415
+
     settings = get_settings()
     any_rejected = False
     for dump in read_dumps(
@@ -218,6 +226,8 @@ def inspect(
 
 
 def _inspect_record(label: str, result: Processed | Rejection) -> dict[str, Any]:
+    from worker.pipeline.types import Rejection  # noqa: PLC0415 - keeps `--help` fast
+
     if isinstance(result, Rejection):
         return {"input": label, "rejected": {"reason": result.reason, "detail": result.detail}}
     clean, verdict, published = result.clean, result.verdict, result.clean.published
@@ -242,6 +252,8 @@ def _inspect_record(label: str, result: Processed | Rejection) -> dict[str, Any]
 def _print_inspection(
     record: dict[str, Any], result: Processed | Rejection, *, explain: bool
 ) -> None:
+    from worker.pipeline.types import Rejection  # noqa: PLC0415 - keeps `--help` fast
+
     out.rule(record["input"])
     if isinstance(result, Rejection):
         out.print(f"[red]rejected[/red] ({result.reason}): {result.detail}")
@@ -452,9 +464,25 @@ def main() -> None:
     except ServiceUnavailable as exc:
         err.print(f"[red]unavailable:[/red] {exc}")
         sys.exit(EXIT_UNAVAILABLE)
-    except OperationalError as exc:
-        err.print(f"[red]database unavailable:[/red] {exc.orig or exc}")
-        sys.exit(EXIT_UNAVAILABLE)
     except NewsingestError as exc:
         err.print(f"[red]error:[/red] {exc}")
         sys.exit(EXIT_USAGE)
+    except Exception as exc:
+        cause = _database_unavailable(exc)
+        if cause is None:
+            raise
+        err.print(f"[red]database unavailable:[/red] {cause}")
+        sys.exit(EXIT_UNAVAILABLE)
+
+
+def _database_unavailable(exc: Exception) -> BaseException | None:
+    """The driver's error when `exc` is SQLAlchemy's OperationalError, else None.
+
+    Looked up in sys.modules: a command that never imported SQLAlchemy cannot have raised its
+    errors, and importing it here only to say so would cost every command its startup time.
+    """
+    errors = sys.modules.get("sqlalchemy.exc")
+    if errors is None or not isinstance(exc, errors.OperationalError):
+        return None
+    cause: BaseException = exc.orig or exc
+    return cause
