@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
 from worker.errors import ConfigError
-from worker.inputs import batched, expand_paths, read_dumps
+from worker.inputs import _read_limited, batched, expand_paths, read_dumps
 
 
 def _touch(root: Path, *names: str) -> None:
@@ -54,3 +55,14 @@ def test_batches_are_cut_by_count_and_by_characters() -> None:
     # Count caps the first batch, characters the next ones; a single item over the cap travels
     # alone rather than being lost.
     assert cut == [[10, 10, 10], [50, 10], [200], [10]]
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, 65_535, 65_536, 200_000, 299_999, 300_000, 300_001, 1_234_567]
+)
+def test_a_dump_is_read_whole_up_to_the_limit_and_measured_past_it(size: int) -> None:
+    limit = 300_000
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    head, original_size = _read_limited(io.BytesIO(data), limit)
+    assert head == data[:limit]
+    assert original_size == (size if size > limit else None)

@@ -86,12 +86,23 @@ def batched(
 
 
 def _read_limited(stream: BinaryIO, limit: int) -> tuple[bytes, int | None]:
-    # Read one byte past the limit to learn whether the dump is over it without reading it all;
-    # the rest is only counted, in chunks, so a 50 MB file costs 50 MB of reading, not of memory.
-    head = stream.read(limit + 1)
-    if len(head) <= limit:
-        return head, None
-    size = len(head)
+    """Up to `limit` bytes of the stream, and its whole size when it was longer (else None).
+
+    Read in chunks growing from 64 KiB: one read of `limit + 1` bytes made Python allocate (and
+    the kernel map) the whole limit, 5 MiB, for every 4 KB dump (~45 µs a file, most of what
+    `newsingest enqueue` spent per file). Past the limit the rest is only counted, so a 50 MB
+    file costs 50 MB of reading, not of memory.
+    """
+    chunks: list[bytes] = []
+    size, chunk_size = 0, 1 << 16
+    while size <= limit:
+        chunk = stream.read(min(chunk_size, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks), None
+        chunks.append(chunk)
+        size += len(chunk)
+        chunk_size = min(chunk_size * 2, 1 << 20)
+    head = b"".join(chunks)
     while chunk := stream.read(1 << 20):
         size += len(chunk)
     return head[:limit], size
