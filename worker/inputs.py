@@ -96,11 +96,14 @@ def _read_limited(stream: BinaryIO, limit: int) -> tuple[bytes, int | None]:
     chunks: list[bytes] = []
     size, chunk_size = 0, 1 << 16
     while size <= limit:
-        chunk = stream.read(min(chunk_size, limit + 1 - size))
-        if not chunk:
-            return b"".join(chunks), None
+        wanted = min(chunk_size, limit + 1 - size)
+        chunk = stream.read(wanted)
         chunks.append(chunk)
         size += len(chunk)
+        if len(chunk) < wanted:
+            # A buffered binary stream returns less than asked only at its end: no extra read
+            # (a system call per file) to see it come back empty.
+            return b"".join(chunks), None
         chunk_size = min(chunk_size * 2, 1 << 20)
     head = b"".join(chunks)
     while chunk := stream.read(1 << 20):
