@@ -23,15 +23,21 @@ else:
 settings = get_settings()
 
 
-def _json_dumps(body: Any) -> str:
-    return orjson.dumps(body).decode()
+def _json_dumps(body: Any) -> bytes:
+    # UTF-8 bytes as they are: kombu compresses and frames bytes, so decoding them to str only for
+    # kombu to encode them again cost ~0.8 ms per 170 KB HTML page (profile of enqueue_pages).
+    return orjson.dumps(body)
 
 
 # Same wire format (application/json, UTF-8), faster codec: stdlib json spent ~17 ms encoding a
 # 20-page HTML batch where orjson spends ~5 ms (measured; the producer's largest cost for HTML).
 # Registered under the name "json", so accept_content=["json"] below still refuses everything else.
 register_serializer(
-    "json", _json_dumps, orjson.loads, content_type="application/json", content_encoding="utf-8"
+    "json",
+    _json_dumps,  # type: ignore[arg-type]  # the stubs say str; kombu takes bytes (ensure_bytes)
+    orjson.loads,
+    content_type="application/json",
+    content_encoding="utf-8",
 )
 
 # Largest batch a compressed message may inflate to: a zstd frame can expand a thousandfold, so a
