@@ -257,3 +257,22 @@ def test_find_date_takes_the_byline_date_over_an_update_note() -> None:
     assert published == PublishedAt(
         at=datetime(2018, 9, 30, tzinfo=UTC), precision="day", source="text"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "at", "offset"),
+    [
+        # The end of a time range is not a UTC offset: the wall time stands, zone unknown.
+        ("12. Mai 2021, 20:00-22:00 Uhr", "2021-05-12T20:00:00+00:00", None),
+        ("10:00-12 Mai 2021", "2021-05-12T10:00:00+00:00", None),
+        # Offsets stay offsets: spaced, four digits, earlier than the clock, or after GMT/UTC.
+        ("May 5, 2021 3:04 PM -0500", "2021-05-05T20:04:00+00:00", -300),
+        ("May 3, 2021 10:30-05:00", "2021-05-03T15:30:00+00:00", -300),
+        ("Published 10:00 GMT-5, May 3 2021", "2021-05-03T15:00:00+00:00", -300),
+        ("May 3, 2021 10:30 UTC+1", "2021-05-03T09:30:00+00:00", 60),
+    ],
+)
+def test_a_time_range_is_not_read_as_an_offset(text: str, at: str, offset: int | None) -> None:
+    published = parse_date(text, fetched_at=FETCHED, source="text")
+    assert published is not None
+    assert (published.at.isoformat(), published.utc_offset_minutes) == (at, offset)

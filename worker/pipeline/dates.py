@@ -172,7 +172,7 @@ _CLOCK = re.compile(
     r"(?:\s?([AaPp])\.?\s?[Mm]\.?(?![^\W\d_]))?"
 )
 _BARE_HOUR = re.compile(r"(?<![\d:.])(\d{1,2})\s?([AaPp])\.?[Mm]\.?(?![^\W\d_])")
-_OFFSET_AFTER_CLOCK = re.compile(r"\s?(?:\(?(?:GMT|UTC)\s?)?([+−-])(\d{1,2})(?::?(\d{2}))?(?!\d)")
+_OFFSET_AFTER_CLOCK = re.compile(r"(\s?)(?:\(?(GMT|UTC)\s?)?([+−-])(\d{1,2})(?:(:?)(\d{2}))?(?!\d)")
 _ZULU = re.compile(r"Z(?![A-Za-z])")
 _ZONE_WORD = re.compile(
     r"(?<![A-Za-z])([A-Z]{2,5})(?:\s?([+−-])(\d{1,2})(?::?(\d{2}))?)?(?![A-Za-z\d])"
@@ -505,8 +505,8 @@ def _zone(expression: str, day: date, local: datetime | None, clock_end: int) ->
     """The UTC offset in minutes the expression states, or None when it names no zone."""
     if local is not None:
         offset = _OFFSET_AFTER_CLOCK.match(expression, clock_end)
-        if offset is not None:
-            return _signed_minutes(offset[1], offset[2], offset[3])
+        if offset is not None and not _ends_a_time_range(offset, local):
+            return _signed_minutes(offset[3], offset[4], offset[6])
         if _ZULU.match(expression, clock_end):
             return 0
     for match in _ZONE_WORD.finditer(expression):
@@ -521,6 +521,20 @@ def _zone(expression: str, day: date, local: datetime | None, clock_end: int) ->
             aware = wall.replace(tzinfo=ZoneInfo(_REGION_ZONES[name]))
             return _offset_minutes(aware.utcoffset())
     return None
+
+
+def _ends_a_time_range(offset: re.Match[str], local: datetime) -> bool:
+    """Whether what follows a clock reads as the end of a range ("10:00-12:00 Uhr", "10:00-12"),
+    not as a UTC offset: no GMT/UTC before it, and either no minutes or, written tight against the
+    clock as HH:MM, a time later than the clock. ("3:04 PM -0500", "10:00-05:00" and "GMT-5" stay
+    offsets.)"""
+    space, prefix, sign, hours, colon, minutes = offset.groups()
+    if prefix is not None:
+        return False
+    if minutes is None:
+        return True
+    later = (int(hours), int(minutes)) > (local.hour, local.minute)
+    return not space and colon == ":" and sign in "-−" and later
 
 
 def _signed_minutes(sign: str, hours: str, minutes: str | None) -> int | None:
