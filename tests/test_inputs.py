@@ -66,3 +66,15 @@ def test_a_dump_is_read_whole_up_to_the_limit_and_measured_past_it(size: int) ->
     head, original_size = _read_limited(io.BytesIO(data), limit)
     assert head == data[:limit]
     assert original_size == (size if size > limit else None)
+
+
+class _Terminal(io.BytesIO):
+    """Standard input at a terminal: each read hands over at most one typed line."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self.readline(size)
+
+
+def test_a_dump_typed_at_a_terminal_is_read_to_its_end() -> None:
+    typed = b"Headline\n\nFirst paragraph.\nSecond line.\n"
+    assert _read_limited(_Terminal(typed), 1000, interactive=True) == (typed, None)

@@ -85,7 +85,9 @@ def batched(
         yield batch
 
 
-def _read_limited(stream: BinaryIO, limit: int) -> tuple[bytes, int | None]:
+def _read_limited(
+    stream: BinaryIO, limit: int, *, interactive: bool = False
+) -> tuple[bytes, int | None]:
     """Up to `limit` bytes of the stream, and its whole size when it was longer (else None).
 
     Read in chunks growing from 64 KiB: one read of `limit + 1` bytes made Python allocate (and
@@ -95,14 +97,18 @@ def _read_limited(stream: BinaryIO, limit: int) -> tuple[bytes, int | None]:
     """
     chunks: list[bytes] = []
     size, chunk_size = 0, 1 << 16
+    # A buffered stream returns less than asked only at its end, unless it is `interactive` (a
+    # terminal hands over what was typed so far): only there is the end an empty read.
+    short_read_ends = not interactive
     while size <= limit:
         wanted = min(chunk_size, limit + 1 - size)
         chunk = stream.read(wanted)
+        if not chunk:
+            return b"".join(chunks), None
         chunks.append(chunk)
         size += len(chunk)
-        if len(chunk) < wanted:
-            # A buffered binary stream returns less than asked only at its end: no extra read
-            # (a system call per file) to see it come back empty.
+        if len(chunk) < wanted and short_read_ends:
+            # No extra read (a system call per file) to see the stream come back empty.
             return b"".join(chunks), None
         chunk_size = min(chunk_size * 2, 1 << 20)
     head = b"".join(chunks)
@@ -116,7 +122,9 @@ def read_dumps(files: Iterable[str], *, source: str, max_page_bytes: int) -> Ite
     oversized ones cut."""
     for label in files:
         if label == "-":
-            content, original_size = _read_limited(sys.stdin.buffer, max_page_bytes)
+            content, original_size = _read_limited(
+                sys.stdin.buffer, max_page_bytes, interactive=sys.stdin.isatty()
+            )
         else:
             with open(label, "rb") as stream:
                 content, original_size = _read_limited(stream, max_page_bytes)
