@@ -214,6 +214,14 @@ def test_real_article_pages_keep_their_body() -> None:
 _STORY = "<p>" + "The council voted to reopen the harbour after the winter storms had passed. " * 3
 
 
+def _day_and_source(page: bytes, *, url: str | None) -> tuple[str, str]:
+    """The UTC day and the source of the date clean_html finds on a page it keeps."""
+    result = _clean(page, url=url, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    return result.published.at.date().isoformat(), result.published.source
+
+
 def _dated_page(*, metadata: str, dateline: str) -> bytes:
     """A small article page stating a date in its metadata and printing one under the headline."""
     return (
@@ -232,10 +240,7 @@ def _json_ld(date_published: str) -> str:
 
 def test_dateline_beats_metadata_naming_another_day() -> None:
     page = _dated_page(metadata=_json_ld("2021-12-20T10:02:00+01:00"), dateline="27.01.2022")
-    result = _clean(page, url=None, fetched_at=None)
-    assert isinstance(result, CleanPage)
-    assert result.published is not None
-    assert (result.published.at.date().isoformat(), result.published.source) == (
+    assert _day_and_source(page, url=None) == (
         "2022-01-27",
         "text",
     )
@@ -284,10 +289,7 @@ def test_printed_dates_in_more_languages_and_forms(printed: str, day: str) -> No
 
 def test_day_first_url_date_is_a_fallback() -> None:
     page = _dated_page(metadata="", dateline="")
-    result = _clean(page, url="https://news.example/meldungen/29-10-2021", fetched_at=None)
-    assert isinstance(result, CleanPage)
-    assert result.published is not None
-    assert (result.published.at.date().isoformat(), result.published.source) == (
+    assert _day_and_source(page, url="https://news.example/meldungen/29-10-2021") == (
         "2021-10-29",
         "url",
     )
@@ -299,10 +301,7 @@ def test_date_marked_published_inside_a_widget_is_the_last_resort() -> None:
         "<h2>Harbour reopens</h2><span itemprop='datePublished' content='2020-05-19'></span>"
         f"{_STORY * 3}</div></body></html>"
     ).encode()
-    result = _clean(page, url=None, fetched_at=None)
-    assert isinstance(result, CleanPage)
-    assert result.published is not None
-    assert (result.published.at.date().isoformat(), result.published.source) == (
+    assert _day_and_source(page, url=None) == (
         "2020-05-19",
         "time_tag",
     )
@@ -327,10 +326,7 @@ def test_print_date_above_the_headline_does_not_override_metadata() -> None:
         "<body><article><div class='print'>Ausdruck vom 11.02.2020</div><h1>Harbour reopens</h1>"
         f"{_STORY * 3}</article></body></html>"
     ).encode()
-    result = _clean(page, url=None, fetched_at=None)
-    assert isinstance(result, CleanPage)
-    assert result.published is not None
-    assert (result.published.at.date().isoformat(), result.published.source) == (
+    assert _day_and_source(page, url=None) == (
         "2020-01-23",
         "jsonld",
     )

@@ -1179,16 +1179,7 @@ def _walk(root: LexborNode) -> _Layout:
                 parts.append(" ")
             frames.append((node.child, _INLINE))
     if parts:
-        _flush(
-            parts,
-            link_chars,
-            block_tags[-1],
-            ancestors=ancestors,
-            chrome=chrome,
-            blocks=blocks,
-            in_article_box=article_boxes > 0,
-            is_hidden=hidden_boxes > 0,
-        )
+        flush_text()
     spans[0] = (0, len(blocks))
     return _Layout(blocks, parents, spans)
 

@@ -159,6 +159,13 @@ _CJK_DATE = re.compile(r"(\d{4})\s?[年년]\s?(\d{1,2})\s?[月월]\s?(\d{1,2})\s
 _SPACED_YMD_DATE = re.compile(r"(?<![\d.])(\d{4})\.\s(\d{1,2})\.\s(\d{1,2})\.(?!\d)")
 _BARRED_DATE = re.compile(r"(?<![\d|])(\d{1,2})\s?\|\s?(\d{1,2})\s?\|\s?(\d{4})(?![\d|])")
 _SPACED_DMY_DATE = re.compile(r"(?<![\d.])(\d{1,2})\.\s(\d{1,2})\.\s(\d{4})(?!\d)")
+# Those four, and whether the year comes first (else the day does), in the order they are tried.
+_NUMBERED_DATES = (
+    (_CJK_DATE, True),
+    (_SPACED_YMD_DATE, True),
+    (_BARRED_DATE, False),
+    (_SPACED_DMY_DATE, False),
+)
 # C's ctime and Unix `date` print the year last, after the time: "Tue Jan 05 10:20:30 CET 2019".
 _CTIME = re.compile(
     r"(?<![^\W\d_])([A-Za-z]{3})\s{1,3}(\d{1,2})\s{1,3}\d{1,2}:\d{2}(?::\d{2})?"
@@ -401,16 +408,11 @@ def _first_day(*days: str | None) -> int:
 
 def _spaced_or_cjk_dates(expression: str) -> Iterator[tuple[int, date]]:
     """Give (position, date) for the CJK, spaced dotted and barred dates in the expression."""
-    for pattern in (_CJK_DATE, _SPACED_YMD_DATE):
+    for pattern, year_first in _NUMBERED_DATES:
         match = pattern.search(expression)
         if match is not None:
-            day = _make_date(int(match[1]), int(match[2]), int(match[3]))
-            if day is not None:
-                yield match.start(), day
-    for pattern in (_BARRED_DATE, _SPACED_DMY_DATE):
-        match = pattern.search(expression)
-        if match is not None:
-            day = _make_date(int(match[3]), int(match[2]), int(match[1]))
+            year, day_of_month = (match[1], match[3]) if year_first else (match[3], match[1])
+            day = _make_date(int(year), int(match[2]), int(day_of_month))
             if day is not None:
                 yield match.start(), day
 
