@@ -78,3 +78,7 @@ class _Terminal(io.BytesIO):
 def test_a_dump_typed_at_a_terminal_is_read_to_its_end() -> None:
     typed = b"Headline\n\nFirst paragraph.\nSecond line.\n"
     assert _read_limited(_Terminal(typed), 1000, interactive=True) == (typed, None)
+
+
+def test_batches_by_count_alone() -> None:
+    assert list(batched(range(5), batch_size=2)) == [[0, 1], [2, 3], [4]]

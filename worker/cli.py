@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
-from itertools import islice
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 # The pipeline and SQLAlchemy are imported by the commands that use them, not here: they are most
 # of a second of startup that `--help`, `enqueue` and `query` do not need.
 
-T = TypeVar("T")
 
 # Exit codes, stated in --help and the README.
 EXIT_OK = 0
@@ -67,12 +65,6 @@ PathsArg = Annotated[
 SourceOpt = Annotated[
     str, typer.Option("--source", "-s", help="Source name recorded with each dump.")
 ]
-
-
-def _batched(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 @app.command()
@@ -420,7 +412,7 @@ def _revise_in_chunks(label: str, ids: list[int], revise: Callable[..., Any]) ->
     total = ReviseReport()
     with progress_bar() as progress:
         task = progress.add_task(label, total=len(ids))
-        for chunk in _batched(ids, settings.batch_size):
+        for chunk in batched(ids, batch_size=settings.batch_size):
             with transaction() as session:
                 total.add(revise(session=session, ids=chunk, settings=settings))
             progress.advance(task, len(chunk))

@@ -68,15 +68,20 @@ def _files_under(folder: str) -> list[str]:
 
 
 def batched(
-    items: Iterable[T], *, batch_size: int, max_chars: int, chars: Callable[[T], int]
+    items: Iterable[T],
+    *,
+    batch_size: int,
+    max_chars: int | None = None,
+    chars: Callable[[T], int] | None = None,
 ) -> Iterator[list[T]]:
-    """Batches of at most `batch_size` items and `max_chars` characters (by `chars(item)`), unless
-    one item alone is larger."""
+    """Batches of at most `batch_size` items and, with `chars`, of at most `max_chars` characters
+    (by `chars(item)`) unless one item alone is larger."""
     batch: list[T] = []
     total = 0
+    limit = max_chars if chars is not None and max_chars is not None else None
     for item in items:
-        size = chars(item)
-        if batch and (len(batch) >= batch_size or total + size > max_chars):
+        size = chars(item) if chars is not None else 0
+        if batch and (len(batch) >= batch_size or (limit is not None and total + size > limit)):
             yield batch
             batch, total = [], 0
         batch.append(item)
