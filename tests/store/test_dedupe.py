@@ -150,6 +150,38 @@ def test_concurrent_upserts_of_one_key_make_one_row(db: str) -> None:
     _assert_books_balance()
 
 
+def test_concurrent_batches_with_the_same_bytes_record_one_raw_page(db: str) -> None:
+    """Four transactions receive byte-identical dumps (other receipt keys) at the same moment: the
+    ones that lose the insert find the winner's raw page and record a sighting of it."""
+    engine = create_engine(sqlalchemy_url(db), pool_size=4)
+    factory = sessionmaker(engine)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+    page = _html_page("Lyon closes its old bridge to cars", "2026-03-03T09:12:00Z", BODY)
+
+    def worker(n: int) -> None:
+        copy = Received(page.page, page.content, page.content_hash, receipt_key=f"same-{n}")
+        try:
+            with factory.begin() as session:
+                session.connection()
+                barrier.wait(timeout=30)
+                ingest_batch(session=session, pages=[copy], settings=Settings())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert errors == []
+    assert query(db, "SELECT count(*) FROM raw_pages") == [(1,)]
+    assert query(db, "SELECT count(*), count(DISTINCT raw_page_id) FROM sightings") == [(4, 1)]
+    assert query(db, "SELECT seen_count FROM articles") == [(4,)]
+    _assert_books_balance()
+
+
 # --- revisions and stories ---------------------------------------------------------------
 
 

@@ -125,7 +125,7 @@ _INSERT_RAW_PAGES = _BulkInsert(
         "outcome", "reason", "detail", "article_id",
     ],
     conflict="(content_hash)",
-    returning=["content_hash"],
+    returning=["content_hash", "id", "outcome", "article_id", "reason", "detail"],
 )  # fmt: skip
 _INSERT_SIGHTINGS = _BulkInsert(
     Sighting.__table__,  # type: ignore[arg-type]
@@ -233,7 +233,9 @@ def upsert_batch(
         session, results, first_page, story_window, seen_counts=receipts_per_key
     )
     inserted = _insert_raw_pages(session, results, first_page, created_by, article_ids)
-    seen = {**known, **find_known_content(session=session, hashes=list(results))}
+    # Hashes neither known before nor inserted now were stored meanwhile by a concurrent batch.
+    stored_meanwhile = [h for h in results if h not in inserted]
+    seen = {**known, **inserted, **find_known_content(session=session, hashes=stored_meanwhile)}
 
     outcomes: list[ItemOutcome] = []
     rows: list[dict[str, Any]] = []
@@ -458,8 +460,8 @@ def _insert_raw_pages(
     first_page: Mapping[bytes, Received],
     created_by: Mapping[DedupeKey, bytes],
     article_ids: Mapping[DedupeKey, int],
-) -> set[bytes]:
-    """Insert the batch's new raw pages; returns the hashes this batch inserted.
+) -> dict[bytes, KnownContent]:
+    """Insert the batch's new raw pages; returns those this batch inserted, by hash.
 
     A hash it did not insert was stored meanwhile by a concurrent worker with the same bytes.
     """
@@ -490,8 +492,13 @@ def _insert_raw_pages(
             }
         rows.append(row)
     if not rows:
-        return set()
-    return {bytes(row[0]) for row in _INSERT_RAW_PAGES.run(session, rows)}
+        return {}
+    return {
+        bytes(content_hash): KnownContent(raw_page_id, Outcome(outcome), article_id, reason, detail)
+        for content_hash, raw_page_id, outcome, article_id, reason, detail in (
+            _INSERT_RAW_PAGES.run(session, rows)
+        )
+    }
 
 
 def _item_outcome(
