@@ -514,6 +514,38 @@ def test_photo_post_under_a_breadcrumb_is_an_article_and_teasers_are_not() -> No
     assert rejected.reason == "no_body"
 
 
+def test_post_whose_title_links_to_itself_is_an_article() -> None:
+    # Blog themes link a post's title to its own page: one short paragraph under it is the post,
+    # not a teaser, even with a "Posted on ... by" line of links beside it.
+    post = (
+        "<html><head><title>SW082 - 82 reasons to keep listening</title></head><body><div>"
+        '<article><h2><a href="/sw082/">SW082 - 82 reasons to keep listening</a></h2>'
+        '<div>Posted on <a href="/sw082/">21 July 2019</a> by <a href="/u/r">Realiberry</a></div>'
+        f"<div><p>{_CAPTION}</p></div></article></div></body></html>"
+    )
+    result = _clean(post.encode(), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage), result
+    assert result.body == (_CAPTION,)
+    assert result.published is not None
+    assert result.published.at.date().isoformat() == "2019-07-21"
+
+
+def test_a_comment_date_is_not_the_publication_date() -> None:
+    # Under the text: the post's own long closing line, then comments with short, timed dates.
+    comments = "".join(
+        f"<li class='comment'><div class='comment-author'>Reader {n}</div>"
+        f"<div class='comment-meta'>{15 + n} December 2015 at 11:21</div><p>Thanks!</p></li>"
+        for n in range(3)
+    )
+    page = (
+        "<html><head><title>Harbour reopens</title></head><body><div><h1>Harbour reopens</h1>"
+        f"<div class='text'>{_STORY * 10}</p></div><div>This article was written on 14 December "
+        "2015 at 14:48 by <a href='/u/h'>Heiner</a> and filed under Harbours, Storms.</div>"
+        f"<ul class='commentlist'>{comments}</ul></div></body></html>"
+    )
+    assert _day_and_source(page.encode(), url=None) == ("2015-12-14", "text")
+
+
 def test_blogger_abbr_states_its_time_in_title() -> None:
     page = (
         "<html><head><title>Harbour reopens</title></head><body><div class='widget Blog'>"

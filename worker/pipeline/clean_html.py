@@ -1001,7 +1001,7 @@ def _body(tree: LexborHTMLParser, headline: str) -> _Extraction:
     layout = _walk(root)
     blocks, parents = layout.blocks, layout.parents
     _forgive_wrapping_chrome(blocks)
-    loose_teasers, titled_teasers = _teasers(layout)
+    loose_teasers, titled_teasers = _teasers(layout, headline)
     containers = _containers(blocks, parents, loose_teasers)
     if not containers:
         return _Extraction((), ())
@@ -1040,11 +1040,16 @@ def _body(tree: LexborHTMLParser, headline: str) -> _Extraction:
         else max(0, headline_at - _DATE_ABOVE_HEADLINE_BLOCKS)
     )
     date_lines = (
-        tuple(block.text for block in blocks[top : first + _DATE_HEADER_BLOCKS]),
-        tuple(block.text for block in blocks[last + 1 : last + 1 + _DATE_TRAILER_BLOCKS]),
-        tuple(block.text for block in blocks[first + _DATE_HEADER_BLOCKS : last + 1]),
+        _undisputed_lines(blocks[top : first + _DATE_HEADER_BLOCKS]),
+        _undisputed_lines(blocks[last + 1 : last + 1 + _DATE_TRAILER_BLOCKS]),
+        _undisputed_lines(blocks[first + _DATE_HEADER_BLOCKS : last + 1]),
     )
     return _Extraction(paragraphs, date_lines)
+
+
+def _undisputed_lines(blocks: list[_Block]) -> tuple[str, ...]:
+    """Give the texts of blocks outside hard chrome: a comment's or a sign-up box's date is theirs."""
+    return tuple(block.text for block in blocks if min(block.chrome, default=0) >= 0)
 
 
 def _without_repeats(blocks: list[_Block], headline: str) -> list[_Block]:
@@ -1309,14 +1314,16 @@ def _containers(blocks: list[_Block], parents: dict[int, int], teasers: set[int]
     return {chain[best]}
 
 
-def _teasers(layout: _Layout) -> tuple[set[int], set[int]]:
+def _teasers(layout: _Layout, headline: str) -> tuple[set[int], set[int]]:
     """Give the ids of short prose blocks that sit alone in a small box beside link text.
 
     Two readings: loosely, any such block whose box holds other link text (a linked headline, a
     "read more"); strictly, one whose box opens with a linked title, used to tell a section front
-    (nothing but teasers) from a short article beside share buttons.
+    (nothing but teasers) from a short article beside share buttons. A box titled with the page's
+    own headline is the article (blog themes link a post's title to itself), never a teaser.
     """
     blocks, spans = layout.blocks, layout.spans
+    folded_headline = _fold(headline)
     # Prefix sums over the blocks in document order: an element's blocks are one contiguous run.
     prose_before = [0]
     links_before = [0]
@@ -1337,13 +1344,15 @@ def _teasers(layout: _Layout) -> tuple[set[int], set[int]]:
         if box is None:
             continue
         start, end = spans[box]
-        if links_before[end] - links_before[start] - block.link_chars >= _TEASER_LINK_CHARS:
-            loose.add(id(block))
         # The box's title is its first block but a navigation trail or a picture: a breadcrumb
         # above a photo post's caption is not a teaser's linked headline (a box's <header> is).
         title = next(
             (blocks[i] for i in range(start, end) if blocks[i].tag not in _NOT_TITLE_TAGS), block
         )
+        if title is not block and _same_title(_fold(title.text), folded_headline):
+            continue
+        if links_before[end] - links_before[start] - block.link_chars >= _TEASER_LINK_CHARS:
+            loose.add(id(block))
         if title is not block and title.link_share >= _TEASER_TITLE_LINK_SHARE:
             titled.add(id(block))
     return loose, titled
