@@ -495,15 +495,27 @@ def test_photo_post_under_a_breadcrumb_is_an_article_and_teasers_are_not() -> No
     result = _clean(post.encode(), url=None, fetched_at=None)
     assert isinstance(result, CleanPage), result
     assert result.body == (_CAPTION,)
-    # ... while boxes of a linked title over a short summary are a section front's teasers.
-    teasers = "".join(
-        f'<div class="item"><h3><a href="/photo/{n}">Photo {n}</a></h3><p>{_CAPTION}</p></div>'
-        for n in range(10)
+    # ... and so is one under a trail of links that only its class names a breadcrumb ...
+    named_trail = post.replace(
+        '<nav><a href="/">Home</a> <a href="/photos">Photos</a> Pleiades, M45</nav>',
+        '<div class="breadcrumb"><a href="/">Home</a> <a href="/photos">Photos</a></div>',
     )
-    front = f"<html><head><title>Photos</title></head><body><h1>Photos</h1>{teasers}</body></html>"
-    rejected = _clean(front.encode(), url=None, fetched_at=None)
-    assert isinstance(rejected, Rejection)
-    assert rejected.reason == "no_body"
+    assert named_trail != post
+    result = _clean(named_trail.encode(), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage), result
+    assert result.body == (_CAPTION,)
+    # ... while boxes of a linked title over a short summary are a section front's teasers,
+    # whether the title stands alone or in the box's own <header>.
+    for item in (
+        '<div class="item"><h3><a href="/photo/{n}">Photo {n}</a></h3><p>{caption}</p></div>',
+        '<article><header><h3><a href="/photo/{n}">Photo {n}</a></h3></header><p>{caption}</p>'
+        "</article>",
+    ):
+        teasers = "".join(item.format(n=n, caption=_CAPTION) for n in range(10))
+        front = f"<html><head><title>Photos</title></head><body><h1>Photos</h1>{teasers}</body>"
+        rejected = _clean(front.encode(), url=None, fetched_at=None)
+        assert isinstance(rejected, Rejection)
+        assert rejected.reason == "no_body"
     # A box's own <header> is its title: a lone contact box under one is no article either.
     contact = (
         "<html><head><title>Press releases</title></head><body><h1>Press releases</h1><div>"

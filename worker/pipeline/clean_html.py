@@ -416,6 +416,8 @@ class _Layout:
     parents: dict[int, int]
     # For each block element, the range of block indexes inside it (blocks run in document order).
     spans: dict[int, tuple[int, int]]
+    # Chrome boxes that only their tag marks (an article's own <header>), not a class or id.
+    unnamed_chrome: set[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -1085,6 +1087,7 @@ def _walk(root: LexborNode) -> _Layout:
     blocks: list[_Block] = []
     parents: dict[int, int] = {}
     spans: dict[int, tuple[int, int]] = {}
+    unnamed_chrome: set[int] = set()
     parts: list[str] = []
     ancestors = [0]  # the page body is element 0, so prose right in <body> has a container
     chrome: list[int] = []
@@ -1171,6 +1174,8 @@ def _walk(root: LexborNode) -> _Layout:
                 article_boxes += 1
                 frames.append((node.child, _ARTICLE_BLOCK))
             elif kind != _NOT_CHROME or tag in _CHROME_TAGS:
+                if kind == _NOT_CHROME:
+                    unnamed_chrome.add(element_id)
                 # Hard chrome goes on the chrome stack negated: never forgiven.
                 chrome.append(-element_id if kind == _HARD_CHROME else element_id)
                 frames.append((node.child, _CHROME_BLOCK))
@@ -1186,7 +1191,7 @@ def _walk(root: LexborNode) -> _Layout:
     if parts:
         flush_text()
     spans[0] = (0, len(blocks))
-    return _Layout(blocks, parents, spans)
+    return _Layout(blocks, parents, spans, unnamed_chrome)
 
 
 def _flush(
@@ -1344,10 +1349,18 @@ def _teasers(layout: _Layout, headline: str) -> tuple[set[int], set[int]]:
         if box is None:
             continue
         start, end = spans[box]
-        # The box's title is its first block but a navigation trail or a picture: a breadcrumb
-        # above a photo post's caption is not a teaser's linked headline (a box's <header> is).
+        # The box's title is its first block but a navigation trail, a picture or a box named
+        # chrome that the block is not in: a breadcrumb above a photo post's caption is not a
+        # teaser's linked headline (a box's <header> is).
+        named_chrome = _named_chrome_depth(block, layout.unnamed_chrome)
         title = next(
-            (blocks[i] for i in range(start, end) if blocks[i].tag not in _NOT_TITLE_TAGS), block
+            (
+                blocks[i]
+                for i in range(start, end)
+                if blocks[i].tag not in _NOT_TITLE_TAGS
+                and _named_chrome_depth(blocks[i], layout.unnamed_chrome) <= named_chrome
+            ),
+            block,
         )
         if title is not block and _same_title(_fold(title.text), folded_headline):
             continue
@@ -1356,3 +1369,9 @@ def _teasers(layout: _Layout, headline: str) -> tuple[set[int], set[int]]:
         if title is not block and title.link_share >= _TEASER_TITLE_LINK_SHARE:
             titled.add(id(block))
     return loose, titled
+
+
+def _named_chrome_depth(block: _Block, unnamed: set[int]) -> int:
+    """Count the boxes around a block that their class or id names chrome."""
+    # 0 stands for an opaque chrome tag (nav, footer, a site's <header>) that the walk skipped.
+    return sum(1 for element_id in block.chrome if element_id and abs(element_id) not in unnamed)
