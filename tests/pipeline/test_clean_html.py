@@ -526,6 +526,24 @@ def test_photo_post_under_a_breadcrumb_is_an_article_and_teasers_are_not() -> No
     assert rejected.reason == "no_body"
 
 
+def test_page_builder_widgets_inside_the_article_text_box_are_its_text() -> None:
+    # Every paragraph sits in its own "widget" box, none holding half the prose, all inside the
+    # box the page names as its article text; the site's sidebar widget stays out.
+    sections = "".join(
+        f"<section><div class='elementor-widget'><div class='elementor-widget-container'>"
+        f"<p>Part {n}. {_CAPTION}</p></div></div></section>"
+        for n in range(4)
+    )
+    page = (
+        "<html><head><title>About us</title></head><body><main><h1>About us</h1>"
+        f"<div class='entry-content'>{sections}</div></main><div class='widget'><p>{_CAPTION}</p>"
+        "</div></body></html>"
+    )
+    result = _clean(page.encode(), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage), result
+    assert result.body == tuple(f"Part {n}. {_CAPTION}" for n in range(4))
+
+
 def test_post_whose_title_links_to_itself_is_an_article() -> None:
     # Blog themes link a post's title to its own page: one short paragraph under it is the post,
     # not a teaser, even with a "Posted on ... by" line of links beside it.

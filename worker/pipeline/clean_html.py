@@ -1251,6 +1251,15 @@ def _forgive_wrapping_chrome(blocks: list[_Block]) -> None:
         context = prose_total if around is None else prose_in[around]
         if prose_in[element_id] >= context * _CHROME_OVERRIDE_SHARE:
             forgiven.add(element_id)
+    boxed = [
+        [e for e in block.chrome if e not in forgiven]
+        for block in blocks
+        if block.is_prose and block.in_article_box and min(block.chrome, default=0) >= 0
+    ]
+    if boxed and all(boxed):
+        # The box the page names as its article text holds prose only inside boxes named chrome:
+        # a page builder's widgets ("elementor-widget") split across sections, none holding half.
+        forgiven.update(e for chrome in boxed for e in chrome)
     if not forgiven:
         return
     for block in blocks:
