@@ -93,7 +93,12 @@ class Article(BaseModel):
         description="The page's own publication time in UTC; null when the page states none."
     )
     published_precision: Literal["minute", "day"] | None
-    published_source: Literal["jsonld", "meta", "time_tag", "text", "url", "feed"] | None
+    published_source: (
+        Literal["jsonld", "meta", "time_tag", "text", "url", "feed", "script"] | None
+    ) = Field(
+        description="Where the time was read: JSON-LD, a <meta> tag, a <time> tag, the visible "
+        "text, the URL, the feed entry, or a script's state data (the last resort)."
+    )
     published_utc_offset_minutes: int | None = Field(
         description="The UTC offset the page stated, in minutes; null when it named no zone."
     )

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
         "`worker`; `ingest` runs in-process without one.",
     )
     queue: str = Field(default="ingest", description="Name of the queue batches travel on.")
+
     @property
     def crawl_queue(self) -> str:
         """The queue crawl tasks travel on, beside the ingest queue."""

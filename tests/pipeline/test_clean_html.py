@@ -544,6 +544,35 @@ def test_page_builder_widgets_inside_the_article_text_box_are_its_text() -> None
     assert result.body == tuple(f"Part {n}. {_CAPTION}" for n in range(4))
 
 
+def test_script_state_dates_are_the_last_resort() -> None:
+    # A shop page that script renders: its state blob says when the product was published.
+    state = (
+        '<script>var meta = {"product": {"created_at": "2019-03-02T06:27:24+01:00", '
+        '"published_at": "2019-03-01T23:22:28+01:00", "updated_at": "2020-02-21T15:23:13Z"}};'
+        "</script>"
+    )
+    page = (
+        f"<html><head><title>Sidamo coffee beans</title>{state}</head><body><h1>Sidamo coffee "
+        f"beans</h1>{_STORY * 3}</body></html>"
+    )
+    result = _clean(page.encode(), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage), result
+    assert result.published == PublishedAt(
+        at=datetime(2019, 3, 1, 22, 22, tzinfo=UTC),
+        precision="minute",
+        source="script",
+        utc_offset_minutes=60,
+    )
+    # Escaped inside a string, and "createdAt" when nothing says published.
+    escaped = page.replace(
+        state, '<script>x = "{\\"createdAt\\":\\"2022-01-31T15:58:43Z\\"}"</script>'
+    )
+    assert _day_and_source(escaped.encode(), url=None) == ("2022-01-31", "script")
+    # Any date the page itself states comes first.
+    dated = page.replace("<h1>", "<p>Published 5 May 2018</p><h1>")
+    assert _day_and_source(dated.encode(), url=None) == ("2018-05-05", "text")
+
+
 def test_post_whose_title_links_to_itself_is_an_article() -> None:
     # Blog themes link a post's title to its own page: one short paragraph under it is the post,
     # not a teaser, even with a "Posted on ... by" line of links beside it.

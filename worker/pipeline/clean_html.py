@@ -334,6 +334,13 @@ _DATED_SELECTOR = (
     '[class*="publish"], [class*="posted"], [class*="meta"]'
 )
 _MAX_DATED_ELEMENTS = 40
+# A key of a script's state data naming when its item was published or created, and its value.
+_SCRIPT_DATE = re.compile(
+    r'\\?"((?:date_?)?(?:published|created)(?:_?(?:at|on|date|date_?time|time))?)\\?"\s*:\s*\\?"'
+    r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)",
+    re.IGNORECASE,
+)
+_MAX_SCRIPT_SCAN_CHARS = 2_000_000
 _TIME_SELECTOR = "[itemprop=datePublished], time[datetime], time[pubdate]"
 # Other statements read for the page's own zone (see _in_page_zone); offsets are whole quarter
 # hours, none farther than 14 hours from UTC.
@@ -485,6 +492,7 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
         ) or (
             _first_parsed(metadata.updated, page.fetched_at)
             or _marked_date_in_chrome(tree, page.fetched_at)
+            or _script_state_date(page.text, page.fetched_at)
         )
     else:
         dateline = _dateline(extraction.date_lines[0], headline, page.fetched_at)
@@ -804,6 +812,24 @@ def _printed_date(
     return None
 
 
+def _script_state_date(text: str, fetched_at: datetime | None) -> PublishedAt | None:
+    """Give the time a script's state data says the page's item was published or created, or None.
+
+    The last resort, for pages that script renders from a JSON state blob (a shop's product, a
+    photo, a review): its first "published_at", else its first "createdAt", in any of the
+    spellings such blobs use, escaped inside a string or not.
+    """
+    created: PublishedAt | None = None
+    for match in _SCRIPT_DATE.finditer(text, 0, _MAX_SCRIPT_SCAN_CHARS):
+        published = _parse(match.group(2), fetched_at, "script")
+        if published is None:
+            continue
+        if "publish" in match.group(1).lower():
+            return published
+        created = created or published
+    return created
+
+
 def _deferred_markup(tree: LexborHTMLParser) -> str:
     """Give the markup a page keeps in template scripts for script to render, if there is much."""
     markup = "".join(
@@ -1042,15 +1068,15 @@ def _body(tree: LexborHTMLParser, headline: str) -> _Extraction:
         else max(0, headline_at - _DATE_ABOVE_HEADLINE_BLOCKS)
     )
     date_lines = (
-        _undisputed_lines(blocks[top : first + _DATE_HEADER_BLOCKS]),
-        _undisputed_lines(blocks[last + 1 : last + 1 + _DATE_TRAILER_BLOCKS]),
-        _undisputed_lines(blocks[first + _DATE_HEADER_BLOCKS : last + 1]),
+        _lines_outside_hard_chrome(blocks[top : first + _DATE_HEADER_BLOCKS]),
+        _lines_outside_hard_chrome(blocks[last + 1 : last + 1 + _DATE_TRAILER_BLOCKS]),
+        _lines_outside_hard_chrome(blocks[first + _DATE_HEADER_BLOCKS : last + 1]),
     )
     return _Extraction(paragraphs, date_lines)
 
 
-def _undisputed_lines(blocks: list[_Block]) -> tuple[str, ...]:
-    """Give the texts of blocks outside hard chrome: a comment's or a sign-up box's date is theirs."""
+def _lines_outside_hard_chrome(blocks: list[_Block]) -> tuple[str, ...]:
+    """Give the texts of blocks outside hard chrome (a date in a comment is the comment's)."""
     return tuple(block.text for block in blocks if min(block.chrome, default=0) >= 0)
 
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 ContentKind = Literal["text", "html"]
 Precision = Literal["minute", "day"]
-DateSource = Literal["jsonld", "meta", "time_tag", "text", "url", "feed"]
+DateSource = Literal["jsonld", "meta", "time_tag", "text", "url", "feed", "script"]
 EvidenceWhere = Literal["headline", "lead", "body", "section", "url"]
 
 RejectReason = Literal[
