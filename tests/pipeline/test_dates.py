@@ -64,6 +64,8 @@ REAL_FORMATS = [
     ("3–9 May 2021", "2021-05-03T00:00", "day", None),
     ("May 3–9, 2021", "2021-05-03T00:00", "day", None),
     ("31.–6. Januar 2021", "2021-01-06T00:00", "day", None),
+    # A label and its date in two elements, joined without a space.
+    ("Datum:26. Januar 2021", "2021-01-26T00:00", "day", None),
 ]
 
 
@@ -156,6 +158,7 @@ def test_relative_forms_need_fetched_at(text: str) -> None:
         "",
         "The 12 Days of Christmas",
         "Call 555-1234 today",
+        "at 12:26 May 2021",  # a clock's minutes, not a day
     ],
 )
 def test_implausible_or_absent_dates_give_none(text: str) -> None:

@@ -142,9 +142,10 @@ _ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _YMD_DATE = re.compile(r"(?<!\d)(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?!\d)")
 _NUMERIC_DATE = re.compile(r"(?<![\d.])(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?![\d])")
 # Either may hold a range of days ("14.–20. Januar 2022", "May 3–9, 2021"): a range is dated by
-# its first day (see `_first_day`).
+# its first day (see `_first_day`). A day may follow a label's colon ("Datum:26. Januar 2022",
+# where the label and the date were separate elements) but not a clock's ("12:26 Mai 2021").
 _DAY_MONTH_YEAR = re.compile(
-    r"(?<![\d:])(?:(\d{1,2})(?:st|nd|rd|th)?(?:\.\s{0,2}[–-]\s{0,2}|[–-]))?"
+    r"(?<!\d)(?<!\d:)(?:(\d{1,2})(?:st|nd|rd|th)?(?:\.\s{0,2}[–-]\s{0,2}|[–-]))?"
     r"(\d{1,2})(?:st|nd|rd|th|er|º)?\.?\s{0,3}(?:de\s+)?([^\W\d_]{3,12})\.?,?\s{1,3}"
     r"(?:de\s+)?(\d{4}|'?\d{2})(?![\d:])"
 )
