@@ -246,6 +246,15 @@ def test_dateline_beats_metadata_naming_another_day() -> None:
     )
 
 
+def test_dotted_dateline_beats_a_slashed_metadata_date_read_the_other_way() -> None:
+    # "11/01/2023" is month-first here: the page prints 1 November day-first, as dots always are.
+    page = _dated_page(
+        metadata='<meta name="date" content="11/01/2023 12:43:42">',
+        dateline="Erstellt am: 01.11.2023",
+    )
+    assert _day_and_source(page, url=None) == ("2023-11-01", "text")
+
+
 @pytest.mark.parametrize(
     ("stated", "dateline"),
     [

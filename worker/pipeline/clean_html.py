@@ -357,6 +357,7 @@ _URL_DATE_TOLERANCE = timedelta(days=2)
 _DATELINE_TOLERANCE = timedelta(days=1)
 _DATELINE_MAX_CHARS = 40
 _DATELINE_AFTER_HEADLINE_BLOCKS = 8
+_SLASHED_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{2,4}")
 # Dates near a headline that are not its publication: an event's, an offer's end, a quoted post's,
 # the day a forum post's author signed up.
 _NOT_PUBLICATION_CUE = re.compile(
@@ -496,8 +497,8 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
         )
     else:
         dateline = _dateline(extraction.date_lines[0], headline, page.fetched_at)
-        if dateline is not None and _disagrees(dateline, published):
-            published = dateline
+        if dateline is not None and _disagrees(*dateline, published):
+            published = dateline[0]
     return CleanPage(
         headline=headline,
         published=published,
@@ -742,8 +743,8 @@ def _element_date(node: LexborNode, fetched_at: datetime | None) -> PublishedAt 
 
 def _dateline(
     lines: tuple[str, ...], headline: str, fetched_at: datetime | None
-) -> PublishedAt | None:
-    """Give the date of the first dateline in the few lines below the headline, or None.
+) -> tuple[PublishedAt, str] | None:
+    """Give the first dated line below the headline (a dateline) and its date, or None.
 
     A dateline is a short dated line ("27.01.2022", "Updated May 06, 2019"), or a longer one that
     opens with its date ("05.02.2020 - Redaktion: ..."). Above the headline only the line right
@@ -765,11 +766,12 @@ def _dateline(
             continue
         # A printed calendar date only: "2 hrs ago" beside the headline may be a teaser's.
         if parse_date(line, fetched_at=None, source="text") is not None:
-            return parse_date(line, fetched_at=fetched_at, source="text")
+            published = parse_date(line, fetched_at=fetched_at, source="text")
+            return (published, line) if published is not None else None
     return None
 
 
-def _disagrees(dateline: PublishedAt, stated: PublishedAt) -> bool:
+def _disagrees(dateline: PublishedAt, line: str, stated: PublishedAt) -> bool:
     """Say whether a dateline names another day than the stated date, beyond zone differences."""
     printed, day = dateline.at.date(), stated.at.date()
     if abs(printed - day) <= _DATELINE_TOLERANCE:
@@ -780,9 +782,12 @@ def _disagrees(dateline: PublishedAt, stated: PublishedAt) -> bool:
             # A time stated in UTC may fall on the next or previous day where the page is.
             return False
         return printed != (stated.at + timedelta(minutes=offset or 0)).date()
-    # "02/11/2023" read day-first while the metadata says February 11: the same date, read the
-    # other way round.
-    return not (printed.day <= 12 and (printed.month, printed.day) == (day.day, day.month))
+    if printed.day <= 12 and (printed.month, printed.day) == (day.day, day.month):
+        # The same numbers read the other way round. A slashed dateline is the ambiguous one
+        # ("02/11/2023" read day-first while the metadata says February 11); a dotted or named
+        # one is not, so the metadata was the misread ("11/01/2023" beside "01.11.2023").
+        return _SLASHED_DATE.search(line) is None
+    return True
 
 
 def _marked_date_in_chrome(
