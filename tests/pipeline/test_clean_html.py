@@ -296,6 +296,18 @@ def test_printed_dates_in_more_languages_and_forms(printed: str, day: str) -> No
     assert (result.published.at.date().isoformat(), result.published.source) == (day, "text")
 
 
+def test_a_permalink_slug_opening_with_a_number_is_no_day() -> None:
+    # /2023/10/3-questions-...: October 2023, and a slug; not 3 October against the metadata.
+    page = _dated_page(metadata=_json_ld("2023-10-31T08:47:16+00:00"), dateline="")
+    url = "https://blog.example/2023/10/3-questions-for-tina-musil/"
+    assert _day_and_source(page, url=url) == ("2023-10-31", "jsonld")
+    # A day that ends its path segment is still read, and beats metadata days away.
+    assert _day_and_source(page, url="https://blog.example/2023/10/3/questions/") == (
+        "2023-10-03",
+        "url",
+    )
+
+
 def test_day_first_url_date_is_a_fallback() -> None:
     page = _dated_page(metadata="", dateline="")
     assert _day_and_source(page, url="https://news.example/meldungen/29-10-2021") == (

@@ -883,6 +883,9 @@ def _url_date(url: str | None, fetched_at: datetime | None) -> PublishedAt | Non
     year, month, day = int(match.group(1)), int(match.group(3)), int(match.group(4))
     if not match.group(2) and (len(match.group(3)) != 2 or len(match.group(4)) != 2):
         return None
+    if match.group(2) == "/" and path[match.end() : match.end() + 1] in ("-", "_"):
+        # /2023/10/3-fragen-an-...: a year-and-month permalink whose slug opens with a number.
+        return None
     return parse_date(f"{year:04d}-{month:02d}-{day:02d}", fetched_at=fetched_at, source="url")
 
 
