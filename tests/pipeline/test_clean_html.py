@@ -594,6 +594,16 @@ def test_script_state_dates_are_the_last_resort() -> None:
     assert _day_and_source(dated.encode(), url=None) == ("2018-05-05", "text")
 
 
+def test_a_title_escaped_twice_is_unescaped() -> None:
+    page = (
+        '<html><head><meta property="og:title" content="Spas in the Thermen- &amp;#038; '
+        f'Vulkanland"></head><body>{_STORY * 3}</body></html>'
+    )
+    result = _clean(page.encode(), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage), result
+    assert result.headline == "Spas in the Thermen- & Vulkanland"
+
+
 def test_post_whose_title_links_to_itself_is_an_article() -> None:
     # Blog themes link a post's title to its own page: one short paragraph under it is the post,
     # not a teaser, even with a "Posted on ... by" line of links beside it.

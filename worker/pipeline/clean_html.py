@@ -35,6 +35,7 @@ story).
 from __future__ import annotations
 
 import functools
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -941,7 +942,10 @@ def _headline(metadata: _Metadata, h1s: list[str], url: str | None) -> str | Non
     if url:
         host = urlsplit(url[:_MAX_URL_CHARS]).hostname or ""
         site_names.extend(part for part in host.lower().split(".") if len(part) > 3)
-    titles = [_strip_site_name(" ".join(t.split()), site_names) for t in metadata.headlines]
+    # WordPress writes "&" as "&amp;#038;": once parsed, the og:title still says "&#038;".
+    titles = [
+        _strip_site_name(" ".join(html.unescape(t).split()), site_names) for t in metadata.headlines
+    ]
     titles = [title for title in titles if title]
     folded_titles = [_fold(title) for title in titles]
     # A title may carry more after its headline than a site name: "Faire Lieferketten -
