@@ -594,6 +594,26 @@ def test_script_state_dates_are_the_last_resort() -> None:
     assert _day_and_source(dated.encode(), url=None) == ("2018-05-05", "text")
 
 
+def test_an_h1_carrying_the_site_name_loses_it_and_the_dateline_below_the_headline_counts() -> None:
+    # A print header's <h1> repeats the <title>; the story's own <h1> and its date follow.
+    page = (
+        "<html><head><title>Harbour reopens after the winter storms | Example News</title>"
+        '<meta property="og:site_name" content="Example News">'
+        '<meta name="dcterms.date" content="2022-01-21T09:43+01:00"></head><body>'
+        "<h1>Harbour reopens after the winter storms | Example News</h1><p>Menu</p><article>"
+        "<h1>Harbour reopens after the winter storms</h1>"
+        f"<p>Photo: the harbour.</p><div>25.01.2022</div>{_STORY * 3}</article></body></html>"
+    )
+    result = _clean(page.encode(), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage), result
+    assert result.headline == "Harbour reopens after the winter storms"
+    assert result.published is not None
+    assert (result.published.at.date().isoformat(), result.published.source) == (
+        "2022-01-25",
+        "text",
+    )
+
+
 def test_a_title_escaped_twice_is_unescaped() -> None:
     page = (
         '<html><head><meta property="og:title" content="Spas in the Thermen- &amp;#038; '

@@ -957,7 +957,8 @@ def _headline(metadata: _Metadata, h1s: list[str], url: str | None) -> str | Non
             folded in folded_heads
             or any(_same_title(folded, title) for title in folded_titles if title)
         ):
-            return h1
+            # A print header's <h1> may carry the site name as the <title> does.
+            return _strip_site_name(h1, site_names)
     if titles:
         return titles[0]
     return h1s[0] if h1s else None
