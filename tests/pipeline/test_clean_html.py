@@ -361,6 +361,9 @@ def test_an_expiry_date_is_not_the_printed_publication_date() -> None:
     assert isinstance(result, CleanPage)
     assert result.published is not None
     assert result.published.at.date().isoformat() == "2019-10-16"
+    # ... while "bis" in a time range ends no offer: an event page's one date is its date.
+    page = _dated_page(metadata="", dateline="Mittwoch, 20. Februar 2019, 14:45 Uhr bis 15:45 Uhr")
+    assert _day_and_source(page, url=None) == ("2019-02-20", "text")
 
 
 def test_dateline_beats_zoneless_metadata_a_day_away() -> None:

@@ -360,10 +360,10 @@ _DATELINE_MAX_CHARS = 40
 _DATELINE_AFTER_HEADLINE_BLOCKS = 8
 _SLASHED_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{2,4}")
 # Dates near a headline that are not its publication: an event's, an offer's end, a quoted post's,
-# the day a forum post's author signed up.
+# the day a forum post's author signed up. "bis" between two clock times is a time range, no end.
 _NOT_PUBLICATION_CUE = re.compile(
-    r"(?<!\w)(?:termin|bis|until|verfügbar|geteilt|shared|expires?|registriert|registered|joined"
-    r"|member since|mitglied seit|dabei seit|inscrit)(?!\w)",
+    r"(?<!\w)(?:termin|(?:bis|until)(?!\s{1,3}\d{1,2}[:.]\d{2})|verfügbar|geteilt|shared|expires?"
+    r"|registriert|registered|joined|member since|mitglied seit|dabei seit|inscrit)(?!\w)",
     re.IGNORECASE,
 )
 # How far around the article text to look for a printed date, in blocks.
