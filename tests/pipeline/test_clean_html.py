@@ -308,6 +308,17 @@ def test_a_permalink_slug_opening_with_a_number_is_no_day() -> None:
     )
 
 
+def test_the_lead_pictures_folder_dates_a_page_that_states_nothing_else() -> None:
+    image = '<meta property="og:image" content="https://example.org/files/2016/05/04/cover.png">'
+    page = _dated_page(metadata=image, dateline="")
+    assert _day_and_source(page, url=None) == ("2016-05-04", "url")
+    # A picture named by a number in a month's folder names no day.
+    undated = _dated_page(metadata=image.replace("/04/cover", "/4"), dateline="")
+    result = _clean(undated, url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is None
+
+
 def test_day_first_url_date_is_a_fallback() -> None:
     page = _dated_page(metadata="", dateline="")
     assert _day_and_source(page, url="https://news.example/meldungen/29-10-2021") == (

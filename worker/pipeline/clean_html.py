@@ -450,6 +450,7 @@ class _Metadata:
     sections: list[str] = field(default_factory=list)
     site_names: list[str] = field(default_factory=list)
     language: str | None = None
+    image: str | None = None  # og:image, the story's lead picture
 
 
 def clean_html(page: DecodedPage) -> CleanPage | Rejection:
@@ -495,6 +496,7 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
             _first_parsed(metadata.updated, page.fetched_at)
             or _marked_date_in_chrome(tree, page.fetched_at)
             or _script_state_date(page.text, page.fetched_at)
+            or _image_url_date(metadata.image, page.fetched_at)
         )
     else:
         dateline = _dateline(extraction.date_lines[0], headline, page.fetched_at)
@@ -555,6 +557,7 @@ def _read_metadata(tree: LexborHTMLParser) -> _Metadata:
     if author and "://" not in author:
         metadata.authors.append(author)
     metadata.sections.extend(metas[key] for key in _SECTION_METAS if key in metas)
+    metadata.image = metas.get("og:image")
     html = tree.css_first("html")
     language = html.attributes.get("lang") if html is not None else None
     language = language or metas.get("og:locale") or metas.get("content-language")
@@ -888,6 +891,19 @@ def _url_date(url: str | None, fetched_at: datetime | None) -> PublishedAt | Non
         # /2023/10/3-fragen-an-...: a year-and-month permalink whose slug opens with a number.
         return None
     return parse_date(f"{year:04d}-{month:02d}-{day:02d}", fetched_at=fetched_at, source="url")
+
+
+def _image_url_date(url: str | None, fetched_at: datetime | None) -> PublishedAt | None:
+    """Give the day in the path of the story's lead picture (/files/2016/05/04/...), or None."""
+    # The last resort: the day the picture was uploaded, with the story. A folder of its own, so
+    # a picture named "1.jpg" in a month's folder gives no day.
+    if not url:
+        return None
+    path = urlsplit(url[:_MAX_URL_CHARS]).path
+    match = _URL_DATE.search(path)
+    if match is None or match.group(2) != "/" or not path[match.end() :].startswith("/"):
+        return None
+    return _url_date(url, fetched_at)
 
 
 def _in_chrome(node: LexborNode) -> bool:
