@@ -638,6 +638,21 @@ def test_a_title_escaped_twice_is_unescaped() -> None:
     assert result.headline == "Spas in the Thermen- & Vulkanland"
 
 
+def test_a_two_paragraph_post_split_over_two_boxes_is_kept_whole() -> None:
+    first = "How did variables work again? Here is a short excerpt from our teaching materials."
+    second = "Variables are no problem for you? Then see whether you can solve our puzzle!"
+    page = (
+        "<html><head><title>Variables and their home</title></head><body><div><div><div>"
+        "<h1>Variables and their home</h1><p>11.12.2019 - Amelie</p></div>"
+        f"<div><div><p>{first}</p></div></div><div><img src='a.png'></div>"
+        f"<div><div><p>{second} <a href='/puzzle'>Puzzle</a></p></div></div></div></div>"
+        "</body></html>"
+    )
+    result = _clean(page.encode(), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage), result
+    assert result.body == (first, f"{second} Puzzle")
+
+
 def test_post_whose_title_links_to_itself_is_an_article() -> None:
     # Blog themes link a post's title to its own page: one short paragraph under it is the post,
     # not a teaser, even with a "Posted on ... by" line of links beside it.

@@ -1373,12 +1373,15 @@ def _containers(blocks: list[_Block], parents: dict[int, int], teasers: set[int]
             value[index] += gain
             prose_blocks[index] += is_article
     # Widen only for more of the article: beyond the box's own parent (which may add a standfirst),
-    # a step up must bring in two more prose blocks, so one stray paragraph elsewhere on the page
-    # (a footer's "about us") never drags the body along.
+    # a step up must bring in two more prose blocks, or as many as the box holds (a two-paragraph
+    # post split over two boxes), so one stray paragraph elsewhere on the page (a footer's "about
+    # us") never drags a longer body along.
     best = 0
     for index in range(1, len(chain)):
         added = prose_blocks[index] - prose_blocks[best]
-        if value[index] > value[best] and (added >= 2 or index == 1):
+        if value[index] > value[best] and (
+            added >= 2 or index == 1 or added >= prose_blocks[best] > 0
+        ):
             best = index
     return {chain[best]}
 
