@@ -319,6 +319,22 @@ def test_the_lead_pictures_folder_dates_a_page_that_states_nothing_else() -> Non
     assert result.published is None
 
 
+def test_a_sidebar_line_that_says_it_dates_the_post_is_read_last() -> None:
+    links = "".join(f"<li><a href='/tag/{n}'>Tag {n}</a></li>" for n in range(15))
+    about = "<p>About this article: Harbour reopens was posted on 19 May 2010 at 23:03.</p>"
+    page = (
+        "<html><head><title>Harbour reopens</title></head><body><div class='main'>"
+        f"<h1>Harbour reopens</h1>{_STORY * 3}</div><div class='side'><ul>{links}</ul>"
+        f"{_STORY.replace('council', 'club')}</p>{about}</div></body></html>"
+    )
+    assert _day_and_source(page.encode(), url=None) == ("2010-05-19", "text")
+    # Without the cue, a date far from the story is not its date.
+    bare = page.replace(about, "<p>Harbour reopens: 19 May 2010</p>")
+    result = _clean(bare.encode(), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is None
+
+
 def test_day_first_url_date_is_a_fallback() -> None:
     page = _dated_page(metadata="", dateline="")
     assert _day_and_source(page, url="https://news.example/meldungen/29-10-2021") == (

@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from worker.pipeline.dates import find_date, parse_date
+from worker.pipeline.dates import find_date, names_publication, parse_date
 from worker.pipeline.types import CleanPage, DateSource, DecodedPage, PublishedAt, Rejection
 
 __all__ = ["clean_html"]
@@ -1100,6 +1100,15 @@ def _body(tree: LexborHTMLParser, headline: str) -> _Extraction:
         _lines_outside_hard_chrome(blocks[top : first + _DATE_HEADER_BLOCKS]),
         _lines_outside_hard_chrome(blocks[last + 1 : last + 1 + _DATE_TRAILER_BLOCKS]),
         _lines_outside_hard_chrome(blocks[first + _DATE_HEADER_BLOCKS : last + 1]),
+        # Anywhere else, only a line that says it dates a publication: a sidebar's "About this
+        # article: ... posted on 19 May 2010".
+        tuple(
+            line
+            for line in _lines_outside_hard_chrome(
+                blocks[:top] + blocks[last + 1 + _DATE_TRAILER_BLOCKS :]
+            )
+            if names_publication(line[: _MAX_DATED_CHARS * 2])
+        ),
     )
     return _Extraction(paragraphs, date_lines)
 

@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 from worker.pipeline.types import DateSource, Precision, PublishedAt
 
-__all__ = ["find_date", "parse_date"]
+__all__ = ["find_date", "names_publication", "parse_date"]
 
 _EARLIEST_YEAR = 1990
 _LATEST_YEAR_WITHOUT_FETCH = 2100
@@ -222,14 +222,15 @@ _GERMAN_UNIT = {"sek": "s", "min": "m", "stu": "h", "tag": "d", "woc": "w"}
 # "mis à jour" or "Stand" say the opposite, so they earn nothing: a story's "Article mis à jour le
 # 7 janvier 2020" does not beat its byline's "30 septembre 2018".
 _PUBLISHED_CUE = re.compile(
-    r"(?<![\w])(published|posted|first published|date|dated|veröffentlicht|erschienen|publié"
-    r"|publicado|pubblicato)(?!\w)",
+    r"(?<![\w])(published|posted|first published|date|dated|veröffentlicht|erschienen|gepostet"
+    r"|publié|publicado|pubblicato)(?!\w)",
     re.IGNORECASE,
 )
 # In a line that dates more than one thing ("Letzte Änderung: 31.10.2023 Erschienen am:
 # 01.11.2023", "Updated May 5 · Published May 3"), the date after one of these is the publication.
 _PUBLICATION_ONLY_CUE = re.compile(
-    r"(?<![\w])(?:published|posted|veröffentlicht|erschienen|publié|publicado|pubblicato)(?!\w)",
+    r"(?<![\w])(?:published|posted|veröffentlicht|erschienen|gepostet|publié|publicado|pubblicato)"
+    r"(?!\w)",
     re.IGNORECASE,
 )
 _MAX_LINE_CHARS = 200
@@ -289,6 +290,11 @@ def _machine_value(
         moment = datetime.fromtimestamp(int(epoch[1]), tz=UTC).replace(tzinfo=None)
         return _finish(moment.date(), moment, 0, fetched_at=fetched_at, source=source)
     return None
+
+
+def names_publication(text: str) -> bool:
+    """Say whether a line says it dates a publication ("posted on", "veröffentlicht am")."""
+    return _PUBLICATION_ONLY_CUE.search(text) is not None
 
 
 def find_date(lines: Sequence[str], *, fetched_at: datetime | None) -> PublishedAt | None:
