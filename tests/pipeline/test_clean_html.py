@@ -669,6 +669,23 @@ def test_a_two_paragraph_post_split_over_two_boxes_is_kept_whole() -> None:
     assert result.body == (first, f"{second} Puzzle")
 
 
+def test_prose_styled_as_headings_is_text() -> None:
+    # A page builder's big type: the article's sentences are <h3> and <h4>; a real subheading is
+    # still no text.
+    first = "takes place for the sixth time in 2020. Children aged 6 to 12 are invited to think "
+    first += "about clean water and to take part with their own ideas and pictures."
+    second = "Design a poster on the motto: keep our waters clean! Think about what harms rivers, "
+    second += "lakes and the sea, and how we all can protect them and the animals in them."
+    page = (
+        "<html><head><title>Keep our waters clean!</title></head><body><article>"
+        "<h1>Keep our waters clean!</h1><h2>The poster contest for children</h2>"
+        f"<h3>{first}</h3><h4>{second}</h4></article></body></html>"
+    )
+    result = _clean(page.encode(), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage), result
+    assert result.body == (first, second)
+
+
 def test_post_whose_title_links_to_itself_is_an_article() -> None:
     # Blog themes link a post's title to its own page: one short paragraph under it is the post,
     # not a teaser, even with a "Posted on ... by" line of links beside it.

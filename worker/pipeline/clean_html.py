@@ -230,6 +230,8 @@ _PROSE_MIN_CHARS = 80
 _PROSE_MAX_LINK_SHARE = 0.25
 _BODY_MAX_LINK_SHARE = 0.5
 _SENTENCE_MIN_CHARS = 25
+# A "heading" this long is prose a page builder styled big, not a heading.
+_HEADING_PROSE_CHARS = 150
 # A long block most of whose stretches were said earlier is a copy of the story.
 _REPEAT_MIN_CHARS = 200
 _REPEAT_PROBE_CHARS = 60
@@ -410,7 +412,9 @@ class _Block:
             # A Chinese, Japanese or Korean character carries about what a word does elsewhere.
             length += _CJK_EXTRA_WEIGHT * len(_CJK.findall(self.text))
         self.link_share = self.link_chars / max(1, len(self.text))
-        unlinked = self.link_share <= _PROSE_MAX_LINK_SHARE and self.tag not in _HEADING_TAGS
+        unlinked = self.link_share <= _PROSE_MAX_LINK_SHARE and (
+            self.tag not in _HEADING_TAGS or length >= _HEADING_PROSE_CHARS
+        )
         self.is_prose = unlinked and length >= _PROSE_MIN_CHARS
         self.is_sentence = self.is_prose or (
             unlinked and length >= _SENTENCE_MIN_CHARS and self.text[-1] in _SENTENCE_ENDS
