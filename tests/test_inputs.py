@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from worker.errors import ConfigError
-from worker.inputs import _read_limited, batched, expand_paths, read_dumps
+from worker.inputs import _read_file, _read_limited, batched, expand_paths, read_dumps
 
 
 def _touch(root: Path, *names: str) -> None:
@@ -63,7 +66,7 @@ def test_batches_are_cut_by_count_and_by_characters() -> None:
 def test_a_dump_is_read_whole_up_to_the_limit_and_measured_past_it(size: int) -> None:
     limit = 300_000
     data = bytes(range(256)) * (size // 256) + bytes(size % 256)
-    head, original_size = _read_limited(io.BytesIO(data), limit)
+    head, original_size = _read_limited(io.BytesIO(data).read, limit)
     assert head == data[:limit]
     assert original_size == (size if size > limit else None)
 
@@ -77,8 +80,28 @@ class _Terminal(io.BytesIO):
 
 def test_a_dump_typed_at_a_terminal_is_read_to_its_end() -> None:
     typed = b"Headline\n\nFirst paragraph.\nSecond line.\n"
-    assert _read_limited(_Terminal(typed), 1000, interactive=True) == (typed, None)
+    assert _read_limited(_Terminal(typed).read, 1000, short_read_ends=False) == (typed, None)
 
 
 def test_batches_by_count_alone() -> None:
     assert list(batched(range(5), batch_size=2)) == [[0, 1], [2, 3], [4]]
+
+
+def test_a_dump_from_a_pipe_arriving_in_pieces_is_read_to_its_end(tmp_path: Path) -> None:
+    # A regular file returns less than asked only at its end; a pipe whenever its writer pauses.
+    fifo = tmp_path / "dump.txt"
+    os.mkfifo(fifo)
+    parts = [b"Headline\n\n", b"First paragraph, sent a moment later.\n"]
+
+    def write() -> None:
+        with fifo.open("wb", buffering=0) as pipe:
+            for part in parts:
+                pipe.write(part)
+                time.sleep(0.05)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert _read_file(str(fifo), 1000) == (b"".join(parts), None)
+    finally:
+        writer.join()
