@@ -76,14 +76,14 @@ def test_enqueue_reports_an_unreachable_broker(service_env: dict[str, str]) -> N
     assert "broker did not accept batch 1" in result.stderr
 
 
-def test_large_batches_travel_compressed_and_bombs_are_refused(
+def test_large_batches_are_ingested_and_compression_bombs_are_refused(
     service_env: dict[str, str], worker_process: subprocess.Popen[bytes], db: str, tmp_path: Path
 ) -> None:
     from celery import Celery
 
     tmp_path = tmp_path / "inputs"
     tmp_path.mkdir()
-    # Three copies of an HTML page padded past the compression threshold, as one batch.
+    # Three copies of an HTML page padded past the claim threshold, as one batch (a claim check).
     page = (EXAMPLES / "osaka-trams.html").read_text(encoding="utf-8")
     padding = "<!-- " + "layout filler " * 10_000 + "-->"
     for n in range(3):

@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
+from worker.claims import ClaimMissing, ClaimSettled, claim_of, open_claim, settle_claim
 from worker.config import Settings
 from worker.pipeline import Processed, Received, process, receive_message
 from worker.pipeline.types import Rejection
@@ -63,11 +64,27 @@ def ingest_message(pages: Any, *, task_id: str, settings: Settings) -> BatchOutc
     """Validate the pages of one queue message and ingest them in one transaction.
 
     Each element that is not a valid RawPage is recorded as an `invalid_message` rejection; its
-    receipt key is the task id and its position, so a redelivered message is recorded once.
+    receipt key is the task id and its position, so a redelivered message is recorded once. A
+    claim check (worker/claims.py) is opened first and settled once its batch is committed.
     """
-    items = pages if isinstance(pages, list) else [pages]
+    claim = claim_of(pages)
+    if claim is None:
+        items = pages if isinstance(pages, list) else [pages]
+    else:
+        try:
+            items = open_claim(settings, claim)
+        except ClaimSettled:
+            log.info("claim_already_ingested", task_id=task_id, claim=claim)
+            return BatchOutcome(items=())
+        except (ClaimMissing, ValueError) as exc:
+            # Nothing left to ingest: the message itself is the receipt, kept as a rejection.
+            log.error("claim_unreadable", task_id=task_id, claim=claim, error=repr(exc))
+            items = [{"claim": claim, "error": f"claim unreadable: {exc!r}"[:500]}]
     received = [
         receive_message(item, fallback_key=f"{task_id}:{index}") for index, item in enumerate(items)
     ]
     with transaction() as session:
-        return ingest_batch(session=session, pages=received, settings=settings)
+        outcome = ingest_batch(session=session, pages=received, settings=settings)
+    if claim is not None:
+        settle_claim(settings, claim)
+    return outcome

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 
 from schemas import RawPage
 from worker.app import app, settings
+from worker.claims import claims_supported, drop_claim, put_claim
 from worker.errors import ConfigError, ServiceUnavailable
 from worker.inputs import MAX_BATCH_CHARS, batched
 
-# Batches larger than this travel zstd-compressed (HTML compresses ~5x); small text batches gain
-# too little to pay for compressing.
+# Batches larger than this travel as claim checks (worker/claims.py: zstd bytes in Redis, the key
+# in the message), or zstd-compressed in the message on a broker that is not Redis. Small batches
+# gain too little to pay for compressing.
 COMPRESS_ABOVE_CHARS = 256 * 1024
 
 
@@ -48,6 +52,7 @@ def enqueue_pages(
             "(or use `newsingest ingest` to run in-process)"
         )
     batches = sent = 0
+    use_claims = claims_supported(settings)
     try:
         # One producer (one connection) for the whole run: building a client per publish costs
         # more than the publish itself.
@@ -59,25 +64,42 @@ def enqueue_pages(
                 chars=_content_chars,
             ):
                 size = sum(len(page.content) for page in batch)
-                options: dict[str, Any] = (
-                    {"compression": "zstd"} if size > COMPRESS_ABOVE_CHARS else {}
-                )
-                # By name: importing the task would import the whole pipeline and store (~1 s of
-                # startup for every `newsingest enqueue`).
-                app.send_task(
-                    "ingest.batch",
-                    **options,
-                    args=([page.model_dump(mode="json", exclude_none=True) for page in batch],),
-                    producer=producer,
-                    queue=settings.queue,
-                    retry=True,
-                    retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
-                )
+                dicts = [page.model_dump(mode="json", exclude_none=True) for page in batch]
+                options: dict[str, Any] = {}
+                claim = None
+                if size > COMPRESS_ABOVE_CHARS and use_claims:
+                    claim = put_claim(settings, dicts)
+                    message: Any = {"claim": claim, "pages": len(dicts)}
+                else:
+                    message = dicts
+                    if size > COMPRESS_ABOVE_CHARS:
+                        options["compression"] = "zstd"
+                try:
+                    # By name: importing the task would import the whole pipeline and store (~1 s
+                    # of startup for every `newsingest enqueue`).
+                    app.send_task(
+                        "ingest.batch",
+                        **options,
+                        args=(message,),
+                        producer=producer,
+                        queue=settings.queue,
+                        retry=True,
+                        retry_policy={
+                            "max_retries": 3,
+                            "interval_start": 0.2,
+                            "interval_step": 0.5,
+                        },
+                    )
+                except BaseException:
+                    if claim is not None:
+                        with contextlib.suppress(RedisError):
+                            drop_claim(settings, claim)
+                    raise
                 batches += 1
                 sent += len(batch)
                 if on_batch is not None:
                     on_batch(batch)
-    except BrokerError as exc:
+    except (BrokerError, RedisError) as exc:
         raise ServiceUnavailable(
             f"the broker did not accept batch {batches + 1} ({sent} pages were sent before): {exc}"
         ) from exc

@@ -1,0 +1,131 @@
+"""Claim checks: large batches wait in Redis and travel as keys; settled once, never lost."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from conftest import EXAMPLES, REDIS_URL, StartWorker, query, run_cli, wait_for
+from pydantic import SecretStr
+
+from worker.claims import CLAIM_PREFIX, open_claim, put_claim
+from worker.config import Settings
+from worker.ingest import ingest_message
+
+
+def _count(db: str, sql: str) -> int:
+    return int(query(db, sql)[0][0])
+
+
+def _big_pages(folder: Path, copies: int) -> None:
+    # Copies of an example page padded past the claim threshold (256 K characters a batch).
+    page = (EXAMPLES / "osaka-trams.html").read_text(encoding="utf-8")
+    padding = "<!-- " + "layout filler " * 10_000 + "-->"
+    for n in range(copies):
+        headline = f"Osaka brings back trams to its waterfront, part {n}"
+        (folder / f"big-{n}.html").write_text(
+            page.replace("Osaka brings back trams to its waterfront", headline) + padding,
+            encoding="utf-8",
+        )
+
+
+@pytest.fixture
+def settings(db: str) -> Settings:
+    return Settings(broker_url=SecretStr(REDIS_URL), visibility_timeout=600)
+
+
+@pytest.fixture
+def broker() -> redis.Redis:
+    return redis.Redis.from_url(REDIS_URL)
+
+
+def test_a_large_batch_travels_as_a_claim_and_is_settled_once_ingested(
+    service_env: dict[str, str],
+    start_worker: StartWorker,
+    db: str,
+    tmp_path: Path,
+    broker: redis.Redis,
+) -> None:
+    _big_pages(tmp_path, 3)
+    sent = run_cli("enqueue", str(tmp_path), env=service_env)
+    assert sent.returncode == 0, sent.stderr
+    # No worker yet: the queued message is small and names its claim; the bytes wait beside it.
+    queue = service_env["NEWSINGEST_QUEUE"]
+    (raw,) = broker.lrange(queue, 0, -1)
+    assert len(raw) < 5_000
+    message = json.loads(raw)
+    assert message["content-encoding"] == "utf-8"
+    body = json.loads(base64.b64decode(message["body"]))
+    (argument,) = body[0]
+    assert argument["pages"] == 3
+    claim = argument["claim"]
+    assert claim.startswith(CLAIM_PREFIX)
+    waiting = open_claim(Settings(broker_url=SecretStr(REDIS_URL)), claim)
+    assert [page["content"][:100] for page in waiting] == [
+        path.read_text(encoding="utf-8")[:100] for path in sorted(tmp_path.glob("*.html"))
+    ]
+    assert broker.ttl(claim) == -1  # kept until a worker has ingested it
+
+    worker = start_worker()
+    wait_for(lambda: _count(db, "SELECT count(*) FROM articles") == 3, what="the claimed batch")
+    wait_for(lambda: broker.get(claim) == b"", what="the claim settled")
+    assert 0 < broker.ttl(claim) <= 2 * 3600
+    assert worker.poll() is None
+
+
+def test_a_claim_delivered_again_after_its_commit_adds_nothing(
+    settings: Settings, db: str, broker: redis.Redis
+) -> None:
+    pages = [
+        {"content": (EXAMPLES / name).read_text(encoding="utf-8"), "source": "t", "id": name}
+        for name in ("osaka-trams.html", "kenya-flood-warning.txt")
+    ]
+    message = {"claim": put_claim(settings, pages), "pages": 2}
+    first = ingest_message(message, task_id="task-1", settings=settings)
+    assert len(first.items) == 2
+    # The worker died between the commit and the ack: the same message comes again.
+    again = ingest_message(message, task_id="task-1", settings=settings)
+    assert again.items == ()
+    assert _count(db, "SELECT count(*) FROM sightings") == 2
+    assert _count(db, "SELECT count(*) FROM articles") == 2
+
+
+def test_a_lost_claim_is_a_rejection_holding_the_message(
+    settings: Settings, db: str, broker: redis.Redis
+) -> None:
+    lost = f"{CLAIM_PREFIX}{uuid.uuid4().hex}"
+    for _ in range(2):  # redelivered: still one receipt
+        ingest_message({"claim": lost, "pages": 20}, task_id="task-2", settings=settings)
+    rows = query(db, "SELECT reason, convert_from(content, 'UTF8') FROM raw_pages")
+    assert len(rows) == 1
+    reason, content = rows[0]
+    assert reason == "invalid_message"
+    assert lost in content
+    assert _count(db, "SELECT count(*) FROM sightings") == 1
+
+
+def test_a_message_cannot_make_the_worker_read_a_key_it_names(
+    settings: Settings, db: str, broker: redis.Redis
+) -> None:
+    secret = f"not-a-claim-{uuid.uuid4().hex}"
+    broker.set(secret, b"private bytes", ex=60)
+    ingest_message({"claim": secret, "pages": 1}, task_id="task-3", settings=settings)
+    (content,) = query(db, "SELECT convert_from(content, 'UTF8') FROM raw_pages")[0]
+    assert secret in content
+    assert "private bytes" not in content
+    assert broker.get(secret) == b"private bytes"  # neither read nor settled
+
+
+def test_small_batches_travel_inline(
+    service_env: dict[str, str], broker: redis.Redis, db: str
+) -> None:
+    sent = run_cli("enqueue", str(EXAMPLES), env=service_env)
+    assert sent.returncode == 0, sent.stderr
+    (raw,) = broker.lrange(service_env["NEWSINGEST_QUEUE"], 0, -1)
+    body = json.loads(base64.b64decode(json.loads(raw)["body"]))
+    assert isinstance(body[0][0], list)
+    broker.delete(service_env["NEWSINGEST_QUEUE"])
