@@ -1125,12 +1125,17 @@ def _lines_outside_hard_chrome(blocks: list[_Block]) -> tuple[str, ...]:
 def _without_repeats(blocks: list[_Block], headline: str) -> list[_Block]:
     """Drop the headline and text said twice: a repeated pull quote, a hidden copy of the story."""
     folded_headline = _fold(headline)
+    # Folding every paragraph only to compare it with the headline showed in the profile: text
+    # many times the headline's length cannot fold to it.
+    longest_headline = 4 * len(headline) + 40
     seen: set[str] = set()
     earlier = ""
     kept = []
     for block in blocks:
         text = block.text
-        if (len(text) >= _REPEAT_MIN_CHARS and text in seen) or _fold(text) == folded_headline:
+        if (len(text) >= _REPEAT_MIN_CHARS and text in seen) or (
+            len(text) <= longest_headline and _fold(text) == folded_headline
+        ):
             continue
         # Bounded so a hostile page of endless long paragraphs stays linear.
         if len(text) >= _REPEAT_MIN_CHARS and len(earlier) <= _REPEAT_MAX_SEARCH_CHARS:
