@@ -9,6 +9,8 @@ from typing import Any
 import structlog
 from celery.signals import task_rejected
 from celery.utils.time import get_exponential_backoff_interval
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from schemas import RawPage
@@ -22,8 +24,9 @@ from worker.store import Outcome, transaction
 log = structlog.get_logger(__name__)
 
 # A database that is down, restarting, or killed our connection, or a deadlock: the transaction
-# rolled back whole, so running the batch again later is always safe.
-TRANSIENT = (OperationalError, InterfaceError)
+# rolled back whole, so running the batch again later is always safe. So is a Redis that failed
+# to hand over a claim or to settle it after the commit (the receipts make the rerun a no-op).
+TRANSIENT = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 
 @app.task(name="ingest.batch", bind=True, max_retries=settings.task_max_retries)
