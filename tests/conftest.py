@@ -7,7 +7,10 @@ newsingest_test_<random>_<n>, migrates them, and drops them at the end, so runs 
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +22,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -118,16 +122,41 @@ def newsingest_bin() -> str:
 
 
 @pytest.fixture
-def service_env(db: str) -> dict[str, str]:
-    """Environment for subprocesses: this run's database, Redis and a queue of its own."""
+def service_env(db: str) -> Iterator[dict[str, str]]:
+    """Environment for subprocesses: this run's database, Redis and a queue of its own.
+
+    Afterwards the queue, its dead-letter and crawl queues, kombu's bindings for them and the
+    claim checks of messages left unread are deleted, so test runs leave Redis as they found it.
+    """
+    queue = f"test-{RUN_ID}-{uuid.uuid4().hex[:6]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSINGEST_")}
     env |= {
         "NEWSINGEST_DATABASE_URL": db,
         "NEWSINGEST_BROKER_URL": REDIS_URL,
-        "NEWSINGEST_QUEUE": f"test-{RUN_ID}-{uuid.uuid4().hex[:6]}",
+        "NEWSINGEST_QUEUE": queue,
         "NEWSINGEST_LOG_FORMAT": "json",
     }
-    return env
+    yield env
+    client = redis.Redis.from_url(REDIS_URL)
+    queues = [queue, f"{queue}.dead", f"{queue}.crawl"]
+    for name in queues:
+        claims = [key for raw in client.lrange(name, 0, -1) for key in _claims_named(raw)]
+        if claims:
+            client.delete(*claims)
+    bindings = [f"_kombu.binding.{name}" for name in queues]
+    bindings += [f"_kombu.binding_permanent.{name}" for name in queues]
+    client.delete(*queues, *bindings)
+    client.close()
+
+
+def _claims_named(raw: bytes | str) -> list[str]:
+    """The claim keys a queued message names, if any (worker/claims.py)."""
+    try:
+        message = json.loads(raw)
+        body = json.loads(base64.b64decode(message["body"])) if "body" in message else message
+    except (ValueError, KeyError, TypeError):
+        return []
+    return re.findall(r"newsingest:claim:[0-9a-f]{32}", json.dumps(body))
 
 
 def run_cli(
