@@ -3,8 +3,9 @@ no two workers crawl one source at once, and pick the sources due a crawl."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import uuid
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,13 +26,9 @@ from worker.store import transaction
 
 log = structlog.get_logger(__name__)
 
-# A crawl holds its source's lock at most this long; a worker that died holding it frees it then.
-LOCK_SECONDS = 2 * 3600
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+# A crawl's lock on its source lives this long unless renewed; the crawl renews it every third of
+# that while it runs, however long, and a worker that died holding it frees it within this time.
+LOCK_SECONDS = 300
 
 _redis: redis.Redis | None = None
 _redis_pid: int | None = None
@@ -80,16 +77,40 @@ def build_crawler() -> Crawler:
 
 
 @contextmanager
-def source_lock(client: redis.Redis, name: str) -> Iterator[bool]:
-    """Hold the crawl lock of source `name` for the block; yields False when another has it."""
+def source_lock(client: redis.Redis, name: str, *, seconds: float = LOCK_SECONDS) -> Iterator[bool]:
+    """Hold the crawl lock of source `name` for the block; yields False when another has it.
+
+    A thread renews the lock every third of `seconds` while the block runs (a crawl of a large
+    sitemap can take hours); if the lock was lost meanwhile (Redis restarted empty), the renewal
+    stops and says so in the log.
+    """
     prefix = get_crawl_settings().crawl_key_prefix
-    key, token = f"{prefix}:lock:{name}", uuid.uuid4().hex
-    held = bool(client.set(key, token, nx=True, ex=LOCK_SECONDS))
+    # thread_local=False: the renewing thread must see the token the acquiring thread set.
+    lock = client.lock(f"{prefix}:lock:{name}", timeout=seconds, thread_local=False)
+    if not lock.acquire(blocking=False):
+        yield False
+        return
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(seconds / 3):
+            try:
+                lock.reacquire()
+            except redis.exceptions.LockError:
+                log.warning("crawl_lock_lost", source=name)
+                return
+            except redis.RedisError as exc:
+                log.warning("crawl_lock_not_renewed", source=name, error=repr(exc))
+
+    renewer = threading.Thread(target=renew, name=f"crawl-lock-{name}", daemon=True)
+    renewer.start()
     try:
-        yield held
+        yield True
     finally:
-        if held:
-            client.eval(_RELEASE, 1, key, token)
+        stop.set()
+        renewer.join()
+        with contextlib.suppress(redis.exceptions.LockError):
+            lock.release()
 
 
 def list_sources() -> list[Source]:
