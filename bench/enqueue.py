@@ -11,8 +11,6 @@ Redis at NEWSINGEST_BENCH_REDIS_URL (default redis://127.0.0.1:6379/0), started 
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import os
 import random
 import subprocess
@@ -29,15 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The same pages as the e2e benchmark.
 from e2e import NEWSINGEST, REDIS_URL, print_figures, text_dumps
 
+from worker.claims import claims_named
+
 
 def _drop_queue(client: redis.Redis, queue: str) -> None:
     """Delete the queue and the claim checks its messages name: no worker will settle them."""
-    for raw in client.lrange(queue, 0, -1):
-        body = json.loads(base64.b64decode(json.loads(raw)["body"]))
-        argument = body[0][0]
-        if isinstance(argument, dict) and "claim" in argument:
-            client.delete(argument["claim"])
-    client.delete(queue)
+    claims = [key for raw in client.lrange(queue, 0, -1) for key in claims_named(raw)]
+    client.delete(queue, *claims)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -7,10 +7,7 @@ newsingest_test_<random>_<n>, migrates them, and drops them at the end, so runs 
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +20,8 @@ from typing import Any
 import psycopg
 import pytest
 import redis
+
+from worker.claims import claims_named
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -140,23 +139,13 @@ def service_env(db: str) -> Iterator[dict[str, str]]:
     client = redis.Redis.from_url(REDIS_URL)
     queues = [queue, f"{queue}.dead", f"{queue}.crawl"]
     for name in queues:
-        claims = [key for raw in client.lrange(name, 0, -1) for key in _claims_named(raw)]
+        claims = [key for raw in client.lrange(name, 0, -1) for key in claims_named(raw)]
         if claims:
             client.delete(*claims)
     bindings = [f"_kombu.binding.{name}" for name in queues]
     bindings += [f"_kombu.binding_permanent.{name}" for name in queues]
     client.delete(*queues, *bindings)
     client.close()
-
-
-def _claims_named(raw: bytes | str) -> list[str]:
-    """The claim keys a queued message names, if any (worker/claims.py)."""
-    try:
-        message = json.loads(raw)
-        body = json.loads(base64.b64decode(message["body"])) if "body" in message else message
-    except (ValueError, KeyError, TypeError):
-        return []
-    return re.findall(r"newsingest:claim:[0-9a-f]{32}", json.dumps(body))
 
 
 def run_cli(

@@ -12,7 +12,14 @@ import redis
 from conftest import EXAMPLES, REDIS_URL, StartWorker, query, run_cli, wait_for
 from pydantic import SecretStr
 
-from worker.claims import CLAIM_PREFIX, open_claim, put_claim
+from worker.claims import (
+    CLAIM_PREFIX,
+    census,
+    claims_named,
+    open_claim,
+    put_claim,
+    settle_claim,
+)
 from worker.config import Settings
 from worker.ingest import ingest_message
 
@@ -97,7 +104,7 @@ def test_a_claim_delivered_again_after_its_commit_adds_nothing(
 def test_a_lost_claim_is_a_rejection_holding_the_message(
     settings: Settings, db: str, broker: redis.Redis
 ) -> None:
-    lost = f"{CLAIM_PREFIX}{uuid.uuid4().hex}"
+    lost = f"{CLAIM_PREFIX}{settings.queue}:{uuid.uuid4().hex}"
     for _ in range(2):  # redelivered: still one receipt
         ingest_message({"claim": lost, "pages": 20}, task_id="task-2", settings=settings)
     rows = query(db, "SELECT reason, convert_from(content, 'UTF8') FROM raw_pages")
@@ -129,3 +136,33 @@ def test_small_batches_travel_inline(
     body = json.loads(base64.b64decode(json.loads(raw)["body"]))
     assert isinstance(body[0][0], list)
     broker.delete(service_env["NEWSINGEST_QUEUE"])
+
+
+def test_claims_no_message_names_are_orphans_and_only_they_are_deleted(
+    service_env: dict[str, str], broker: redis.Redis, db: str, tmp_path: Path
+) -> None:
+    queue = service_env["NEWSINGEST_QUEUE"]
+    ours = Settings(broker_url=SecretStr(REDIS_URL), queue=queue)
+    _big_pages(tmp_path, 2)
+    assert run_cli("enqueue", str(tmp_path), env=service_env).returncode == 0
+    (raw,) = broker.lrange(queue, 0, -1)
+    (named,) = claims_named(raw)
+    orphan = put_claim(ours, [{"content": "its message was purged"}])
+    settled = put_claim(ours, [{"content": "ingested"}])
+    settle_claim(ours, settled)
+    other_queue = f"{queue}-other"
+    theirs = put_claim(Settings(broker_url=SecretStr(REDIS_URL), queue=other_queue), [{}])
+    try:
+        found = census(ours, queues=[queue, f"{queue}.dead"], idle_seconds=0)
+        assert (found.waiting, found.settled, found.orphans) == (2, 1, [orphan])
+        # A claim touched within the idle time is spared: its producer may still be publishing.
+        shown = run_cli("claims", env=service_env)
+        assert shown.returncode == 0, shown.stderr
+        assert "delete them with" not in shown.stdout
+        deleted = run_cli("claims", "--idle", "0", "--delete-orphans", env=service_env)
+        assert deleted.returncode == 0, deleted.stderr
+        assert "deleted 1 orphaned claims" in deleted.stdout
+        assert not broker.exists(orphan)
+        assert broker.exists(named, settled, theirs) == 3
+    finally:
+        broker.delete(theirs, settled, orphan)

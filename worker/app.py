@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import orjson
@@ -14,11 +13,7 @@ from kombu.serialization import register as register_serializer
 from worker.config import get_settings
 from worker.crawl.settings import get_crawl_settings
 from worker.logs import configure_logging
-
-if sys.version_info >= (3, 14):
-    from compression import zstd
-else:
-    from backports import zstd
+from worker.packing import zstd_compress, zstd_decompress
 
 settings = get_settings()
 
@@ -39,27 +34,6 @@ register_serializer(
     content_type="application/json",
     content_encoding="utf-8",
 )
-
-# Largest batch a compressed message may inflate to: a zstd frame can expand a thousandfold, so a
-# hostile message must not be able to exhaust a worker's memory (the producer's batches stay under
-# 16 MiB of text, see worker/producer.py).
-MAX_INFLATED_BYTES = 64 * 1024 * 1024
-
-
-def zstd_compress(body: bytes) -> bytes:
-    # Level 1: HTML batches shrink to about a fifth at ~400 MB/s, so Redis moves and base64-frames
-    # a fifth of the bytes for less CPU than the framing of the uncompressed batch costs.
-    return zstd.compress(body, level=1)
-
-
-def zstd_decompress(body: bytes) -> bytes:
-    inflater = zstd.ZstdDecompressor()
-    inflated = inflater.decompress(body, max_length=MAX_INFLATED_BYTES)
-    if not inflater.eof:
-        msg = f"compressed message inflates past {MAX_INFLATED_BYTES} bytes"
-        raise ValueError(msg)
-    return inflated
-
 
 register_compression(zstd_compress, zstd_decompress, "application/zstd", aliases=["zstd"])
 

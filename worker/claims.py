@@ -13,26 +13,39 @@ Lifecycle, so a batch is never lost and never ingested twice:
   value becomes an empty tombstone that expires after two visibility timeouts. A message redelivered
   after the commit (its worker died before the ack) finds the tombstone and does nothing;
 - a claim that is neither there nor settled (Redis lost it) is recorded as a rejection holding the
-  message, so the books still show the receipt.
+  message, so the books still show the receipt;
+- a claim no message names any more (its queue was purged) is an orphan: `newsingest claims` counts
+  them and deletes them on request.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
 import re
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 import redis
 
-from worker.app import zstd_compress, zstd_decompress
 from worker.config import Settings
 from worker.errors import ConfigError
+from worker.packing import zstd_compress, zstd_decompress
 
+# A claim's key names its queue, so deployments sharing one Redis never count each other's claims
+# as orphans: newsingest:claim:<queue>:<32 hex digits>.
 CLAIM_PREFIX = "newsingest:claim:"
-_CLAIM_KEY = re.compile(r"newsingest:claim:[0-9a-f]{32}")
+_CLAIM_KEY = re.compile(r"newsingest:claim:[^\x00-\x20\"]{1,200}:[0-9a-f]{32}")
+_CLAIM_KEY_BYTES = re.compile(rb"newsingest:claim:[^\x00-\x20\"]{1,200}?:[0-9a-f]{32}")
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+# Where kombu's Redis transport keeps the messages workers hold but have not acknowledged, and the
+# suffixes of a queue's priority lists (its default priority steps).
+_UNACKED_KEY = "unacked"
+_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 _SETTLED = b""
 
 _clients: dict[tuple[int, str], redis.Redis] = {}
@@ -59,7 +72,7 @@ def _client(settings: Settings) -> redis.Redis:
 
 def put_claim(settings: Settings, pages: list[dict[str, Any]]) -> str:
     """Keep a batch in Redis as zstd-compressed JSON; returns its claim key."""
-    key = f"{CLAIM_PREFIX}{uuid.uuid4().hex}"
+    key = f"{CLAIM_PREFIX}{settings.queue}:{uuid.uuid4().hex}"
     _client(settings).set(key, zstd_compress(orjson.dumps(pages)))
     return key
 
@@ -108,3 +121,70 @@ def open_claim(settings: Settings, key: str) -> list[Any]:
 def settle_claim(settings: Settings, key: str) -> None:
     """Mark a claim's batch as ingested: a short-lived tombstone in place of its bytes."""
     _client(settings).set(key, _SETTLED, ex=2 * settings.visibility_timeout)
+
+
+@dataclass
+class ClaimCensus:
+    """What claims Redis holds: waiting for a worker, settled, and orphaned."""
+
+    waiting: int = 0
+    waiting_bytes: int = 0
+    settled: int = 0
+    orphans: list[str] = field(default_factory=list)
+
+
+def census(settings: Settings, *, queues: list[str], idle_seconds: int) -> ClaimCensus:
+    """Count the claims of the ingest queue, and list the orphans: waiting, idle this long, and
+    named by no message.
+
+    A message names its claim while it waits on a queue (its priority lists included), waits on
+    the dead-letter queue, or is held by a worker (kombu's unacknowledged hash); the idle time
+    spares a claim whose producer has not published its message yet.
+    """
+    client = _client(settings)
+    named: set[bytes] = set()
+    for queue in queues:
+        for suffix in _PRIORITY_SUFFIXES:
+            for raw in client.lrange(queue + suffix, 0, -1):
+                named.update(claims_named(raw))
+    for raw in client.hvals(_UNACKED_KEY):
+        named.update(claims_named(raw))
+    result = ClaimCensus()
+    own = CLAIM_PREFIX + _GLOB_SPECIAL.sub(r"\\\1", settings.queue) + ":*"
+    for key in client.scan_iter(match=own, count=1000):
+        # Idle time first: reading the value counts as an access and would reset it.
+        idle = client.object("idletime", key)
+        size = client.strlen(key)
+        if size == 0:
+            result.settled += 1
+            continue
+        result.waiting += 1
+        result.waiting_bytes += size
+        name = key if isinstance(key, bytes) else key.encode()
+        if name not in named and isinstance(idle, int) and idle >= idle_seconds:
+            result.orphans.append(name.decode())
+    return result
+
+
+def delete_claims(settings: Settings, keys: list[str]) -> int:
+    """Delete claims (orphans a census found); returns how many were there."""
+    return int(_client(settings).delete(*keys)) if keys else 0
+
+
+def claims_named(raw: bytes | str) -> set[bytes]:
+    """The claim keys a stored kombu message names (its body is base64 inside a JSON envelope)."""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    found = set(_CLAIM_KEY_BYTES.findall(raw))
+    try:
+        envelope = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return found
+    # A queued message is the envelope; an unacknowledged one is [envelope, exchange, routing key].
+    if isinstance(envelope, list) and envelope:
+        envelope = envelope[0]
+    body = envelope.get("body") if isinstance(envelope, dict) else None
+    if isinstance(body, str):
+        with contextlib.suppress(ValueError):  # binascii.Error: not base64 after all
+            found.update(_CLAIM_KEY_BYTES.findall(base64.b64decode(body)))
+    return found

@@ -433,6 +433,56 @@ def db_upgrade(
 
 # Commands that live beside their subsystems, listed after the core ones in --help.
 register_consumer_commands(app)
+
+
+@app.command()
+def claims(
+    delete_orphans: Annotated[
+        bool, typer.Option("--delete-orphans", help="Delete the orphaned claims found.")
+    ] = False,
+    idle: Annotated[
+        int,
+        typer.Option(min=0, help="Minutes a claim must have been untouched to count as an orphan."),
+    ] = 60,
+) -> None:
+    """Count the claim checks in Redis (large batches waiting for a worker) and find orphans.
+
+    An orphan is a waiting claim that no message names any more, on the queue, its dead-letter
+    queue or in a worker's hands: its queue was purged. Nothing else deletes orphans.
+    """
+    from redis.exceptions import RedisError  # noqa: PLC0415 - keeps `--help` fast
+
+    from worker.claims import census, claims_supported, delete_claims  # noqa: PLC0415
+    from worker.deadletter import dead_letter_queue  # noqa: PLC0415
+
+    settings = get_settings()
+    if not claims_supported(settings):
+        raise ConfigError("claims live on a Redis broker: set NEWSINGEST_BROKER_URL=redis://...")
+    try:
+        found = census(
+            settings,
+            queues=[settings.queue, dead_letter_queue(settings)],
+            idle_seconds=idle * 60,
+        )
+        deleted = delete_claims(settings, found.orphans) if delete_orphans else 0
+    except RedisError as exc:
+        raise ServiceUnavailable(f"Redis did not answer: {exc}") from exc
+    table = Table(title=f"claim checks on queue {settings.queue!r}")
+    for column in ("waiting", "MB waiting", "settled (expiring)", f"orphans (idle >= {idle} min)"):
+        table.add_column(column)
+    table.add_row(
+        str(found.waiting),
+        f"{found.waiting_bytes / 1e6:.1f}",
+        str(found.settled),
+        str(len(found.orphans)),
+    )
+    out.print(table)
+    if delete_orphans:
+        out.print(f"deleted {deleted} orphaned claims")
+    elif found.orphans:
+        out.print("delete them with `newsingest claims --delete-orphans`")
+
+
 register_crawl_commands(app)
 
 

@@ -1,0 +1,32 @@
+"""zstd for batches on the wire: claim checks and compressed messages, bounded when inflated."""
+
+from __future__ import annotations
+
+import sys
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
+
+# Largest batch a compressed message or claim may inflate to: a zstd frame can expand a
+# thousandfold, so a hostile one must not be able to exhaust a worker's memory (the producer's
+# batches stay under 4 MiB of text, see worker/inputs.py).
+MAX_INFLATED_BYTES = 64 * 1024 * 1024
+
+
+def zstd_compress(body: bytes) -> bytes:
+    """Compress a batch at level 1."""
+    # Level 1: HTML batches shrink to about a fifth at ~400 MB/s; higher levels cost more CPU than
+    # the smaller payload saves (level 3 took 8.6 ms for a 3 MB batch, level 1 5.5 ms).
+    return zstd.compress(body, level=1)
+
+
+def zstd_decompress(body: bytes) -> bytes:
+    """Inflate a batch; ValueError if it would grow past MAX_INFLATED_BYTES."""
+    inflater = zstd.ZstdDecompressor()
+    inflated = inflater.decompress(body, max_length=MAX_INFLATED_BYTES)
+    if not inflater.eof:
+        msg = f"compressed batch inflates past {MAX_INFLATED_BYTES} bytes"
+        raise ValueError(msg)
+    return inflated
