@@ -468,7 +468,6 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
         return Rejection("no_headline", "no JSON-LD headline, og:title, <h1> or <title> with text")
     deferred = _deferred_markup(tree)
     tree.strip_tags(list(_DROPPED_TAGS))
-    dated = _dated_elements(tree)
     extraction = _body(tree, headline)
     if not extraction.paragraphs and deferred:
         # Some platforms (Blogger) ship the post as a template that script renders.
@@ -494,6 +493,9 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
             "characters of prose (an index, error or media page)",
         )
     if published is None:
+        # Searched only here: most pages state their date in metadata, and the selector over the
+        # whole tree was ~6% of clean_html.
+        dated = _dated_elements(tree)
         published = _printed_date(
             (*extraction.date_lines[:1], dated, *extraction.date_lines[1:]), page.fetched_at
         ) or (
