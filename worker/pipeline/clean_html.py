@@ -439,6 +439,8 @@ class _Extraction:
 
     paragraphs: tuple[str, ...]
     date_lines: tuple[tuple[str, ...], ...]  # groups of lines, likeliest first
+    # Every other line of the page, where only one that says it dates a publication counts.
+    far_lines: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -496,8 +498,14 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
         # Searched only here: most pages state their date in metadata, and the selector over the
         # whole tree was ~6% of clean_html.
         dated = _dated_elements(tree)
+        # Far from the article, only a line that says it dates a publication: a sidebar's "About
+        # this article: ... posted on 19 May 2010".
+        cued = tuple(
+            line for line in extraction.far_lines if names_publication(line[: _MAX_DATED_CHARS * 2])
+        )
         published = _printed_date(
-            (*extraction.date_lines[:1], dated, *extraction.date_lines[1:]), page.fetched_at
+            (*extraction.date_lines[:1], dated, *extraction.date_lines[1:], cued),
+            page.fetched_at,
         ) or (
             _first_parsed(metadata.updated, page.fetched_at)
             or _marked_date_in_chrome(tree, page.fetched_at)
@@ -1106,17 +1114,9 @@ def _body(tree: LexborHTMLParser, headline: str) -> _Extraction:
         _lines_outside_hard_chrome(blocks[top : first + _DATE_HEADER_BLOCKS]),
         _lines_outside_hard_chrome(blocks[last + 1 : last + 1 + _DATE_TRAILER_BLOCKS]),
         _lines_outside_hard_chrome(blocks[first + _DATE_HEADER_BLOCKS : last + 1]),
-        # Anywhere else, only a line that says it dates a publication: a sidebar's "About this
-        # article: ... posted on 19 May 2010".
-        tuple(
-            line
-            for line in _lines_outside_hard_chrome(
-                blocks[:top] + blocks[last + 1 + _DATE_TRAILER_BLOCKS :]
-            )
-            if names_publication(line[: _MAX_DATED_CHARS * 2])
-        ),
     )
-    return _Extraction(paragraphs, date_lines)
+    far_lines = _lines_outside_hard_chrome(blocks[:top] + blocks[last + 1 + _DATE_TRAILER_BLOCKS :])
+    return _Extraction(paragraphs, date_lines, far_lines)
 
 
 def _lines_outside_hard_chrome(blocks: list[_Block]) -> tuple[str, ...]:
