@@ -326,7 +326,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             worker.terminate()
         for worker in workers:
             worker.wait(timeout=60)
-        redis.Redis.from_url(REDIS_URL).delete(queue)
+        from worker.claims import drop_queue
+
+        drop_queue(redis.Redis.from_url(REDIS_URL), queue)
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return figures
 

@@ -27,13 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The same pages as the e2e benchmark.
 from e2e import NEWSINGEST, REDIS_URL, print_figures, text_dumps
 
-from worker.claims import claims_named
-
-
-def _drop_queue(client: redis.Redis, queue: str) -> None:
-    """Delete the queue and the claim checks its messages name: no worker will settle them."""
-    claims = [key for raw in client.lrange(queue, 0, -1) for key in claims_named(raw)]
-    client.delete(queue, *claims)
+from worker.claims import drop_queue
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -56,7 +50,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             seconds = time.perf_counter() - started
             batches = int(client.llen(queue))
         finally:
-            _drop_queue(client, queue)
+            drop_queue(client, queue)
     expected = -(-args.n // args.batch_size)
     return {
         "n": args.n,

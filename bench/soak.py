@@ -33,6 +33,8 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from e2e import NEWSINGEST, REDIS_URL, build_pages
 
+from worker.claims import drop_queue
+
 
 def _recorded(url: str) -> int | None:
     try:
@@ -153,7 +155,7 @@ def main() -> None:
         worker.terminate()
         worker.wait(timeout=60)
         log.close()
-        redis.Redis.from_url(REDIS_URL).delete(queue, f"{queue}.dead")
+        drop_queue(redis.Redis.from_url(REDIS_URL), queue)
         server.cleanup()
 
 

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 import redis
 
-from worker.claims import claims_named
+from worker.claims import drop_queue
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -137,14 +137,7 @@ def service_env(db: str) -> Iterator[dict[str, str]]:
     }
     yield env
     client = redis.Redis.from_url(REDIS_URL)
-    queues = [queue, f"{queue}.dead", f"{queue}.crawl"]
-    for name in queues:
-        claims = [key for raw in client.lrange(name, 0, -1) for key in claims_named(raw)]
-        if claims:
-            client.delete(*claims)
-    bindings = [f"_kombu.binding.{name}" for name in queues]
-    bindings += [f"_kombu.binding_permanent.{name}" for name in queues]
-    client.delete(*queues, *bindings)
+    drop_queue(client, queue)
     client.close()
 
 

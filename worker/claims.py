@@ -188,3 +188,17 @@ def claims_named(raw: bytes | str) -> set[bytes]:
         with contextlib.suppress(ValueError):  # binascii.Error: not base64 after all
             found.update(_CLAIM_KEY_BYTES.findall(base64.b64decode(body)))
     return found
+
+
+def drop_queue(client: redis.Redis, queue: str) -> None:
+    """Delete a queue with its dead-letter and crawl queues, kombu's bindings for them, and the
+    claims of the messages left on them (no worker will settle those): a scratch queue's
+    teardown, for tests and benchmarks."""
+    queues = [queue, f"{queue}.dead", f"{queue}.crawl"]
+    claims = [
+        key for name in queues for raw in client.lrange(name, 0, -1) for key in claims_named(raw)
+    ]
+    bindings = [
+        f"_kombu.{kind}.{name}" for kind in ("binding", "binding_permanent") for name in queues
+    ]
+    client.delete(*queues, *bindings, *claims)
