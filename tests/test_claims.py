@@ -166,3 +166,12 @@ def test_claims_no_message_names_are_orphans_and_only_they_are_deleted(
         assert broker.exists(named, settled, theirs) == 3
     finally:
         broker.delete(theirs, settled, orphan)
+
+
+def test_claims_without_a_reachable_redis_say_so(service_env: dict[str, str]) -> None:
+    no_broker = {k: v for k, v in service_env.items() if k != "NEWSINGEST_BROKER_URL"}
+    assert run_cli("claims", env=no_broker).returncode == 2
+    unreachable = service_env | {"NEWSINGEST_BROKER_URL": "redis://127.0.0.1:1/0"}
+    refused = run_cli("claims", env=unreachable)
+    assert refused.returncode == 3
+    assert "Redis did not answer" in refused.stderr
