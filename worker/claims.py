@@ -39,7 +39,7 @@ from worker.packing import zstd_compress, zstd_decompress
 # A claim's key names its queue, so deployments sharing one Redis never count each other's claims
 # as orphans: newsingest:claim:<queue>:<32 hex digits>.
 CLAIM_PREFIX = "newsingest:claim:"
-_CLAIM_KEY = re.compile(r"newsingest:claim:[^\x00-\x20\"]{1,200}:[0-9a-f]{32}")
+_CLAIM_KEY = re.compile(r"newsingest:claim:.{1,200}:[0-9a-f]{32}", re.DOTALL)
 _CLAIM_KEY_BYTES = re.compile(rb"newsingest:claim:[^\x00-\x20\"]{1,200}?:[0-9a-f]{32}")
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 # Where kombu's Redis transport keeps the messages workers hold but have not acknowledged, and the
