@@ -112,39 +112,48 @@ def _assert_books_balance() -> None:
 # --- races between real transactions ------------------------------------------------------
 
 
-def test_concurrent_upserts_of_one_key_make_one_row(db: str) -> None:
-    """Eight transactions on eight connections insert the same article at the same moment."""
-    engine = create_engine(sqlalchemy_url(db), pool_size=8)
+def _ingest_at_once(db: str, pages: list[Received]) -> list[Outcome | None]:
+    """Ingest each page in its own transaction on its own connection, all at the same moment."""
+    engine = create_engine(sqlalchemy_url(db), pool_size=len(pages))
     factory = sessionmaker(engine)
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(len(pages))
     errors: list[BaseException] = []
     outcomes: list[Outcome | None] = []
 
-    def worker(n: int) -> None:
-        page = _html_page("Lyon closes its old bridge to cars", "2026-03-03T09:12:00Z", BODY)
-        # Each copy has different bytes (a comment), so only the dedupe key can unite them.
-        variant = Received(
-            page=page.page,
-            content=page.content + f"<!-- copy {n} -->".encode(),
-            content_hash=uuid.uuid4().bytes * 2,
-            receipt_key=f"race-{n}",
-        )
+    def worker(page: Received) -> None:
         try:
             with factory.begin() as session:
                 session.connection()  # open the transaction before waiting
                 barrier.wait(timeout=30)
-                result = ingest_batch(session=session, pages=[variant], settings=Settings())
+                result = ingest_batch(session=session, pages=[page], settings=Settings())
             outcomes.extend(item.outcome for item in result.items)
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=worker, args=(page,)) for page in pages]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     engine.dispose()
     assert errors == []
+    return outcomes
+
+
+def test_concurrent_upserts_of_one_key_make_one_row(db: str) -> None:
+    """Eight transactions on eight connections insert the same article at the same moment."""
+    page = _html_page("Lyon closes its old bridge to cars", "2026-03-03T09:12:00Z", BODY)
+    # Each copy has different bytes (a comment), so only the dedupe key can unite them.
+    variants = [
+        Received(
+            page=page.page,
+            content=page.content + f"<!-- copy {n} -->".encode(),
+            content_hash=uuid.uuid4().bytes * 2,
+            receipt_key=f"race-{n}",
+        )
+        for n in range(8)
+    ]
+    outcomes = _ingest_at_once(db, variants)
     assert sorted(outcomes) == sorted([Outcome.STORED] + [Outcome.DUPLICATE] * 7)
     assert query(db, "SELECT count(*), sum(seen_count) FROM articles") == [(1, 8)]
     _assert_books_balance()
@@ -153,29 +162,12 @@ def test_concurrent_upserts_of_one_key_make_one_row(db: str) -> None:
 def test_concurrent_batches_with_the_same_bytes_record_one_raw_page(db: str) -> None:
     """Four transactions receive byte-identical dumps (other receipt keys) at the same moment: the
     ones that lose the insert find the winner's raw page and record a sighting of it."""
-    engine = create_engine(sqlalchemy_url(db), pool_size=4)
-    factory = sessionmaker(engine)
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
     page = _html_page("Lyon closes its old bridge to cars", "2026-03-03T09:12:00Z", BODY)
-
-    def worker(n: int) -> None:
-        copy = Received(page.page, page.content, page.content_hash, receipt_key=f"same-{n}")
-        try:
-            with factory.begin() as session:
-                session.connection()
-                barrier.wait(timeout=30)
-                ingest_batch(session=session, pages=[copy], settings=Settings())
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    engine.dispose()
-    assert errors == []
+    copies = [
+        Received(page.page, page.content, page.content_hash, receipt_key=f"same-{n}")
+        for n in range(4)
+    ]
+    _ingest_at_once(db, copies)
     assert query(db, "SELECT count(*) FROM raw_pages") == [(1,)]
     assert query(db, "SELECT count(*), count(DISTINCT raw_page_id) FROM sightings") == [(4, 1)]
     assert query(db, "SELECT seen_count FROM articles") == [(4,)]
