@@ -214,6 +214,13 @@ def test_real_article_pages_keep_their_body() -> None:
 _STORY = "<p>" + "The council voted to reopen the harbour after the winter storms had passed. " * 3
 
 
+def _article(page: str) -> CleanPage:
+    """The CleanPage of a page that must be kept as an article (no URL, no fetch time)."""
+    result = _clean(page.encode(), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage), result
+    return result
+
+
 def _day_and_source(page: bytes, *, url: str | None) -> tuple[str, str]:
     """The UTC day and the source of the date clean_html finds on a page it keeps."""
     result = _clean(page, url=url, fetched_at=None)
@@ -543,8 +550,7 @@ def test_photo_post_under_a_breadcrumb_is_an_article_and_teasers_are_not() -> No
         '<h1>Pleiades, M45</h1><p>September 17, 2019 <a href="/u/hr">Helmut Rubik</a></p>'
         f"<div>{_CAPTION}</div></div></div></div></div></body></html>"
     )
-    result = _clean(post.encode(), url=None, fetched_at=None)
-    assert isinstance(result, CleanPage), result
+    result = _article(post)
     assert result.body == (_CAPTION,)
     # ... and so is one under a trail of links that only its class names a breadcrumb ...
     named_trail = post.replace(
@@ -552,8 +558,7 @@ def test_photo_post_under_a_breadcrumb_is_an_article_and_teasers_are_not() -> No
         '<div class="breadcrumb"><a href="/">Home</a> <a href="/photos">Photos</a></div>',
     )
     assert named_trail != post
-    result = _clean(named_trail.encode(), url=None, fetched_at=None)
-    assert isinstance(result, CleanPage), result
+    result = _article(named_trail)
     assert result.body == (_CAPTION,)
     # ... while boxes of a linked title over a short summary are a section front's teasers,
     # whether the title stands alone or in the box's own <header>.
@@ -590,8 +595,7 @@ def test_page_builder_widgets_inside_the_article_text_box_are_its_text() -> None
         f"<div class='entry-content'>{sections}</div></main><div class='widget'><p>{_CAPTION}</p>"
         "</div></body></html>"
     )
-    result = _clean(page.encode(), url=None, fetched_at=None)
-    assert isinstance(result, CleanPage), result
+    result = _article(page)
     assert result.body == tuple(f"Part {n}. {_CAPTION}" for n in range(4))
 
 
@@ -606,8 +610,7 @@ def test_script_state_dates_are_the_last_resort() -> None:
         f"<html><head><title>Sidamo coffee beans</title>{state}</head><body><h1>Sidamo coffee "
         f"beans</h1>{_STORY * 3}</body></html>"
     )
-    result = _clean(page.encode(), url=None, fetched_at=None)
-    assert isinstance(result, CleanPage), result
+    result = _article(page)
     assert result.published == PublishedAt(
         at=datetime(2019, 3, 1, 22, 22, tzinfo=UTC),
         precision="minute",
@@ -634,8 +637,7 @@ def test_an_h1_carrying_the_site_name_loses_it_and_the_dateline_below_the_headli
         "<h1>Harbour reopens after the winter storms</h1>"
         f"<p>Photo: the harbour.</p><div>25.01.2022</div>{_STORY * 3}</article></body></html>"
     )
-    result = _clean(page.encode(), url=None, fetched_at=None)
-    assert isinstance(result, CleanPage), result
+    result = _article(page)
     assert result.headline == "Harbour reopens after the winter storms"
     assert result.published is not None
     assert (result.published.at.date().isoformat(), result.published.source) == (
@@ -649,8 +651,7 @@ def test_a_title_escaped_twice_is_unescaped() -> None:
         '<html><head><meta property="og:title" content="Spas in the Thermen- &amp;#038; '
         f'Vulkanland"></head><body>{_STORY * 3}</body></html>'
     )
-    result = _clean(page.encode(), url=None, fetched_at=None)
-    assert isinstance(result, CleanPage), result
+    result = _article(page)
     assert result.headline == "Spas in the Thermen- & Vulkanland"
 
 
@@ -664,8 +665,7 @@ def test_a_two_paragraph_post_split_over_two_boxes_is_kept_whole() -> None:
         f"<div><div><p>{second} <a href='/puzzle'>Puzzle</a></p></div></div></div></div>"
         "</body></html>"
     )
-    result = _clean(page.encode(), url=None, fetched_at=None)
-    assert isinstance(result, CleanPage), result
+    result = _article(page)
     assert result.body == (first, f"{second} Puzzle")
 
 
@@ -681,8 +681,7 @@ def test_prose_styled_as_headings_is_text() -> None:
         "<h1>Keep our waters clean!</h1><h2>The poster contest for children</h2>"
         f"<h3>{first}</h3><h4>{second}</h4></article></body></html>"
     )
-    result = _clean(page.encode(), url=None, fetched_at=None)
-    assert isinstance(result, CleanPage), result
+    result = _article(page)
     assert result.body == (first, second)
 
 
@@ -695,8 +694,7 @@ def test_post_whose_title_links_to_itself_is_an_article() -> None:
         '<div>Posted on <a href="/sw082/">21 July 2019</a> by <a href="/u/r">Realiberry</a></div>'
         f"<div><p>{_CAPTION}</p></div></article></div></body></html>"
     )
-    result = _clean(post.encode(), url=None, fetched_at=None)
-    assert isinstance(result, CleanPage), result
+    result = _article(post)
     assert result.body == (_CAPTION,)
     assert result.published is not None
     assert result.published.at.date().isoformat() == "2019-07-21"
