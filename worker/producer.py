@@ -63,38 +63,7 @@ def enqueue_pages(
                 max_chars=MAX_BATCH_CHARS,
                 chars=_content_chars,
             ):
-                size = sum(len(page.content) for page in batch)
-                dicts = [page.model_dump(mode="json", exclude_none=True) for page in batch]
-                options: dict[str, Any] = {}
-                claim = None
-                if size > COMPRESS_ABOVE_CHARS and use_claims:
-                    claim = put_claim(settings, dicts)
-                    message: Any = {"claim": claim, "pages": len(dicts)}
-                else:
-                    message = dicts
-                    if size > COMPRESS_ABOVE_CHARS:
-                        options["compression"] = "zstd"
-                try:
-                    # By name: importing the task would import the whole pipeline and store (~1 s
-                    # of startup for every `newsingest enqueue`).
-                    app.send_task(
-                        "ingest.batch",
-                        **options,
-                        args=(message,),
-                        producer=producer,
-                        queue=settings.queue,
-                        retry=True,
-                        retry_policy={
-                            "max_retries": 3,
-                            "interval_start": 0.2,
-                            "interval_step": 0.5,
-                        },
-                    )
-                except BaseException:
-                    if claim is not None:
-                        with contextlib.suppress(RedisError):
-                            drop_claim(settings, claim)
-                    raise
+                _send_batch(producer, batch, use_claims=use_claims)
                 batches += 1
                 sent += len(batch)
                 if on_batch is not None:
@@ -104,3 +73,35 @@ def enqueue_pages(
             f"the broker did not accept batch {batches + 1} ({sent} pages were sent before): {exc}"
         ) from exc
     return EnqueueReport(batches=batches, pages=sent)
+
+
+def _send_batch(producer: Any, batch: list[RawPage], *, use_claims: bool) -> None:
+    """Publish one batch: inline, compressed inline, or as a claim check when it is large."""
+    size = sum(len(page.content) for page in batch)
+    dicts = [page.model_dump(mode="json", exclude_none=True) for page in batch]
+    options: dict[str, Any] = {}
+    claim = None
+    if size > COMPRESS_ABOVE_CHARS and use_claims:
+        claim = put_claim(settings, dicts)
+        message: Any = {"claim": claim, "pages": len(dicts)}
+    else:
+        message = dicts
+        if size > COMPRESS_ABOVE_CHARS:
+            options["compression"] = "zstd"
+    try:
+        # By name: importing the task would import the whole pipeline and store (~1 s of startup
+        # for every `newsingest enqueue`).
+        app.send_task(
+            "ingest.batch",
+            **options,
+            args=(message,),
+            producer=producer,
+            queue=settings.queue,
+            retry=True,
+            retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        )
+    except BaseException:
+        if claim is not None:
+            with contextlib.suppress(RedisError):
+                drop_claim(settings, claim)
+        raise
