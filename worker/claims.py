@@ -47,6 +47,7 @@ _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 _UNACKED_KEY = "unacked"
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 _SETTLED = b""
+_CENSUS_CHUNK = 1000
 
 _clients: dict[tuple[int, str], redis.Redis] = {}
 
@@ -151,18 +152,23 @@ def census(settings: Settings, *, queues: list[str], idle_seconds: int) -> Claim
         named.update(claims_named(raw))
     result = ClaimCensus()
     own = CLAIM_PREFIX + _GLOB_SPECIAL.sub(r"\\\1", settings.queue) + ":*"
-    for key in client.scan_iter(match=own, count=1000):
-        # Idle time first: reading the value counts as an access and would reset it.
-        idle = client.object("idletime", key)
-        size = client.strlen(key)
-        if size == 0:
-            result.settled += 1
-            continue
-        result.waiting += 1
-        result.waiting_bytes += size
-        name = key if isinstance(key, bytes) else key.encode()
-        if name not in named and isinstance(idle, int) and idle >= idle_seconds:
-            result.orphans.append(name.decode())
+    keys = [key if isinstance(key, bytes) else key.encode() for key in client.scan_iter(own, 1000)]
+    for start in range(0, len(keys), _CENSUS_CHUNK):
+        chunk = keys[start : start + _CENSUS_CHUNK]
+        # One round trip a chunk; idle time first, since reading the value counts as an access.
+        pipe = client.pipeline(transaction=False)
+        for key in chunk:
+            pipe.object("idletime", key)
+            pipe.strlen(key)
+        replies = pipe.execute()
+        for key, idle, size in zip(chunk, replies[::2], replies[1::2], strict=True):
+            if size == 0:
+                result.settled += 1
+                continue
+            result.waiting += 1
+            result.waiting_bytes += size
+            if key not in named and isinstance(idle, int) and idle >= idle_seconds:
+                result.orphans.append(key.decode())
     return result
 
 
