@@ -7,6 +7,7 @@ import json
 import uuid
 from pathlib import Path
 
+import orjson
 import pytest
 import redis
 from conftest import EXAMPLES, REDIS_URL, StartWorker, query, run_cli, wait_for
@@ -16,12 +17,15 @@ from worker.claims import (
     CLAIM_PREFIX,
     census,
     claims_named,
+    frame_pages,
     open_claim,
     put_claim,
     settle_claim,
+    unframe_pages,
 )
 from worker.config import Settings
 from worker.ingest import ingest_message
+from worker.packing import zstd_compress
 
 
 def _count(db: str, sql: str) -> int:
@@ -99,6 +103,53 @@ def test_a_claim_delivered_again_after_its_commit_adds_nothing(
     assert again.items == ()
     assert _count(db, "SELECT count(*) FROM sightings") == 2
     assert _count(db, "SELECT count(*) FROM articles") == 2
+
+
+def test_a_framed_batch_gives_back_each_page_as_it_was_sent() -> None:
+    pages = [
+        {"content": '<p class="x">Café \\ "quoted"</p>', "source": "t", "id": "1"},
+        {"content": "", "source": "t"},
+        {"content": "undecodable \udcff byte kept", "content_type": "text/plain"},
+        {"source": "no content at all"},
+        {"content": ["not", "text"], "source": "t"},
+        {"content": "last", "url": "https://example.org/a"},
+    ]
+    framed = frame_pages([dict(page) for page in pages])
+    assert b'"quoted"' in framed  # the contents travel as raw bytes, not as escaped JSON
+    assert unframe_pages(framed) == pages
+    assert unframe_pages(orjson.dumps(pages[:2])) == pages[:2]  # a claim written as JSON
+
+
+@pytest.mark.parametrize("cut", [1, 10, 200])
+def test_a_framed_batch_that_lost_bytes_is_refused(cut: int) -> None:
+    framed = frame_pages([{"content": "x" * 100, "source": "t"}, {"content": "y", "source": "t"}])
+    with pytest.raises(ValueError, match=r"framed batch|JSON is cut"):
+        unframe_pages(framed[:-cut])
+
+
+def test_a_claim_written_as_a_json_list_is_still_ingested(
+    settings: Settings, db: str, broker: redis.Redis
+) -> None:
+    # As producers before the framed format wrote it: one zstd-compressed JSON list.
+    page = {"content": (EXAMPLES / "osaka-trams.html").read_text(encoding="utf-8"), "source": "t"}
+    key = f"{CLAIM_PREFIX}{settings.queue}:{uuid.uuid4().hex}"
+    broker.set(key, zstd_compress(orjson.dumps([page])))
+    outcome = ingest_message({"claim": key, "pages": 1}, task_id="task-json", settings=settings)
+    assert [item.outcome for item in outcome.items] == ["stored"]
+    assert broker.get(key) == b""
+
+
+def test_a_claim_whose_frame_is_corrupt_is_a_rejection(
+    settings: Settings, db: str, broker: redis.Redis
+) -> None:
+    framed = frame_pages([{"content": "a page", "source": "t"}])
+    key = f"{CLAIM_PREFIX}{settings.queue}:{uuid.uuid4().hex}"
+    broker.set(key, zstd_compress(framed + b"trailing bytes no header names"))
+    ingest_message({"claim": key, "pages": 1}, task_id="task-corrupt", settings=settings)
+    ((reason, content),) = query(db, "SELECT reason, convert_from(content, 'UTF8') FROM raw_pages")
+    assert reason == "invalid_message"
+    assert key in content
+    assert "does not describe its contents" in content
 
 
 def test_a_lost_claim_is_a_rejection_holding_the_message(
