@@ -11,8 +11,9 @@ the producer API and waits for the last sighting. Prints one JSON line:
 Servers: PostgreSQL at NEWSINGEST_BENCH_POSTGRES_URL (default postgres on 127.0.0.1:5432) and Redis
 at NEWSINGEST_BENCH_REDIS_URL (default redis://127.0.0.1:6379/0), started beforehand (as .ci/run
 does). CPU per page is split by where it was spent: producer (this process), broker (redis-server),
-worker pipeline and store (from the workers' batch_ingested logs), Celery's own share of the
-workers (worker CPU minus those), and the PostgreSQL server.
+worker pipeline (cleaning, decoding included, and classifying) and store (from the workers'
+batch_ingested logs), Celery's own share of the workers (worker CPU minus those), and the
+PostgreSQL server.
 """
 
 from __future__ import annotations
@@ -303,6 +304,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             stages = _stage_cpu(logs)
             cpu["pipeline"] = stages["cpu_pipeline_us"] / 1e6
+            cpu["clean"] = stages["cpu_clean_us"] / 1e6  # the pipeline's two parts
+            cpu["classify"] = stages["cpu_classify_us"] / 1e6
             cpu["store"] = stages["cpu_store_us"] / 1e6
             cpu["celery"] = cpu["workers"] - cpu["pipeline"] - cpu["store"]
             figures["enqueue_pages_per_s"] = round(len(pages) / producer_wall)
@@ -347,7 +350,7 @@ def _tree_cpu(root: psutil.Process) -> float:
 
 
 def _stage_cpu(logs: Path) -> dict[str, int]:
-    totals = {"cpu_pipeline_us": 0, "cpu_store_us": 0}
+    totals = {"cpu_pipeline_us": 0, "cpu_clean_us": 0, "cpu_classify_us": 0, "cpu_store_us": 0}
     for path in logs.glob("worker-*.log"):
         for line in path.read_text().splitlines():
             if '"batch_ingested"' in line:

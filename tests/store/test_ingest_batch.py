@@ -6,6 +6,7 @@ import base64
 import uuid
 
 from conftest import REPO, SEED, query, shared_data
+from structlog.testing import capture_logs
 
 from schemas import RawPage
 from worker.config import Settings
@@ -117,3 +118,15 @@ def test_a_message_that_is_not_a_raw_page_is_recorded(db: str) -> None:
     )
     assert [reason for reason, _ in rows] == ["invalid_message", "invalid_message"]
     assert '"content":42' in rows[0][1]
+
+
+def test_each_batch_logs_the_cpu_its_stages_took(db: str) -> None:
+    seed = shared_data("seed", SEED.name).read_text(encoding="utf-8")
+    with capture_logs() as logs:
+        _ingest([_page(seed), _page(seed.replace("Print Sponsor", "Sponsored"))])
+    (batch,) = [event for event in logs if event["event"] == "batch_ingested"]
+    assert (batch["received"], batch["stored"], batch["duplicates"]) == (2, 1, 1)
+    # What bench/e2e.py splits a worker's CPU by: both pages were cleaned and classified.
+    assert batch["cpu_classify_us"] > 0
+    assert batch["cpu_clean_us"] > 0
+    assert abs(batch["cpu_clean_us"] + batch["cpu_classify_us"] - batch["cpu_pipeline_us"]) <= 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import time
 from dataclasses import dataclass
 
 import orjson
@@ -30,6 +31,7 @@ __all__ = [
     "EXTRACTOR_VERSION",
     "Processed",
     "Received",
+    "StageClock",
     "clean",
     "process",
     "receive",
@@ -135,7 +137,16 @@ def clean(received: Received, *, max_page_bytes: int) -> CleanPage | Rejection:
     return clean_html(decoded) if decoded.kind == "html" else clean_text(decoded)
 
 
-def process(received: Received, *, max_page_bytes: int) -> Processed | Rejection:
+@dataclass(slots=True)
+class StageClock:
+    """CPU seconds `process` spent classifying, summed over the pages it was given to."""
+
+    classify: float = 0.0
+
+
+def process(
+    received: Received, *, max_page_bytes: int, clock: StageClock | None = None
+) -> Processed | Rejection:
     """Received → Processed | Rejection: the whole pure pipeline for one dump.
 
     A stage that raises is a bug, but one bad page must not sink its batch: the exception becomes a
@@ -148,10 +159,10 @@ def process(received: Received, *, max_page_bytes: int) -> Processed | Rejection
         key = headline_key(cleaned.headline)
         if not key:
             return Rejection("no_headline", f"the headline {cleaned.headline!r} has no words")
-        return Processed(
-            clean=cleaned,
-            headline_key=key,
-            verdict=classify(cleaned, url=received.page.url),
-        )
+        started = time.process_time() if clock is not None else 0.0
+        verdict = classify(cleaned, url=received.page.url)
+        if clock is not None:
+            clock.classify += time.process_time() - started
+        return Processed(clean=cleaned, headline_key=key, verdict=verdict)
     except Exception as exc:
         return Rejection("stage_error", f"{type(exc).__name__}: {exc}"[:2000])
