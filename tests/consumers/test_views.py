@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 from alembic import command
 from conftest import ADMIN_URL, SEED, newsingest_bin, query, shared_data
 from consumer_rows import insert_article
@@ -169,3 +170,27 @@ def test_the_reader_role_gets_no_table_privilege_from_the_migration(db: str) -> 
         "WHERE grantee = 'newsingest_reader' ORDER BY table_name",
     )
     assert granted == [("v1_articles",), ("v1_sightings",), ("v1_stories",)]
+
+
+_EXPLAIN = "EXPLAIN SELECT id FROM articles WHERE "
+
+
+@pytest.mark.parametrize(
+    ("explain", "index"),
+    [
+        (_EXPLAIN + "published_at >= now() - interval '7 days'", "ix_articles_newest"),
+        (_EXPLAIN + "region = 'Europe'", "ix_articles_region_newest"),
+        (_EXPLAIN + "source = 'bbc' AND published_at < now()", "ix_articles_source_newest"),
+        (_EXPLAIN + "search_vector @@ websearch_to_tsquery('simple', 'nato')", "search_vector"),
+        (_EXPLAIN + "story_id = 1", "ix_articles_story_id"),
+        ("EXPLAIN SELECT max(published_at) FROM articles", "ix_articles_newest"),
+    ],
+)
+def test_every_filter_the_docs_name_has_an_index(db: str, explain: str, index: str) -> None:
+    # The table is nearly empty, so the planner would scan it: forbidding scans asks whether an
+    # index *can* answer, which is what a million articles will need.
+    with psycopg.connect(db) as conn:
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(row[0] for row in conn.execute(explain))
+    assert index in plan
+    assert "Seq Scan" not in plan

@@ -130,7 +130,7 @@ class Article(Base):
     story_id: Mapped[int] = mapped_column(BigInteger, index=True)
     byline: Mapped[str | None] = mapped_column(Text)
     section_labels: Mapped[list[str]] = mapped_column(JSONB)
-    region: Mapped[str] = mapped_column(String(40), index=True)
+    region: Mapped[str] = mapped_column(String(40))
     region_confidence: Mapped[float] = mapped_column(Float)
     region_scores: Mapped[dict[str, float]] = mapped_column(JSONB)
     region_evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
@@ -163,14 +163,14 @@ class Article(Base):
         CheckConstraint(
             "(published_at IS NULL) = (undated_source IS NOT NULL)", name="undated_has_source"
         ),
-        Index("ix_articles_published_at", "published_at"),
         Index("ix_articles_ingest_seq", "ingest_seq", unique=True),
         Index("ix_articles_search_vector", "search_vector", postgresql_using="gin"),
     )
 
 
 # Consumers read newest first (published_at DESC NULLS LAST, id DESC), overall and within a region
-# or a source; these indexes serve those orders and time ranges without a sort.
+# or a source; these indexes serve those orders and time ranges without a sort, and every other
+# filter on published_at or region (migration 0007 dropped the single-column indexes).
 Index(
     "ix_articles_newest",
     Article.published_at.desc().nulls_last(),

@@ -79,7 +79,7 @@ _HORIZON = func.newsingest.v1_ingest_horizon(type_=BigInteger)
 # Ranking every match of a common phrase costs a position check per row (~15 µs; a few percent of
 # a million articles match "central bank"), so an open-ended search ranks within the last week,
 # month or year back from the newest article, the first that holds a full page, else everything.
-# Each step is a BitmapAnd of the GIN index and the published_at index: work grows with the
+# Each step is a BitmapAnd of the GIN index and ix_articles_newest: work grows with the
 # matches inside the window, not with the archive.
 SEARCH_WINDOWS = (timedelta(days=7), timedelta(days=30), timedelta(days=365))
 
