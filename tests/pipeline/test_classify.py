@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import string
 from pathlib import Path
 
 import pycountry
@@ -15,9 +16,11 @@ from worker.pipeline.classify import (
     CLASSIFIER_VERSION,
     REGIONS,
     TAXONOMIES,
+    _cues,
     classify,
     load_taxonomy,
 )
+from worker.pipeline.gazetteer import load_gazetteer
 from worker.pipeline.types import CleanPage, RegionVerdict
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -388,6 +391,38 @@ def test_cue_words_in_an_all_capitals_headline() -> None:
     assert {(e.place, e.country) for e in verdict.evidence} == {("PLC", "GB"), ("stg", "GB")}
     # Mixed case keeps cue words case-sensitive: "Won" opening a sentence is not the currency.
     assert classify(page("Results", "Won the vote.")).region == "unknown"
+
+
+def test_cue_words_beside_characters_outside_ascii() -> None:
+    gazetteer = load_gazetteer()
+    text = "Café Ltd said profit rose to 5 mln stg — a record."
+    assert _cues(["Résultats", text], gazetteer) == ["Ltd", "stg"]
+    # A no-break or thin space separates words as a space does.
+    spaced = "Profit rose to 5\u00a0mln\u2009stg at Café\u00a0Ltd."
+    assert _cues(["Résultats", spaced], gazetteer) == ["Ltd", "stg"]
+    verdict = classify(page("Résultats", text))
+    assert verdict.region == "UK"
+    assert ("stg", "GB") in places(verdict)
+
+
+_PUNCTUATION = string.punctuation.replace("$", "")  # "$" is part of cues such as "US$"
+_CUE_PIECES = st.sampled_from(
+    [*" .,;:'-\n\t$()/é—“”", "\u00a0", "\u2009", "\u3000", "\x1c", "\x85", "stg", "Ltd", "US",
+     "dlrs", "Café", "won", "€", "日本"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(blocks=st.lists(st.lists(_CUE_PIECES, max_size=30).map("".join), min_size=1, max_size=4))
+def test_cue_words_are_found_as_splitting_the_text_finds_them(blocks: list[str]) -> None:
+    # The reference: split the str at punctuation and whitespace (the bytes path must agree).
+    gazetteer = load_gazetteer()
+    text = "\n".join(blocks).replace("’", "'")
+    words = set(text.translate(str.maketrans(dict.fromkeys(_PUNCTUATION, " "))).split())
+    expected = {gazetteer.cue_spellings.get(word, word) for word in words & gazetteer.cue_words}
+    found = {gazetteer.cue_spellings.get(cue, cue) for cue in _cues(blocks, gazetteer)}
+    shouting = any(block.isupper() for block in blocks)  # capitals add their own readings
+    assert expected <= found if shouting or "$" in text else expected == found
 
 
 def test_a_small_town_alone_is_not_read() -> None:

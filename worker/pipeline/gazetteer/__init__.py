@@ -132,7 +132,7 @@ class Gazetteer:
     # other spellings: an article's cues are counted once per cue, not per spelling.
     cue_spellings: Mapping[str, str]
     cue_words: frozenset[str]  # every cue word, for one set intersection per article
-    cue_words_ascii: frozenset[bytes]  # the same encoded, for ASCII text (split bytes are cheaper)
+    cue_words_utf8: frozenset[bytes]  # the same in UTF-8 (bytes translate and split faster)
     cue_words_shouted: Mapping[str, str]  # cue words in capitals ("DLRS") -> as written ("dlrs")
     # US state abbreviations ("Nev."), read only in "Town, Abbr." -> the state as a name
     abbreviations: Mapping[str, Name]
@@ -328,7 +328,7 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
         cue_areas=dict(cues_data["areas"]),
         cue_spellings=spellings,
         cue_words=cue_words,
-        cue_words_ascii=frozenset(word.encode() for word in cue_words if word.isascii()),
+        cue_words_utf8=frozenset(word.encode() for word in cue_words),
         cue_words_shouted={word.upper(): word for word in sorted(cue_words, reverse=True)},
         names=names,
         longest=longest,
