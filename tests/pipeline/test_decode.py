@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import codecs
 import random
 from pathlib import Path
 
 import pytest
 
+from schemas import RawPage
+from worker.pipeline import clean, receive
 from worker.pipeline.decode import decode
 from worker.pipeline.sniff import sniff
-from worker.pipeline.types import Rejection
+from worker.pipeline.types import CleanPage, Rejection
 
 SEED = (
     Path(__file__).resolve().parents[2]
@@ -217,3 +220,52 @@ def test_sniff_recognises_html_without_a_type(text: str) -> None:
 )
 def test_sniff_reads_prose_as_text(text: str) -> None:
     assert sniff(text, content_type=None) == "text"
+
+
+_STORY = (
+    "<p>Le café crème est une boisson très appréciée à Zürich, où les cafés sont nombreux et "
+    "animés toute la journée, disent les propriétaires.</p>"
+) * 4
+
+
+def _cleaned(content: str, **fields: str) -> CleanPage | Rejection:
+    page = RawPage.model_validate({"content": content, "source": "test", **fields})
+    return clean(receive(page, receipt_key="k"), max_page_bytes=1 << 20)
+
+
+@pytest.mark.parametrize(
+    ("head", "content_type"),
+    [
+        ('<meta charset="iso-8859-1">', "text/html"),
+        ('<meta http-equiv="Content-Type" content="text/html; charset=windows-1251">', None),
+        ("", "text/html; charset=iso-8859-1"),
+    ],
+)
+def test_text_a_producer_decoded_is_not_decoded_again(head: str, content_type: str | None) -> None:
+    # The declarations describe the bytes the page came as; the producer has read them already.
+    html = f"<html><head>{head}</head><body><h1>Café crème à Zürich</h1>{_STORY}</body></html>"
+    fields = {"content_type": content_type} if content_type else {}
+    cleaned = _cleaned(html, **fields)
+    assert isinstance(cleaned, CleanPage)
+    assert cleaned.headline == "Café crème à Zürich"
+    assert "très appréciée à Zürich" in cleaned.body[0]
+
+
+def test_bytes_sent_as_base64_are_decoded_by_their_declaration() -> None:
+    html = f'<html><head><meta charset="iso-8859-1"></head><body><h1>Café à Zürich</h1>{_STORY}'
+    raw = base64.b64encode(html.encode("cp1252")).decode("ascii")
+    cleaned = _cleaned(raw, content_encoding="base64")
+    assert isinstance(cleaned, CleanPage)
+    assert cleaned.headline == "Café à Zürich"
+
+
+def test_decoded_text_is_still_checked() -> None:
+    with_bom = _cleaned("\ufeff<html><body><h1>Café crème à Zürich</h1>" + _STORY)
+    assert isinstance(with_bom, CleanPage)
+    assert with_bom.headline == "Café crème à Zürich"
+    empty = _cleaned(" \n\t ")
+    assert isinstance(empty, Rejection)
+    assert empty.reason == "empty"
+    binary = _cleaned("GIF89a\x00\x01 not text")
+    assert isinstance(binary, Rejection)
+    assert binary.reason == "binary"

@@ -14,7 +14,7 @@ import re
 from worker.pipeline.sniff import looks_like_html, mime_type
 from worker.pipeline.types import Rejection
 
-__all__ = ["decode"]
+__all__ = ["accept_text", "decode"]
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     # UTF-32 first: its little-endian BOM starts with the UTF-16 one.
@@ -122,6 +122,21 @@ def decode(raw: bytes, *, content_type: str | None) -> str | Rejection:
         f"plain text that {stated} and is not UTF-8: byte 0x{raw[utf8_error.start]:02x} "
         f"at offset {utf8_error.start} ({utf8_error.reason})",
     )
+
+
+def accept_text(text: str, raw: bytes) -> str | Rejection:
+    """Take text a producer decoded itself (content_encoding "text") and its UTF-8 bytes; give the
+    text, or a Rejection if it is blank or binary.
+
+    Not decoded again: a charset the page or its content type declares describes the bytes the
+    producer read, not this text (decoding its UTF-8 by a declared iso-8859-1 made "CafÃ©").
+    """
+    if not text.strip():
+        return Rejection("empty", f"{len(raw)} bytes of whitespace only")
+    binary = _binary_signature(raw)
+    if binary is not None:
+        return Rejection("binary", binary)
+    return text.removeprefix("\ufeff")
 
 
 def _c1_fallback(error: UnicodeError) -> tuple[str, int]:
