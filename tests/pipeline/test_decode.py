@@ -269,3 +269,9 @@ def test_decoded_text_is_still_checked() -> None:
     binary = _cleaned("GIF89a\x00\x01 not text")
     assert isinstance(binary, Rejection)
     assert binary.reason == "binary"
+
+
+def test_valid_utf8_wins_over_a_single_byte_declaration() -> None:
+    # As text a producer decoded arrives, and as pages whose template header went stale do.
+    raw = _html(HEADLINE, '<meta charset="iso-8859-1">').encode("utf-8")
+    assert HEADLINE in str(decode(raw, content_type="text/html; charset=windows-1252"))

@@ -21,7 +21,7 @@ from schemas import MAX_CONTENT_CHARS, RawPage
 from worker.pipeline.classify import CLASSIFIER_VERSION, classify
 from worker.pipeline.clean_html import clean_html
 from worker.pipeline.clean_text import clean_text
-from worker.pipeline.decode import accept_text, decode
+from worker.pipeline.decode import decode
 from worker.pipeline.headline import headline_key
 from worker.pipeline.sniff import sniff
 from worker.pipeline.types import CleanPage, DecodedPage, RegionVerdict, Rejection
@@ -125,10 +125,7 @@ def clean(received: Received, *, max_page_bytes: int) -> CleanPage | Rejection:
         return Rejection(
             "too_large", f"the dump is {size:,} bytes; the limit is {max_page_bytes:,} bytes"
         )
-    if page.content_encoding == "text":
-        text = accept_text(page.content, received.content)
-    else:
-        text = decode(received.content, content_type=page.content_type)
+    text = decode(received.content, content_type=page.content_type)
     if isinstance(text, Rejection):
         return text
     decoded = DecodedPage(

@@ -1,9 +1,9 @@
 """Turn the bytes a producer sent into text, or say why they are not text.
 
-The charset is taken from the strongest signal present, in the order browsers use: a byte-order
-mark, then the charset parameter of the HTTP/producer content type, then (for HTML) a `<meta>`
-declaration near the top of the page, then strict UTF-8, then (for HTML only) windows-1252, which is
-what browsers assume for undeclared legacy pages.
+The charset is taken from the strongest signal present: a byte-order mark, a UTF-16/32 charset in
+the content type, valid UTF-8 (see `decode`), then, in the order browsers use, the charset parameter
+of the HTTP/producer content type, a `<meta>` declaration near the top of an HTML page, and for HTML
+windows-1252, which is what browsers assume for undeclared legacy pages.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from worker.pipeline.sniff import looks_like_html, mime_type
 from worker.pipeline.types import Rejection
 
-__all__ = ["accept_text", "decode"]
+__all__ = ["decode"]
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     # UTF-32 first: its little-endian BOM starts with the UTF-16 one.
@@ -97,6 +97,16 @@ def decode(raw: bytes, *, content_type: str | None) -> str | Rejection:
     binary = _binary_signature(raw)
     if binary is not None:
         return Rejection("binary", binary)
+    # Bytes that are valid UTF-8 are UTF-8, whatever ASCII-compatible charset they declare (only a
+    # UTF-16/32 declaration, read above, outranks them). Text a producer decoded itself arrives as
+    # UTF-8 under the declarations of the bytes it was read from: decoding it by a declared
+    # iso-8859-1 made "CafÃ©". And a page really in a single-byte or legacy multi-byte charset
+    # almost never forms valid UTF-8 sequences, while a stale declaration after a CMS migration is
+    # common.
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        utf8_error = error
     is_html = _is_html(raw, content_type)
     if declared is not None:
         declared_text = _decode_declared(raw, declared)
@@ -108,10 +118,6 @@ def decode(raw: bytes, *, content_type: str | None) -> str | Rejection:
             declared_text = _decode_declared(raw, meta)
             if declared_text is not None:
                 return declared_text
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        utf8_error = error
     if is_html:
         return raw.decode("cp1252", errors="_newsingest_c1")
     stated = (
@@ -122,21 +128,6 @@ def decode(raw: bytes, *, content_type: str | None) -> str | Rejection:
         f"plain text that {stated} and is not UTF-8: byte 0x{raw[utf8_error.start]:02x} "
         f"at offset {utf8_error.start} ({utf8_error.reason})",
     )
-
-
-def accept_text(text: str, raw: bytes) -> str | Rejection:
-    """Take text a producer decoded itself (content_encoding "text") and its UTF-8 bytes; give the
-    text, or a Rejection if it is blank or binary.
-
-    Not decoded again: a charset the page or its content type declares describes the bytes the
-    producer read, not this text (decoding its UTF-8 by a declared iso-8859-1 made "CafÃ©").
-    """
-    if not text.strip():
-        return Rejection("empty", f"{len(raw)} bytes of whitespace only")
-    binary = _binary_signature(raw)
-    if binary is not None:
-        return Rejection("binary", binary)
-    return text.removeprefix("\ufeff")
 
 
 def _c1_fallback(error: UnicodeError) -> tuple[str, int]:
