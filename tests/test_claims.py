@@ -109,7 +109,7 @@ def test_a_framed_batch_gives_back_each_page_as_it_was_sent() -> None:
     pages = [
         {"content": '<p class="x">Café \\ "quoted"</p>', "source": "t", "id": "1"},
         {"content": "", "source": "t"},
-        {"content": "undecodable \udcff byte kept", "content_type": "text/plain"},
+        {"content": "日本語のニュース", "content_type": "text/plain"},
         {"source": "no content at all"},
         {"content": ["not", "text"], "source": "t"},
         {"content": "last", "url": "https://example.org/a"},
@@ -118,6 +118,13 @@ def test_a_framed_batch_gives_back_each_page_as_it_was_sent() -> None:
     assert b'"quoted"' in framed  # the contents travel as raw bytes, not as escaped JSON
     assert unframe_pages(framed) == pages
     assert unframe_pages(orjson.dumps(pages[:2])) == pages[:2]  # a claim written as JSON
+
+
+def test_a_framed_batch_whose_content_is_not_utf8_is_refused() -> None:
+    framed = bytearray(frame_pages([{"content": "first", "source": "t"}, {"content": "second"}]))
+    framed[framed.index(b"first")] = 0xFF  # a flipped byte inside the first page's content
+    with pytest.raises(ValueError, match="utf-8"):
+        unframe_pages(bytes(framed))
 
 
 @pytest.mark.parametrize("cut", [1, 10, 200])

@@ -96,8 +96,7 @@ def frame_pages(pages: list[dict[str, Any]]) -> bytes:
     for page in pages:
         content = page.get("content")
         if isinstance(content, str):
-            # surrogateescape: the bytes a producer read undecoded travel back unchanged.
-            data = content.encode("utf-8", "surrogateescape")
+            data = content.encode()
             headers.append({name: value for name, value in page.items() if name != "content"})
             sizes.append(len(data))
             contents.append(data)
@@ -140,7 +139,9 @@ def unframe_pages(payload: bytes) -> list[Any]:
         if size < 0:
             continue
         if isinstance(page, dict):
-            page["content"] = str(view[offset : offset + size], "utf-8", "surrogateescape")
+            # Framing writes UTF-8: other bytes are a corrupt claim (UnicodeDecodeError is a
+            # ValueError, so the batch is recorded as unreadable).
+            page["content"] = str(view[offset : offset + size], "utf-8")
         offset += size
     return headers
 

@@ -187,7 +187,7 @@ def _cues(blocks: list[str], gazetteer: Gazetteer) -> list[str]:
     # run of bytes above 0x7f that the table leaves alone; only whitespace outside ASCII (no-break
     # and thin spaces), where str.split() splits and bytes.split() does not, needs the str path.
     if text.isascii() or _WIDE_SPACE.search(text) is None:
-        words = text.encode("utf-8", "surrogatepass").translate(_CUE_SEPARATOR_BYTES).split()
+        words = text.encode().translate(_CUE_SEPARATOR_BYTES).split()
         found = {cue.decode() for cue in gazetteer.cue_words_utf8.intersection(words)}
     else:
         found = set(gazetteer.cue_words.intersection(text.translate(_CUE_SEPARATORS).split()))
