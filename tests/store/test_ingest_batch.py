@@ -120,6 +120,30 @@ def test_a_message_that_is_not_a_raw_page_is_recorded(db: str) -> None:
     assert '"content":42' in rows[0][1]
 
 
+def test_a_lone_surrogate_is_rejected_without_sinking_its_batch(db: str) -> None:
+    # JSON may escape half a surrogate pair ("\ud800"), and Celery's decoder passes it through.
+    seed = shared_data("seed", SEED.name).read_text(encoding="utf-8")
+    received = [
+        receive_message(
+            {"content": "Broken \ud800 café text", "source": "feed"}, fallback_key="t:0"
+        ),
+        receive_message({"content": seed, "source": "feed"}, fallback_key="t:1"),
+    ]
+    assert _ingest(received) == [Outcome.REJECTED, Outcome.STORED]
+    ((reason, content),) = query(
+        db, "SELECT reason, convert_from(content, 'UTF8') FROM raw_pages WHERE outcome = 'rejected'"
+    )
+    assert reason == "invalid_message"
+    assert "Broken \\ud800 caf" in content  # what arrived, escaped
+    # A sender's name that is itself invalid is not kept.
+    named = receive_message({"content": "text", "source": "feed \ud800"}, fallback_key="t:2")
+    assert named.rejection is not None
+    assert named.page.source == "unknown"
+    assert (
+        receive_message({"content": 42, "source": "feed"}, fallback_key="t:3").page.source == "feed"
+    )
+
+
 def test_each_batch_logs_the_cpu_its_stages_took(db: str) -> None:
     seed = shared_data("seed", SEED.name).read_text(encoding="utf-8")
     with capture_logs() as logs:

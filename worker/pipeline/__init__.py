@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import time
 from dataclasses import dataclass
 
@@ -98,11 +99,13 @@ def receive_message(item: object, *, fallback_key: str) -> Received:
             f"{'.'.join(map(str, error['loc'])) or 'message'}: {error['msg']}"
             for error in exc.errors()[:5]
         )
+        # The sender's name is kept when it was valid itself.
+        invalid = {error["loc"][0] for error in exc.errors() if error["loc"]}
         source = item.get("source") if isinstance(item, dict) else None
         stand_in = RawPage(
-            content=orjson.dumps(item).decode()[:MAX_CONTENT_CHARS],
+            content=_as_json(item)[:MAX_CONTENT_CHARS],
             content_type="application/json",
-            source=source if isinstance(source, str) and 0 < len(source) <= 200 else "unknown",
+            source=source if isinstance(source, str) and "source" not in invalid else "unknown",
         )
         received = receive(stand_in, receipt_key=fallback_key)
         return Received(
@@ -113,6 +116,16 @@ def receive_message(item: object, *, fallback_key: str) -> Received:
             rejection=Rejection("invalid_message", f"not a valid RawPage: {errors}"[:2000]),
         )
     return receive(page, receipt_key=page.id or fallback_key)
+
+
+def _as_json(item: object) -> str:
+    """An element of a message as JSON text, whatever strings it holds."""
+    try:
+        return orjson.dumps(item).decode()
+    except TypeError:
+        # orjson refuses a lone surrogate ("\ud800" is valid JSON, and Celery's decoder passes it
+        # on); the standard library escapes it, so the rejection still shows what arrived.
+        return json.dumps(item, ensure_ascii=True, default=repr)
 
 
 def clean(received: Received, *, max_page_bytes: int) -> CleanPage | Rejection:
