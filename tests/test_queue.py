@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 from pathlib import Path
 
-from conftest import EXAMPLES, REPO, SEED, query, run_cli, shared_data, wait_for
+import redis
+from conftest import (
+    EXAMPLES,
+    REDIS_URL,
+    REPO,
+    SEED,
+    StartWorker,
+    query,
+    run_cli,
+    shared_data,
+    wait_for,
+)
 
 
 def _count(db: str, sql: str) -> int:
@@ -108,3 +121,27 @@ def test_large_batches_are_ingested_and_compression_bombs_are_refused(
     wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 6, what="work after the bomb")
     assert worker_process.poll() is None
     assert _count(db, "SELECT count(*) FROM raw_pages WHERE size > 50000000") == 0
+
+
+def test_a_message_holding_half_a_surrogate_pair_is_not_lost(
+    service_env: dict[str, str], start_worker: StartWorker, db: str, tmp_path: Path
+) -> None:
+    # JSON may escape a lone surrogate ("\ud800"; JavaScript's JSON.stringify writes one for a
+    # broken string). Such a page is rejected; the batch it came in is not dropped unread.
+    (tmp_path / "broken.txt").write_text("BROKEN-PAGE text", encoding="utf-8")
+    seed = shared_data("seed", SEED.name)
+    sent = run_cli("enqueue", str(seed), str(tmp_path / "broken.txt"), env=service_env)
+    assert sent.returncode == 0, sent.stderr
+    broker = redis.Redis.from_url(REDIS_URL)
+    queue = service_env["NEWSINGEST_QUEUE"]
+    (raw,) = broker.lrange(queue, 0, -1)
+    envelope = json.loads(raw)
+    body = base64.b64decode(envelope["body"]).replace(b"BROKEN-PAGE", b"BROKEN-\\ud800PAGE")
+    envelope["body"] = base64.b64encode(body).decode("ascii")
+    broker.lset(queue, 0, json.dumps(envelope))
+
+    start_worker()
+    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 2, what="both pages recorded")
+    rows = dict(query(db, "SELECT outcome::text, convert_from(content, 'UTF8') FROM raw_pages"))
+    assert "Nato Secretary General" in rows["stored"]
+    assert "BROKEN-\\ud800PAGE" in rows["rejected"]
