@@ -7,6 +7,8 @@ batch, after its first statements and before its commit, for as long as the test
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import signal
@@ -19,6 +21,7 @@ from pathlib import Path
 import psutil
 import psycopg
 import pytest
+import redis
 from celery import Celery
 from conftest import EXAMPLES, SEED, StartWorker, query, run_cli, shared_data, wait_for
 
@@ -210,6 +213,32 @@ def test_a_pickle_message_is_refused_unread_and_recorded(
     _enqueue(service_env, EXAMPLES)
     wait_for(lambda: _count(db, "SELECT count(*) FROM articles") == 2, what="the examples")
     assert worker_process.poll() is None
+
+
+def test_a_message_whose_body_does_not_decode_is_recorded(
+    service_env: dict[str, str], start_worker: StartWorker, db: str
+) -> None:
+    _enqueue(service_env, shared_data("seed", SEED.name))
+    # A producer's malformed JSON, under the right content type: Celery would only log it.
+    broker = redis.Redis.from_url(service_env["NEWSINGEST_BROKER_URL"])
+    queue = service_env["NEWSINGEST_QUEUE"]
+    (raw,) = broker.lrange(queue, 0, -1)
+    envelope = json.loads(raw)
+    envelope["body"] = base64.b64encode(b'[[{"content": "cut off here').decode("ascii")
+    broker.lset(queue, 0, json.dumps(envelope))
+
+    worker = start_worker()
+    wait_for(lambda: _count(db, "SELECT count(*) FROM raw_pages") == 1, what="the record")
+    reason, detail, content = query(db, "SELECT reason, detail, content FROM raw_pages")[0]
+    assert reason == "invalid_message"
+    assert "does not decode" in detail
+    assert bytes(content) == b'[[{"content": "cut off here'
+    # Acknowledged once recorded (it cannot be read, so it must not come back), and the worker
+    # carries on with good work.
+    assert broker.llen(queue) == 0
+    _enqueue(service_env, EXAMPLES)
+    wait_for(lambda: _count(db, "SELECT count(*) FROM articles") == 2, what="the examples")
+    assert worker.poll() is None
 
 
 def _free_port() -> int:

@@ -69,6 +69,8 @@ app.conf.update(
         "ingest.batch": {"queue": settings.queue},
         "crawl.*": {"queue": settings.crawl_queue},
     },
+    # Records a message whose body does not decode instead of only logging it (worker/tasks.py).
+    worker_consumer="worker.tasks:IngestConsumer",
     broker_connection_retry_on_startup=True,
     # Redis hands an unacknowledged message (its worker died) to another worker after this long.
     broker_transport_options={"visibility_timeout": settings.visibility_timeout},

@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from celery.signals import task_rejected
 from celery.utils.time import get_exponential_backoff_interval
+from celery.worker.consumer import Consumer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -64,6 +65,28 @@ def _record_refused_message(message: Any = None, exc: Any = None, **_: Any) -> N
     """
     if message is None:
         return
+    _record_unread(
+        message,
+        f"refused unread: content type {message.content_type!r} is not accepted ({exc!r})",
+    )
+
+
+class IngestConsumer(Consumer):
+    """Celery's consumer, but a message whose body does not decode is recorded before it goes.
+
+    Celery only logs such a message and acknowledges it (so it cannot loop): a producer's batch of
+    malformed JSON would leave no trace in the database.
+    """
+
+    def on_decode_error(self, message: Any, exc: Exception) -> None:
+        _record_unread(
+            message, f"unreadable: the {message.content_type!r} body does not decode ({exc!r})"
+        )
+        super().on_decode_error(message, exc)
+
+
+def _record_unread(message: Any, detail: str) -> None:
+    """Record a message the worker could not read as one rejection keeping its raw body."""
     body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
     task_id = (message.headers or {}).get("id") or hashlib.sha256(body).hexdigest()
     stand_in = RawPage(
@@ -79,10 +102,7 @@ def _record_refused_message(message: Any = None, exc: Any = None, **_: Any) -> N
         content=received.content,
         content_hash=received.content_hash,
         receipt_key=received.receipt_key,
-        rejection=Rejection(
-            "invalid_message",
-            f"refused unread: content type {message.content_type!r} is not accepted ({exc!r})",
-        ),
+        rejection=Rejection("invalid_message", detail[:2000]),
     )
     try:
         with transaction() as session:
