@@ -241,6 +241,28 @@ def test_a_message_whose_body_does_not_decode_is_recorded(
     assert worker.poll() is None
 
 
+def test_an_undecodable_message_waits_for_the_database_on_the_dead_letter_queue(
+    service_env: dict[str, str], start_worker: StartWorker, db: str
+) -> None:
+    _enqueue(service_env, shared_data("seed", SEED.name))
+    broker = redis.Redis.from_url(service_env["NEWSINGEST_BROKER_URL"])
+    queue = service_env["NEWSINGEST_QUEUE"]
+    (raw,) = broker.lrange(queue, 0, -1)
+    envelope = json.loads(raw)
+    envelope["body"] = base64.b64encode(b"not json").decode("ascii")
+    broker.lset(queue, 0, json.dumps(envelope))
+
+    start_worker(NEWSINGEST_DATABASE_URL="postgresql://postgres@127.0.0.1:1/nowhere")
+    wait_for(lambda: broker.llen(queue + ".dead") == 1, what="the message on the dead-letter queue")
+    assert broker.llen(queue) == 0
+    replayed = run_cli("rejects", "replay", env=service_env)
+    assert replayed.returncode == 0, replayed.stderr
+    reason, content = query(db, "SELECT reason, convert_from(content, 'UTF8') FROM raw_pages")[0]
+    assert reason == "invalid_message"
+    assert base64.b64encode(b"not json").decode("ascii") in content
+    assert "does not decode" in content
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

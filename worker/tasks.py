@@ -107,6 +107,18 @@ def _record_unread(message: Any, detail: str) -> None:
     try:
         with transaction() as session:
             ingest_batch(session=session, pages=[refused], settings=settings)
-    except TRANSIENT:
-        log.exception("refused_message_not_recorded", task_id=task_id)
+    except TRANSIENT as exc:
+        # The database is away, and the message leaves the queue all the same (it cannot be
+        # read, so it must not loop): what arrived waits on the dead-letter queue instead, and
+        # `newsingest rejects replay` records it as a rejection holding this element.
+        unread = {
+            "unread_body": stand_in.content,  # base64, as in the rejection row
+            "content_type": stand_in.content_type,
+            "source": "broker",
+            "detail": detail[:2000],
+        }
+        put_dead_batch(
+            settings=settings, pages=[unread], task_id=f"refused:{task_id}", error=repr(exc)
+        )
+        log.error("refused_message_dead_lettered", task_id=task_id, error=repr(exc))
     log.warning("message_refused", task_id=task_id, content_type=message.content_type)
