@@ -118,8 +118,14 @@ def test_large_batches_are_ingested_and_compression_bombs_are_refused(
     )
     wait_for(lambda: _count(db, "SELECT count(*) FROM articles") == 3, what="the big batch")
     assert run_cli("enqueue", str(EXAMPLES), env=service_env).returncode == 0
-    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 6, what="work after the bomb")
+    # The bomb is one rejection keeping its few compressed kilobytes, never inflated.
+    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 7, what="work after the bomb")
     assert worker_process.poll() is None
+    ((detail, size),) = query(
+        db, "SELECT detail, size FROM raw_pages WHERE reason = 'invalid_message'"
+    )
+    assert "does not decode" in detail
+    assert size < 1_000_000
     assert _count(db, "SELECT count(*) FROM raw_pages WHERE size > 50000000") == 0
 
 
