@@ -31,6 +31,32 @@ def test_ingest_examples_in_process(service_env: dict[str, str], db: str) -> Non
     assert "the books balance" in stats.stdout
 
 
+def test_ingest_with_a_pool_of_processes_records_what_one_process_does(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    seed = shared_data("seed", SEED.name).read_bytes()
+    inputs = {
+        "a-seed.txt": seed,
+        "b-empty.txt": b"   \n",
+        # Batches of two: the copy's batch goes to the pool before the seed's is stored.
+        "c-seed-copy.txt": seed,
+        **{f"d-{path.name}": path.read_bytes() for path in sorted(EXAMPLES.iterdir())},
+    }
+    for name, content in inputs.items():
+        (tmp_path / name).write_bytes(content)
+    result = run_cli("ingest", str(tmp_path), "--jobs", "2", "--batch-size", "2", env=service_env)
+    assert result.returncode == 1, result.stderr  # one input was rejected
+    assert set(query(db, "SELECT headline, region FROM articles")) == {
+        ("Nato chief seeks Russian helicopters for Afghanistan", "Europe"),
+        ("Kenya opens emergency shelters as Tana River floods spread", "Africa"),
+        ("Osaka brings back trams to its waterfront", "Asia-Pacific"),
+    }
+    outcomes = query(db, "SELECT outcome::text, count(*) FROM sightings GROUP BY 1 ORDER BY 1")
+    assert outcomes == [("duplicate", 2), ("rejected", 1), ("stored", 3)]
+    stats = run_cli("stats", env=service_env)
+    assert "the books balance" in stats.stdout
+
+
 def test_ingest_exits_1_when_an_input_is_rejected(
     service_env: dict[str, str], db: str, tmp_path: Path
 ) -> None:

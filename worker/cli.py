@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import uuid
 from collections import Counter
@@ -19,12 +21,15 @@ from worker.config import get_settings, redact_url
 from worker.consumers_cli import register as register_consumer_commands
 from worker.crawl.cli import register as register_crawl_commands
 from worker.errors import ConfigError, NewsingestError, ServiceUnavailable
-from worker.inputs import MAX_BATCH_CHARS, batched, expand_paths, read_dumps
+from worker.inputs import MAX_BATCH_CHARS, InputDump, batched, expand_paths, read_dumps
 from worker.logs import configure_logging
 
 if TYPE_CHECKING:
     from worker.pipeline import Processed
     from worker.pipeline.types import Rejection
+
+# `newsingest ingest` cleans and classifies in a pool of processes from this many inputs on.
+_PARALLEL_FROM_FILES = 1_000
 
 # The pipeline and SQLAlchemy are imported by the commands that use them, not here: they are most
 # of a second of startup that `--help`, `enqueue` and `query` do not need.
@@ -75,10 +80,21 @@ def ingest(
         int | None,
         typer.Option(min=1, help="Pages per transaction [default: NEWSINGEST_BATCH_SIZE]"),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes that clean and classify side by side [default: one per CPU for "
+            f"{_PARALLEL_FROM_FILES:,} inputs or more, else 1]",
+        ),
+    ] = None,
 ) -> None:
     """Clean, classify and store dumps in-process (no broker needed), then print a summary."""
-    from worker.ingest import ingest_batch  # noqa: PLC0415 - keeps `--help` fast
-    from worker.pipeline import receive  # noqa: PLC0415
+    import multiprocessing  # noqa: PLC0415 - keeps `--help` fast
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+    from worker.ingest import PoolPipeline, ProcessPages, ingest_batch  # noqa: PLC0415
+    from worker.pipeline import Received, receive  # noqa: PLC0415
     from worker.store import Outcome, transaction  # noqa: PLC0415
 
     settings = get_settings()
@@ -87,8 +103,35 @@ def ingest(
     regions: Counter[str] = Counter()
     rejected: list[tuple[str, str, str]] = []
     dumps = read_dumps(labels, source=source, max_page_bytes=settings.max_page_bytes)
-    with progress_bar() as progress:
+    if jobs is None:
+        # A pool costs each process a second of start-up (the gazetteer): worth it for many pages.
+        jobs = (os.cpu_count() or 1) if len(labels) >= _PARALLEL_FROM_FILES else 1
+
+    def store(
+        batch: list[InputDump], pages: list[Received], processor: ProcessPages | None
+    ) -> None:
+        with transaction() as session:
+            outcome = ingest_batch(
+                session=session, pages=pages, settings=settings, processor=processor
+            )
+        for dump, item in zip(batch, outcome.items, strict=True):
+            counts[item.outcome.value if item.outcome else "already_recorded"] += 1
+            if item.outcome is Outcome.STORED and item.region:
+                regions[item.region] += 1
+            if item.outcome is Outcome.REJECTED:
+                rejected.append((dump.label, item.reason or "", item.detail or ""))
+        progress.advance(task, len(batch))
+
+    with contextlib.ExitStack() as stack, progress_bar() as progress:
+        pipeline = None
+        if jobs > 1:
+            # Spawned, not forked: the parent holds database connections a fork would share.
+            pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+            stack.enter_context(pool)
+            pipeline = PoolPipeline(pool, jobs=jobs, max_page_bytes=settings.max_page_bytes)
         task = progress.add_task("ingesting", total=len(labels))
+        # Each batch is read (and with a pool, sent to it) before the one before is stored.
+        previous = None
         for batch in batched(
             dumps,
             batch_size=batch_size or settings.batch_size,
@@ -96,15 +139,12 @@ def ingest(
             chars=lambda dump: len(dump.page.content),
         ):
             received = [receive(d.page, receipt_key=d.page.id or str(uuid.uuid4())) for d in batch]
-            with transaction() as session:
-                outcome = ingest_batch(session=session, pages=received, settings=settings)
-            for dump, item in zip(batch, outcome.items, strict=True):
-                counts[item.outcome.value if item.outcome else "already_recorded"] += 1
-                if item.outcome is Outcome.STORED and item.region:
-                    regions[item.region] += 1
-                if item.outcome is Outcome.REJECTED:
-                    rejected.append((dump.label, item.reason or "", item.detail or ""))
-            progress.advance(task, len(batch))
+            current = (batch, received, pipeline.prepare(received) if pipeline else None)
+            if previous is not None:
+                store(*previous)
+            previous = current
+        if previous is not None:
+            store(*previous)
 
     summary = Table(title="newsingest ingest", show_header=True)
     summary.add_column("received", justify="right")
