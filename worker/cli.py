@@ -95,7 +95,7 @@ def ingest(
 
     from worker.ingest import PoolPipeline, ProcessPages, ingest_batch  # noqa: PLC0415
     from worker.pipeline import Received, receive  # noqa: PLC0415
-    from worker.store import Outcome, transaction  # noqa: PLC0415
+    from worker.store import Outcome, find_known_content, transaction  # noqa: PLC0415
 
     settings = get_settings()
     labels = expand_paths(paths)
@@ -139,7 +139,14 @@ def ingest(
             chars=lambda dump: len(dump.page.content),
         ):
             received = [receive(d.page, receipt_key=d.page.id or str(uuid.uuid4())) for d in batch]
-            current = (batch, received, pipeline.prepare(received) if pipeline else None)
+            processor = None
+            if pipeline is not None:
+                with transaction() as session:
+                    stored = find_known_content(
+                        session=session, hashes={page.content_hash for page in received}
+                    )
+                processor = pipeline.prepare([p for p in received if p.content_hash not in stored])
+            current = (batch, received, processor)
             if previous is not None:
                 store(*previous)
             previous = current

@@ -37,15 +37,16 @@ class PoolPipeline:
 
     `prepare(pages)` sends the batch's distinct contents to the pool at once, in a few chunks per
     process, and gives the ProcessPages that waits for them; meanwhile the caller stores the batch
-    before. A page the store then finds already stored was processed for nothing, a small price in
-    a folder's ingest, where byte-identical re-sends are rare.
+    before. Pass only the contents not stored yet: one stored by the batch before is processed
+    for nothing, and one left out is processed where its results are asked for.
     """
 
     def __init__(self, pool: Executor, *, jobs: int, max_page_bytes: int) -> None:
         """Work for `jobs` processes of `pool`."""
         self._pool = pool
         self._jobs = jobs
-        self._work = functools.partial(process_pages, max_page_bytes=max_page_bytes)
+        self._work = functools.partial(process, max_page_bytes=max_page_bytes)
+        self._work_chunk = functools.partial(process_pages, max_page_bytes=max_page_bytes)
 
     def prepare(self, pages: Sequence[Received]) -> ProcessPages:
         """Start on the batch; give what `ingest_batch` calls for its results."""
@@ -55,7 +56,7 @@ class PoolPipeline:
         todo = list(first.values())
         size = max(1, -(-len(todo) // (self._jobs * 4)))
         chunks = [todo[start : start + size] for start in range(0, len(todo), size)]
-        futures = [(chunk, self._pool.submit(self._work, chunk)) for chunk in chunks]
+        futures = [(chunk, self._pool.submit(self._work_chunk, chunk)) for chunk in chunks]
 
         def results_of(wanted: list[Received]) -> tuple[list[Processed | Rejection], StageClock]:
             done: dict[bytes, Processed | Rejection] = {}
@@ -65,7 +66,11 @@ class PoolPipeline:
                 done.update(zip((page.content_hash for page in chunk), results, strict=True))
                 clock.classify += chunk_clock.classify
                 clock.elsewhere += chunk_clock.elsewhere
-            return [done[page.content_hash] for page in wanted], clock
+            ordered = []
+            for page in wanted:
+                result = done.get(page.content_hash)
+                ordered.append(self._work(page, clock=clock) if result is None else result)
+            return ordered, clock
 
         return results_of
 
