@@ -7,6 +7,8 @@ newsingest_test_<random>_<n>, migrates them, and drops them at the end, so runs 
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
@@ -139,6 +141,19 @@ def service_env(db: str) -> Iterator[dict[str, str]]:
     client = redis.Redis.from_url(REDIS_URL)
     drop_queue(client, queue)
     client.close()
+
+
+def rewrite_queued_body(env: dict[str, str], rewrite: Callable[[bytes], bytes]) -> redis.Redis:
+    """Rewrite the body of the one message waiting on the test queue, as a producer could have
+    sent it (no worker has started yet); returns the broker's client."""
+    broker = redis.Redis.from_url(env["NEWSINGEST_BROKER_URL"])
+    queue = env["NEWSINGEST_QUEUE"]
+    (raw,) = broker.lrange(queue, 0, -1)
+    envelope = json.loads(raw)
+    body = rewrite(base64.b64decode(envelope["body"]))
+    envelope["body"] = base64.b64encode(body).decode("ascii")
+    broker.lset(queue, 0, json.dumps(envelope))
+    return broker
 
 
 def run_cli(

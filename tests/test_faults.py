@@ -8,7 +8,6 @@ batch, after its first statements and before its commit, for as long as the test
 from __future__ import annotations
 
 import base64
-import json
 import os
 import shutil
 import signal
@@ -21,9 +20,17 @@ from pathlib import Path
 import psutil
 import psycopg
 import pytest
-import redis
 from celery import Celery
-from conftest import EXAMPLES, SEED, StartWorker, query, run_cli, shared_data, wait_for
+from conftest import (
+    EXAMPLES,
+    SEED,
+    StartWorker,
+    query,
+    rewrite_queued_body,
+    run_cli,
+    shared_data,
+    wait_for,
+)
 
 from worker.pipeline.headline import headline_key
 
@@ -220,12 +227,8 @@ def test_a_message_whose_body_does_not_decode_is_recorded(
 ) -> None:
     _enqueue(service_env, shared_data("seed", SEED.name))
     # A producer's malformed JSON, under the right content type: Celery would only log it.
-    broker = redis.Redis.from_url(service_env["NEWSINGEST_BROKER_URL"])
+    broker = rewrite_queued_body(service_env, lambda _: b'[[{"content": "cut off here')
     queue = service_env["NEWSINGEST_QUEUE"]
-    (raw,) = broker.lrange(queue, 0, -1)
-    envelope = json.loads(raw)
-    envelope["body"] = base64.b64encode(b'[[{"content": "cut off here').decode("ascii")
-    broker.lset(queue, 0, json.dumps(envelope))
 
     worker = start_worker()
     wait_for(lambda: _count(db, "SELECT count(*) FROM raw_pages") == 1, what="the record")
@@ -245,12 +248,8 @@ def test_an_undecodable_message_waits_for_the_database_on_the_dead_letter_queue(
     service_env: dict[str, str], start_worker: StartWorker, db: str
 ) -> None:
     _enqueue(service_env, shared_data("seed", SEED.name))
-    broker = redis.Redis.from_url(service_env["NEWSINGEST_BROKER_URL"])
+    broker = rewrite_queued_body(service_env, lambda _: b"not json")
     queue = service_env["NEWSINGEST_QUEUE"]
-    (raw,) = broker.lrange(queue, 0, -1)
-    envelope = json.loads(raw)
-    envelope["body"] = base64.b64encode(b"not json").decode("ascii")
-    broker.lset(queue, 0, json.dumps(envelope))
 
     start_worker(NEWSINGEST_DATABASE_URL="postgresql://postgres@127.0.0.1:1/nowhere")
     wait_for(lambda: broker.llen(queue + ".dead") == 1, what="the message on the dead-letter queue")
