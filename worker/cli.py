@@ -145,7 +145,7 @@ def ingest(
                     stored = find_known_content(
                         session=session, hashes={page.content_hash for page in received}
                     )
-                processor = pipeline.prepare([p for p in received if p.content_hash not in stored])
+                processor = pipeline.prepare(received, stored=stored.keys())
             current = (batch, received, processor)
             if previous is not None:
                 store(*previous)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from concurrent.futures import Executor
 from datetime import timedelta
 from typing import Any
@@ -32,13 +32,22 @@ log = structlog.get_logger(__name__)
 ProcessPages = Callable[[list[Received]], tuple[list[Processed | Rejection], StageClock]]
 
 
+def first_receipts(pages: Sequence[Received], *, stored: Set[bytes]) -> list[Received]:
+    """The first receipt of each content in the batch that is not among the `stored` hashes."""
+    first: dict[bytes, Received] = {}
+    for page in pages:
+        if page.content_hash not in stored:
+            first.setdefault(page.content_hash, page)
+    return list(first.values())
+
+
 class PoolPipeline:
     """Cleans and classifies batches in a process pool, a batch ahead of the store.
 
-    `prepare(pages)` sends the batch's distinct contents to the pool at once, in a few chunks per
-    process, and gives the ProcessPages that waits for them; meanwhile the caller stores the batch
-    before. Pass only the contents not stored yet: one stored by the batch before is processed
-    for nothing, and one left out is processed where its results are asked for.
+    `prepare(pages, stored=...)` sends the batch's distinct contents not stored yet to the pool at
+    once, in a few chunks per process, and gives the ProcessPages that waits for them; meanwhile
+    the caller stores the batch before. A content that batch stores is processed for nothing, and
+    one left out is processed where its results are asked for.
     """
 
     def __init__(self, pool: Executor, *, jobs: int, max_page_bytes: int) -> None:
@@ -48,12 +57,9 @@ class PoolPipeline:
         self._work = functools.partial(process, max_page_bytes=max_page_bytes)
         self._work_chunk = functools.partial(process_pages, max_page_bytes=max_page_bytes)
 
-    def prepare(self, pages: Sequence[Received]) -> ProcessPages:
+    def prepare(self, pages: Sequence[Received], *, stored: Set[bytes]) -> ProcessPages:
         """Start on the batch; give what `ingest_batch` calls for its results."""
-        first: dict[bytes, Received] = {}
-        for page in pages:
-            first.setdefault(page.content_hash, page)
-        todo = list(first.values())
+        todo = first_receipts(pages, stored=stored)
         size = max(1, -(-len(todo) // (self._jobs * 4)))
         chunks = [todo[start : start + size] for start in range(0, len(todo), size)]
         futures = [(chunk, self._pool.submit(self._work_chunk, chunk)) for chunk in chunks]
@@ -90,11 +96,7 @@ def ingest_batch(
     started = time.process_time()
     known = find_known_content(session=session, hashes={page.content_hash for page in pages})
     lookup_done = time.process_time()
-    first: dict[bytes, Received] = {}  # the first receipt of each content not stored yet
-    for page in pages:
-        if page.content_hash not in known:
-            first.setdefault(page.content_hash, page)
-    distinct = list(first.values())
+    distinct = first_receipts(pages, stored=known.keys())
     if processor is None:
         clock = StageClock()
         processed = [
