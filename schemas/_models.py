@@ -72,7 +72,7 @@ class RawPage(BaseModel):
 class EvidenceItem(BaseModel):
     """One place mention that voted for the article's region."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     place: str
     country: str | None = Field(description="ISO 3166-1 alpha-2 code, null for a section label.")
@@ -84,7 +84,7 @@ class EvidenceItem(BaseModel):
 class Article(BaseModel):
     """A normalized article record, as consumers read it from the store."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="Article")
+    model_config = ConfigDict(extra="forbid", frozen=True, title="Article", defer_build=True)
 
     id: int
     headline: str
