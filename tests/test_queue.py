@@ -6,6 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import redis
 from conftest import (
     EXAMPLES,
     REPO,
@@ -84,6 +85,24 @@ def test_enqueue_reports_an_unreachable_broker(service_env: dict[str, str]) -> N
     result = run_cli("enqueue", str(EXAMPLES), env=env)
     assert result.returncode == 3
     assert "broker did not accept batch 1" in result.stderr
+
+
+def test_enqueue_stops_at_an_unreadable_file_and_says_what_was_sent(
+    service_env: dict[str, str], tmp_path: Path
+) -> None:
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tmp_path / name).write_text(f"Dump {name}\n\nSome text.\n", encoding="utf-8")
+    (tmp_path / "d.txt").symlink_to(tmp_path / "gone.txt")  # listed, but cannot be opened
+    (tmp_path / "e.txt").write_text("Never read.\n", encoding="utf-8")
+    result = run_cli("enqueue", str(tmp_path), "--batch-size=1", env=service_env)
+    assert result.returncode == 2
+    said = " ".join(result.stderr.split())  # rich wraps long lines
+    assert f"cannot read {str(tmp_path / 'd.txt')!r}: No such file or directory" in said
+    # b.txt was being sent while c.txt and d.txt were read: it is counted. c.txt, read into the
+    # next batch, and everything after the error stay unsent.
+    assert "2 dumps were enqueued before the run stopped" in said
+    broker = redis.Redis.from_url(service_env["NEWSINGEST_BROKER_URL"])
+    assert broker.llen(service_env["NEWSINGEST_QUEUE"]) == 2
 
 
 def test_large_batches_are_ingested_and_compression_bombs_are_refused(

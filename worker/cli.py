@@ -25,6 +25,7 @@ from worker.inputs import MAX_BATCH_CHARS, InputDump, batched, expand_paths, rea
 from worker.logs import configure_logging
 
 if TYPE_CHECKING:
+    from schemas import RawPage
     from worker.pipeline import Processed
     from worker.pipeline.types import Rejection
 
@@ -194,13 +195,21 @@ def enqueue(
     settings = get_settings()
     labels = expand_paths(paths)
     dumps = read_dumps(labels, source=source, max_page_bytes=settings.max_page_bytes)
+    sent = Counter[str]()
+
+    def accepted(batch: list[RawPage]) -> None:
+        sent["dumps"] += len(batch)
+        progress.advance(task, len(batch))
+
     with progress_bar() as progress:
         task = progress.add_task("enqueueing", total=len(labels))
-        report = enqueue_pages(
-            (dump.page for dump in dumps),
-            batch_size=batch_size,
-            on_batch=lambda batch: progress.advance(task, len(batch)),
-        )
+        try:
+            report = enqueue_pages(
+                (dump.page for dump in dumps), batch_size=batch_size, on_batch=accepted
+            )
+        except ConfigError as exc:  # a file that could not be read stops the run
+            msg = f"{exc}; {sent['dumps']} dumps were enqueued before the run stopped"
+            raise ConfigError(msg) from exc
     out.print(f"enqueued {report.pages} dumps in {report.batches} batches on {settings.queue!r}")
 
 

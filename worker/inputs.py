@@ -141,7 +141,7 @@ def _read_file(path: str, limit: int) -> tuple[bytes, int | None]:
 
 def read_dumps(files: Iterable[str], *, source: str, max_page_bytes: int) -> Iterator[InputDump]:
     """Each file (as `expand_paths` lists them) as a RawPage with a fresh idempotency key;
-    oversized ones cut."""
+    oversized ones cut. Raises ConfigError, naming the file, when one cannot be read."""
     # One random key for the run and a counter: a uuid4 per file cost a getrandom call each.
     run = uuid.uuid4().hex
     for index, label in enumerate(files):
@@ -151,7 +151,11 @@ def read_dumps(files: Iterable[str], *, source: str, max_page_bytes: int) -> Ite
                 sys.stdin.buffer.read, max_page_bytes, short_read_ends=not sys.stdin.isatty()
             )
         else:
-            content, original_size = _read_file(label, max_page_bytes)
+            try:
+                content, original_size = _read_file(label, max_page_bytes)
+            except OSError as exc:  # listed, then gone, a dangling link, a folder's permissions
+                msg = f"cannot read {label!r}: {exc.strerror or exc}"
+                raise ConfigError(msg) from exc
         try:
             text, encoding = content.decode("utf-8"), "text"
         except UnicodeDecodeError:
