@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.pipeline.clean_html import clean_html
+from worker.pipeline.clean_html import _dateline, clean_html
 from worker.pipeline.decode import decode
 from worker.pipeline.sniff import sniff
 from worker.pipeline.types import CleanPage, DecodedPage, PublishedAt, Rejection
@@ -251,6 +251,16 @@ def test_dateline_beats_metadata_naming_another_day() -> None:
         "2022-01-27",
         "text",
     )
+
+
+def test_a_headline_whose_lower_case_is_longer_is_still_found_among_the_lines() -> None:
+    # "İ" lower-cases to two characters, so this headline folds to more characters than it has;
+    # the quick length test that spares folding every short line must not skip it.
+    headline = "İZMİR LİMANI"
+    lines = ("Menü", headline, "27.01.2022", "Liman bugün yeniden açıldı.")
+    found = _dateline(lines, headline, None)
+    assert found is not None
+    assert found[1] == "27.01.2022"
 
 
 def test_dotted_dateline_beats_a_slashed_metadata_date_read_the_other_way() -> None:
