@@ -21,11 +21,13 @@ from worker.claims import (
     open_claim,
     put_claim,
     settle_claim,
+    unframe_batch,
     unframe_pages,
 )
 from worker.config import Settings
 from worker.ingest import ingest_message
 from worker.packing import zstd_compress
+from worker.pipeline import receive_message
 
 
 def _count(db: str, sql: str) -> int:
@@ -75,7 +77,7 @@ def test_a_large_batch_travels_as_a_claim_and_is_settled_once_ingested(
     assert argument["pages"] == 3
     claim = argument["claim"]
     assert claim.startswith(CLAIM_PREFIX)
-    waiting = open_claim(Settings(broker_url=SecretStr(REDIS_URL)), claim)
+    waiting, _ = open_claim(Settings(broker_url=SecretStr(REDIS_URL)), claim)
     assert [page["content"][:100] for page in waiting] == [
         path.read_text(encoding="utf-8")[:100] for path in sorted(tmp_path.glob("*.html"))
     ]
@@ -118,6 +120,17 @@ def test_a_framed_batch_gives_back_each_page_as_it_was_sent() -> None:
     assert b'"quoted"' in framed  # the contents travel as raw bytes, not as escaped JSON
     assert unframe_pages(framed) == pages
     assert unframe_pages(orjson.dumps(pages[:2])) == pages[:2]  # a claim written as JSON
+    # Beside each page, the bytes its content was read from: the worker hashes them as they are.
+    unframed, utf8 = unframe_batch(framed)
+    assert utf8 == [
+        page["content"].encode() if isinstance(page.get("content"), str) else None
+        for page in pages
+    ]
+    for page, content in zip(unframed, utf8, strict=True):
+        if content is not None:
+            as_sent = receive_message(page, fallback_key="k")
+            assert receive_message(page, fallback_key="k", utf8=content) == as_sent
+    assert unframe_batch(orjson.dumps(pages[:2]))[1] == [None, None]
 
 
 def test_a_framed_batch_whose_content_is_not_utf8_is_refused() -> None:

@@ -111,13 +111,20 @@ def frame_pages(pages: list[dict[str, Any]]) -> bytes:
 
 def unframe_pages(payload: bytes) -> list[Any]:
     """The page dicts of a framed payload, or of a JSON list; ValueError if it is neither."""
+    return unframe_batch(payload)[0]
+
+
+def unframe_batch(payload: bytes) -> tuple[list[Any], list[bytes | None]]:
+    """The page dicts of a framed payload or a JSON list, and beside each the UTF-8 bytes its
+    content was decoded from (None when it had none, and for a JSON list); ValueError if it is
+    neither. The bytes spare the worker encoding each content again for its hash."""
     try:
         if not payload.startswith(_FRAMED):
             pages = orjson.loads(payload)
             if not isinstance(pages, list):
                 msg = "the batch is neither framed nor a JSON list of pages"
                 raise ValueError(msg)
-            return pages
+            return pages, [None] * len(pages)
         start = len(_FRAMED) + _HEADER_SIZE_BYTES
         header_end = start + int.from_bytes(payload[len(_FRAMED) : start], "big")
         header = orjson.loads(payload[start:header_end])
@@ -135,17 +142,21 @@ def unframe_pages(payload: bytes) -> list[Any]:
     ):
         msg = "the framed batch's header does not describe its contents"
         raise ValueError(msg)
-    view = memoryview(payload)
     offset = header_end
+    contents: list[bytes | None] = []
     for page, size in zip(headers, sizes, strict=True):
-        if size < 0:
-            continue
-        if isinstance(page, dict):
-            # Framing writes UTF-8: other bytes are a corrupt claim (UnicodeDecodeError is a
-            # ValueError, so the batch is recorded as unreadable).
-            page["content"] = str(view[offset : offset + size], "utf-8")
-        offset += size
-    return headers
+        content = None
+        if size >= 0:
+            content = payload[offset : offset + size]
+            if isinstance(page, dict):
+                # Framing writes UTF-8: other bytes are a corrupt claim (UnicodeDecodeError is a
+                # ValueError, so the batch is recorded as unreadable).
+                page["content"] = str(content, "utf-8")
+            else:
+                content = None
+            offset += size
+        contents.append(content)
+    return headers, contents
 
 
 def drop_claim(settings: Settings, key: str) -> None:
@@ -171,8 +182,9 @@ class ClaimMissing(Exception):
     """The claim is gone without being settled: Redis lost it."""
 
 
-def open_claim(settings: Settings, key: str) -> list[Any]:
-    """The pages a claim holds; raises ClaimSettled or ClaimMissing, or ValueError if corrupt."""
+def open_claim(settings: Settings, key: str) -> tuple[list[Any], list[bytes | None]]:
+    """The pages a claim holds and their contents' UTF-8 (see `unframe_batch`); raises
+    ClaimSettled or ClaimMissing, or ValueError if corrupt."""
     payload = _client(settings).get(key)
     if payload is None:
         raise ClaimMissing(key)
@@ -183,7 +195,7 @@ def open_claim(settings: Settings, key: str) -> list[Any]:
         raise ValueError(msg)
     # Bounded: a zstd frame can inflate a thousandfold.
     try:
-        return unframe_pages(zstd_decompress(payload))
+        return unframe_batch(zstd_decompress(payload))
     except ValueError as exc:
         msg = f"claim {key}: {exc}"
         raise ValueError(msg) from exc

@@ -78,9 +78,13 @@ _BINARY_MAGIC = (
 )
 
 
-def decode(raw: bytes, *, content_type: str | None) -> str | Rejection:
-    """Take a dump's bytes and its declared MIME type; give its text or a Rejection."""
-    if not raw.strip():
+def decode(raw: bytes, *, content_type: str | None, text: str | None = None) -> str | Rejection:
+    """Take a dump's bytes and its declared MIME type; give its text or a Rejection.
+
+    `text`, when given, is what `raw` is the UTF-8 of (the dump arrived as text): it is returned
+    where the bytes would be read as UTF-8, instead of decoding them again.
+    """
+    if not raw or raw.isspace():  # ASCII whitespace, as strip() knows it, without a copy
         return Rejection("empty", f"{len(raw)} bytes of whitespace only")
     for bom, encoding in _BOMS:
         if raw.startswith(bom):
@@ -103,6 +107,8 @@ def decode(raw: bytes, *, content_type: str | None) -> str | Rejection:
     # iso-8859-1 made "CafÃ©". And a page really in a single-byte or legacy multi-byte charset
     # almost never forms valid UTF-8 sequences, while a stale declaration after a CMS migration is
     # common.
+    if text is not None:
+        return text
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
