@@ -98,8 +98,8 @@ def test_enqueue_stops_at_an_unreadable_file_and_says_what_was_sent(
     assert result.returncode == 2
     said = " ".join(result.stderr.split())  # rich wraps long lines
     assert f"cannot read {str(tmp_path / 'd.txt')!r}: No such file or directory" in said
-    # b.txt was being sent while c.txt and d.txt were read: it is counted. c.txt, read into the
-    # next batch, and everything after the error stay unsent.
+    # a.txt and b.txt were sent; c.txt, read into the next batch, and everything after the
+    # error stay unsent.
     assert "2 dumps were enqueued before the run stopped" in said
     broker = redis.Redis.from_url(service_env["NEWSINGEST_BROKER_URL"])
     assert broker.llen(service_env["NEWSINGEST_QUEUE"]) == 2

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,45 +53,21 @@ def enqueue_pages(
         )
     batches = sent = 0
     use_claims = claims_supported(settings)
-
-    def accepted(batch: list[RawPage], sending: Future[None]) -> None:
-        nonlocal batches, sent
-        sending.result()
-        batches += 1
-        sent += len(batch)
-        if on_batch is not None:
-            on_batch(batch)
-
     try:
         # One producer (one connection) for the whole run: building a client per publish costs
-        # more than the publish itself. One batch is sent by a thread while the next is read:
-        # zstd and the sockets release the GIL, and compressing was ~0.15 s of the ~1.3 s that
-        # `newsingest enqueue` took for 20,000 files, reading them ~0.4 s.
-        with (
-            app.producer_or_acquire() as producer,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="enqueue") as sender,
-        ):
-            in_flight: tuple[list[RawPage], Future[None]] | None = None
-            try:
-                for batch in batched(
-                    pages,
-                    batch_size=batch_size or settings.batch_size,
-                    max_chars=MAX_BATCH_CHARS,
-                    chars=_content_chars,
-                ):
-                    # The batch before was sent while this one was read; nothing is sent after
-                    # a failure.
-                    if in_flight is not None:
-                        previous, in_flight = in_flight, None
-                        accepted(*previous)
-                    in_flight = (
-                        batch,
-                        sender.submit(_send_batch, producer, batch, use_claims=use_claims),
-                    )
-            finally:
-                # Also when reading the pages failed: the batch in flight is reported.
-                if in_flight is not None:
-                    accepted(*in_flight)
+        # more than the publish itself.
+        with app.producer_or_acquire() as producer:
+            for batch in batched(
+                pages,
+                batch_size=batch_size or settings.batch_size,
+                max_chars=MAX_BATCH_CHARS,
+                chars=_content_chars,
+            ):
+                _send_batch(producer, batch, use_claims=use_claims)
+                batches += 1
+                sent += len(batch)
+                if on_batch is not None:
+                    on_batch(batch)
     except (BrokerError, RedisError) as exc:
         raise ServiceUnavailable(
             f"the broker did not accept batch {batches + 1} ({sent} pages were sent before): {exc}"
