@@ -123,8 +123,7 @@ def test_a_framed_batch_gives_back_each_page_as_it_was_sent() -> None:
     # Beside each page, the bytes its content was read from: the worker hashes them as they are.
     unframed, utf8 = unframe_batch(framed)
     assert utf8 == [
-        page["content"].encode() if isinstance(page.get("content"), str) else None
-        for page in pages
+        page["content"].encode() if isinstance(page.get("content"), str) else None for page in pages
     ]
     for page, content in zip(unframed, utf8, strict=True):
         if content is not None:

@@ -133,24 +133,32 @@ def ingest(
         task = progress.add_task("ingesting", total=len(labels))
         # Each batch is read (and with a pool, sent to it) before the one before is stored.
         previous = None
-        for batch in batched(
-            dumps,
-            batch_size=batch_size or settings.batch_size,
-            max_chars=MAX_BATCH_CHARS,
-            chars=lambda dump: len(dump.page.content),
-        ):
-            received = [receive(d.page, receipt_key=d.page.id or str(uuid.uuid4())) for d in batch]
-            processor = None
-            if pipeline is not None:
-                with transaction() as session:
-                    stored = find_known_content(
-                        session=session, hashes={page.content_hash for page in received}
-                    )
-                processor = pipeline.prepare(received, stored=stored.keys())
-            current = (batch, received, processor)
+        try:
+            for batch in batched(
+                dumps,
+                batch_size=batch_size or settings.batch_size,
+                max_chars=MAX_BATCH_CHARS,
+                chars=lambda dump: len(dump.page.content),
+            ):
+                received = [
+                    receive(d.page, receipt_key=d.page.id or str(uuid.uuid4())) for d in batch
+                ]
+                processor = None
+                if pipeline is not None:
+                    with transaction() as session:
+                        stored = find_known_content(
+                            session=session, hashes={page.content_hash for page in received}
+                        )
+                    processor = pipeline.prepare(received, stored=stored.keys())
+                current = (batch, received, processor)
+                if previous is not None:
+                    store(*previous)
+                previous = current
+        except ConfigError as exc:  # a file that could not be read stops the run
             if previous is not None:
-                store(*previous)
-            previous = current
+                store(*previous)  # read before the file that failed: recorded, not dropped
+            msg = f"{exc}; {counts.total()} dumps were recorded before the run stopped"
+            raise ConfigError(msg) from exc
         if previous is not None:
             store(*previous)
 
