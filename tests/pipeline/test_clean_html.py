@@ -39,6 +39,16 @@ def _clean(raw: bytes, *, url: str | None, fetched_at: datetime | None) -> Clean
     return clean_html(DecodedPage(text=text, kind="html", url=url, fetched_at=fetched_at))
 
 
+def test_a_page_parsed_from_its_utf8_bytes_is_cleaned_as_from_its_text() -> None:
+    # The worker hands lexbor the bytes it already holds instead of encoding the text again.
+    for case in CASES:
+        text = decode(case.read_bytes(), content_type=None)
+        assert isinstance(text, str)
+        as_text = clean_html(DecodedPage(text=text, kind="html"))
+        as_bytes = clean_html(DecodedPage(text=text, kind="html", utf8=text.encode()))
+        assert as_bytes == as_text, case.name
+
+
 @pytest.mark.parametrize("page", CASES, ids=[case.stem for case in CASES])
 def test_golden_page(page: Path) -> None:
     expected: dict[str, Any] = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))

@@ -164,6 +164,8 @@ def clean(received: Received, *, max_page_bytes: int) -> CleanPage | Rejection:
         kind=sniff(text, content_type=page.content_type),
         url=page.url,
         fetched_at=page.fetched_at,
+        # The text it arrived as, whose UTF-8 `content` is (see `receive`).
+        utf8=received.content if text is received.text else None,
     )
     return clean_html(decoded) if decoded.kind == "html" else clean_text(decoded)
 

@@ -461,7 +461,8 @@ class _Metadata:
 
 def clean_html(page: DecodedPage) -> CleanPage | Rejection:
     """Take a decoded HTML page; give its headline, date, body and labels, or a Rejection."""
-    tree = LexborHTMLParser(page.text)
+    markup = page.utf8 if page.utf8 is not None else page.text  # the same page, as lexbor reads it
+    tree = LexborHTMLParser(markup)
     metadata = _read_metadata(tree)
     published = _published(tree, metadata, page)
     h1s = [_text(node) for node in tree.css("h1")[:5]]
@@ -477,7 +478,7 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
     if not extraction.paragraphs and "<noscript" in page.text:
         # An element left open inside <noscript> takes the rest of the page into it: read the page
         # again with the noscript boxes opened instead of dropped.
-        reread = LexborHTMLParser(page.text)
+        reread = LexborHTMLParser(markup)
         reread.unwrap_tags(["noscript"])
         reread.strip_tags([tag for tag in _DROPPED_TAGS if tag != "noscript"])
         extraction = _body(reread, headline)

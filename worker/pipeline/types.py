@@ -55,6 +55,9 @@ class DecodedPage:
     url: str | None = None
     # Timezone-aware; relative dates ("2 hrs ago") resolve against it.
     fetched_at: datetime | None = None
+    # `text` as UTF-8, when the dump's bytes are exactly that: the HTML parser reads bytes, and
+    # encoding a 170 KB page again for it cost ~0.1-0.3 ms.
+    utf8: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
