@@ -145,17 +145,15 @@ def unframe_batch(payload: bytes) -> tuple[list[Any], list[bytes | None]]:
     offset = header_end
     contents: list[bytes | None] = []
     for page, size in zip(headers, sizes, strict=True):
-        content = None
-        if size >= 0:
-            content = payload[offset : offset + size]
-            if isinstance(page, dict):
-                # Framing writes UTF-8: other bytes are a corrupt claim (UnicodeDecodeError is a
-                # ValueError, so the batch is recorded as unreadable).
-                page["content"] = str(content, "utf-8")
-            else:
-                content = None
-            offset += size
-        contents.append(content)
+        content = payload[offset : offset + size] if size >= 0 else None
+        offset += max(size, 0)
+        if content is not None and isinstance(page, dict):
+            # Framing writes UTF-8: other bytes are a corrupt claim (UnicodeDecodeError is a
+            # ValueError, so the batch is recorded as unreadable).
+            page["content"] = str(content, "utf-8")
+            contents.append(content)
+        else:
+            contents.append(None)
     return headers, contents
 
 

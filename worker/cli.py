@@ -20,7 +20,7 @@ from worker._console import err, out, progress_bar
 from worker.config import get_settings, redact_url
 from worker.consumers_cli import register as register_consumer_commands
 from worker.crawl.cli import register as register_crawl_commands
-from worker.errors import ConfigError, NewsingestError, ServiceUnavailable
+from worker.errors import ConfigError, NewsingestError, ServiceUnavailable, UnreadableInput
 from worker.inputs import MAX_BATCH_CHARS, InputDump, batched, expand_paths, read_dumps
 from worker.logs import configure_logging
 
@@ -154,11 +154,11 @@ def ingest(
                 if previous is not None:
                     store(*previous)
                 previous = current
-        except ConfigError as exc:  # a file that could not be read stops the run
+        except UnreadableInput as exc:  # a file that could not be read stops the run
             if previous is not None:
                 store(*previous)  # read before the file that failed: recorded, not dropped
             msg = f"{exc}; {counts.total()} dumps were recorded before the run stopped"
-            raise ConfigError(msg) from exc
+            raise UnreadableInput(msg) from exc
         if previous is not None:
             store(*previous)
 
@@ -215,9 +215,9 @@ def enqueue(
             report = enqueue_pages(
                 (dump.page for dump in dumps), batch_size=batch_size, on_batch=accepted
             )
-        except ConfigError as exc:  # a file that could not be read stops the run
+        except UnreadableInput as exc:  # a file that could not be read stops the run
             msg = f"{exc}; {sent['dumps']} dumps were enqueued before the run stopped"
-            raise ConfigError(msg) from exc
+            raise UnreadableInput(msg) from exc
     out.print(f"enqueued {report.pages} dumps in {report.batches} batches on {settings.queue!r}")
 
 

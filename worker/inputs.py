@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from schemas import RawPage
-from worker.errors import ConfigError
+from worker.errors import ConfigError, UnreadableInput
 
 T = TypeVar("T")
 
@@ -141,7 +141,7 @@ def _read_file(path: str, limit: int) -> tuple[bytes, int | None]:
 
 def read_dumps(files: Iterable[str], *, source: str, max_page_bytes: int) -> Iterator[InputDump]:
     """Each file (as `expand_paths` lists them) as a RawPage with a fresh idempotency key;
-    oversized ones cut. Raises ConfigError, naming the file, when one cannot be read."""
+    oversized ones cut. Raises UnreadableInput, naming the file, when one cannot be read."""
     # One random key for the run and a counter: a uuid4 per file cost a getrandom call each.
     run = uuid.uuid4().hex
     for index, label in enumerate(files):
@@ -155,7 +155,7 @@ def read_dumps(files: Iterable[str], *, source: str, max_page_bytes: int) -> Ite
                 content, original_size = _read_file(label, max_page_bytes)
             except OSError as exc:  # listed, then gone, a dangling link, a folder's permissions
                 msg = f"cannot read {label!r}: {exc.strerror or exc}"
-                raise ConfigError(msg) from exc
+                raise UnreadableInput(msg) from exc
         try:
             text, encoding = content.decode("utf-8"), "text"
         except UnicodeDecodeError:
