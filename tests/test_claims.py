@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from worker.claims import (
     CLAIM_PREFIX,
+    PACK_MIN_BYTES,
     census,
     claims_named,
     frame_pages,
@@ -26,8 +27,10 @@ from worker.claims import (
 )
 from worker.config import Settings
 from worker.ingest import ingest_message
-from worker.packing import zstd_compress
+from worker.packing import zstd_compress, zstd_decompress
 from worker.pipeline import receive_message
+from worker.store import transaction
+from worker.store.revise import list_article_ids, reprocess_articles
 
 
 def _count(db: str, sql: str) -> int:
@@ -77,7 +80,7 @@ def test_a_large_batch_travels_as_a_claim_and_is_settled_once_ingested(
     assert argument["pages"] == 3
     claim = argument["claim"]
     assert claim.startswith(CLAIM_PREFIX)
-    waiting, _ = open_claim(Settings(broker_url=SecretStr(REDIS_URL)), claim)
+    waiting = open_claim(Settings(broker_url=SecretStr(REDIS_URL)), claim).pages
     assert [page["content"][:100] for page in waiting] == [
         path.read_text(encoding="utf-8")[:100] for path in sorted(tmp_path.glob("*.html"))
     ]
@@ -88,6 +91,12 @@ def test_a_large_batch_travels_as_a_claim_and_is_settled_once_ingested(
     wait_for(lambda: broker.get(claim) == b"", what="the claim settled")
     assert 0 < broker.ttl(claim) <= 2 * 3600
     assert worker.poll() is None
+    # Each page travelled as its own zstd frame, and is kept as that frame: the dump's bytes.
+    kept = query(db, "SELECT content_codec, content, size FROM raw_pages ORDER BY url, id")
+    assert sorted(zstd_decompress(bytes(content), limit=size) for _, content, size in kept) == (
+        sorted(path.read_bytes() for path in tmp_path.glob("*.html"))
+    )
+    assert {codec for codec, _, _ in kept} == {"zstd"}
 
 
 def test_a_claim_delivered_again_after_its_commit_adds_nothing(
@@ -121,7 +130,8 @@ def test_a_framed_batch_gives_back_each_page_as_it_was_sent() -> None:
     assert unframe_pages(framed) == pages
     assert unframe_pages(orjson.dumps(pages[:2])) == pages[:2]  # a claim written as JSON
     # Beside each page, the bytes its content was read from: the worker hashes them as they are.
-    unframed, utf8 = unframe_batch(framed)
+    unframed, utf8, packed = unframe_batch(framed)
+    assert packed == [None] * len(pages)  # small pages travel in the batch's own compression
     assert utf8 == [
         page["content"].encode() if isinstance(page.get("content"), str) else None for page in pages
     ]
@@ -130,6 +140,78 @@ def test_a_framed_batch_gives_back_each_page_as_it_was_sent() -> None:
             as_sent = receive_message(page, fallback_key="k")
             assert receive_message(page, fallback_key="k", utf8=content) == as_sent
     assert unframe_batch(orjson.dumps(pages[:2]))[1] == [None, None]
+
+
+def _osaka(part: str, *, min_bytes: int = PACK_MIN_BYTES) -> str:
+    page = (EXAMPLES / "osaka-trams.html").read_text(encoding="utf-8")
+    page = page.replace("Osaka brings back trams to its waterfront", f"Osaka trams, {part}")
+    filler = "<!-- " + "layout filler " * (min_bytes // 14) + "-->"
+    return page.replace("</body>", filler + "</body>")
+
+
+def test_a_large_page_travels_as_its_own_zstd_frame() -> None:
+    large = {"content": _osaka("the large one"), "source": "t", "id": "large"}
+    pages = [{"content": "a small page", "source": "t"}, large, {"source": "no content"}]
+    framed = frame_pages([dict(page) for page in pages])
+    assert large["content"].encode()[:2000] not in framed
+    unframed, utf8, packed = unframe_batch(framed)
+    assert unframed == pages
+    assert utf8 == [b"a small page", large["content"].encode(), None]
+    assert packed[0] is None
+    assert packed[2] is None
+    assert packed[1] is not None
+    assert zstd_decompress(packed[1]) == utf8[1]
+    # The worker takes the frame along, for the store to keep.
+    received = receive_message(unframed[1], fallback_key="k", utf8=utf8[1], packed=packed[1])
+    assert received.packed == packed[1]
+    assert receive_message(unframed[1], fallback_key="k").packed is None
+
+
+def test_a_claim_framed_before_pages_were_packed_still_opens() -> None:
+    page = {"content": _osaka("framed the old way"), "source": "t"}
+    data = page["content"].encode()
+    header = orjson.dumps({"pages": [{"source": "t"}], "sizes": [len(data)]})
+    old = b"NSF1" + len(header).to_bytes(4, "big") + header + data
+    assert unframe_batch(old) == ([page], [data], [None])
+
+
+def test_a_packed_page_that_does_not_inflate_to_its_stated_size_is_refused() -> None:
+    framed = frame_pages([{"content": _osaka("one"), "source": "t"}])
+    size = len(_osaka("one").encode())
+    lying = framed.replace(f'"sizes":[{size}]'.encode(), f'"sizes":[{size - 1}]'.encode())
+    assert lying != framed
+    with pytest.raises(ValueError, match="inflates past"):
+        unframe_batch(lying)
+    longer = framed.replace(f'"sizes":[{size}]'.encode(), f'"sizes":[{size + 1}]'.encode())
+    with pytest.raises(ValueError, match="does not inflate to the size"):
+        unframe_batch(longer)
+
+
+def test_a_packed_page_is_kept_packed_unless_rejected(
+    settings: Settings, db: str, broker: redis.Redis
+) -> None:
+    stored = _osaka("kept as its frame")
+    # Large, but no article in it: a rejection, kept as plain bytes for people to read in SQL.
+    index_page = "<html><body><nav>Home</nav>" + "<!-- filler -->" * 2000 + "</body></html>"
+    pages = [{"content": stored, "source": "t"}, {"content": index_page, "source": "t"}]
+    message = {"claim": put_claim(settings, pages), "pages": 2}
+    ingest_message(message, task_id="task-packed", settings=settings)
+    rows = {
+        outcome: (codec, bytes(content), size)
+        for outcome, codec, content, size in query(
+            db, "SELECT outcome::text, content_codec, content, size FROM raw_pages"
+        )
+    }
+    codec, content, size = rows["stored"]
+    assert codec == "zstd"
+    assert zstd_decompress(content, limit=size) == stored.encode()
+    assert len(content) < size / 3
+    assert rows["rejected"] == (None, index_page.encode(), len(index_page))
+    # Reprocessing reads the frame back as the dump it was.
+    with transaction() as session:
+        ids = list_article_ids(session=session)
+        report = reprocess_articles(session=session, ids=ids, settings=settings)
+    assert (report.examined, report.unchanged) == (1, 1)
 
 
 def test_a_framed_batch_whose_content_is_not_utf8_is_refused() -> None:

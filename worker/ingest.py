@@ -140,11 +140,12 @@ def ingest_message(pages: Any, *, task_id: str, settings: Settings) -> BatchOutc
     """
     claim = claim_of(pages)
     utf8: list[bytes | None] = []
+    packed: list[bytes | None] = []
     if claim is None:
         items = pages if isinstance(pages, list) else [pages]
     else:
         try:
-            items, utf8 = open_claim(settings, claim)
+            items, utf8, packed = open_claim(settings, claim)
         except ClaimSettled:
             log.info("claim_already_ingested", task_id=task_id, claim=claim)
             return BatchOutcome(items=())
@@ -153,7 +154,12 @@ def ingest_message(pages: Any, *, task_id: str, settings: Settings) -> BatchOutc
             log.error("claim_unreadable", task_id=task_id, claim=claim, error=repr(exc))
             items = [{"claim": claim, "error": f"claim unreadable: {exc!r}"[:500]}]
     received = [
-        receive_message(item, fallback_key=f"{task_id}:{index}", utf8=utf8[index] if utf8 else None)
+        receive_message(
+            item,
+            fallback_key=f"{task_id}:{index}",
+            utf8=utf8[index] if utf8 else None,
+            packed=packed[index] if packed else None,
+        )
         for index, item in enumerate(items)
     ]
     with transaction() as session:

@@ -22,11 +22,11 @@ def zstd_compress(body: bytes) -> bytes:
     return zstd.compress(body, level=1)
 
 
-def zstd_decompress(body: bytes) -> bytes:
-    """Inflate a batch; ValueError if it would grow past MAX_INFLATED_BYTES."""
+def zstd_decompress(body: bytes, *, limit: int = MAX_INFLATED_BYTES) -> bytes:
+    """Inflate a batch (or one page); ValueError if it would grow past `limit` bytes."""
     inflater = zstd.ZstdDecompressor()
-    inflated = inflater.decompress(body, max_length=MAX_INFLATED_BYTES)
+    inflated = inflater.decompress(body, max_length=limit)
     if not inflater.eof:
-        msg = f"compressed batch inflates past {MAX_INFLATED_BYTES} bytes"
+        msg = f"compressed data inflates past {limit} bytes"
         raise ValueError(msg)
     return inflated

@@ -59,6 +59,9 @@ class Received:
     # The content as it arrived when it arrived as text: `content` is its UTF-8, so decoding
     # need not read the bytes again (~40 µs for a 170 KB page).
     text: str | None = None
+    # `content` as a zstd frame, when the page travelled so (a claim's large page): the raw page
+    # kept in the database is this frame, which spares the server compressing it again.
+    packed: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +75,14 @@ class Processed:
     classifier_version: str = CLASSIFIER_VERSION
 
 
-def receive(page: RawPage, *, receipt_key: str, utf8: bytes | None = None) -> Received:
+def receive(
+    page: RawPage, *, receipt_key: str, utf8: bytes | None = None, packed: bytes | None = None
+) -> Received:
     """RawPage → Received: the dump's bytes and their hash (no parsing yet).
 
     `utf8`, when given, is what the page's text content was decoded from (a framed claim's
-    bytes): it is taken as the bytes instead of encoding the content again.
+    bytes): it is taken as the bytes instead of encoding the content again. `packed` is those
+    bytes' zstd frame, when the page travelled as one.
     """
     rejection = text = None
     if page.content_encoding == "base64":
@@ -96,18 +102,22 @@ def receive(page: RawPage, *, receipt_key: str, utf8: bytes | None = None) -> Re
         receipt_key=receipt_key,
         rejection=rejection,
         text=text,
+        # A frame is only known to be of the bytes it came with.
+        packed=packed if utf8 is not None and text is not None else None,
     )
 
 
-def receive_message(item: object, *, fallback_key: str, utf8: bytes | None = None) -> Received:
+def receive_message(
+    item: object, *, fallback_key: str, utf8: bytes | None = None, packed: bytes | None = None
+) -> Received:
     """One element of an `ingest.batch` message → Received; one that is not a RawPage is rejected.
 
     The element is kept as its JSON text so the rejection row shows exactly what arrived. `utf8`
-    is passed to `receive`.
+    and `packed` are passed to `receive`.
     """
     try:
         page = RawPage.model_validate(item)
-        return receive(page, receipt_key=page.id or fallback_key, utf8=utf8)
+        return receive(page, receipt_key=page.id or fallback_key, utf8=utf8, packed=packed)
     except ValidationError as exc:
         errors = "; ".join(
             f"{'.'.join(map(str, error['loc'])) or 'message'}: {error['msg']}"

@@ -121,8 +121,8 @@ _INSERT_ARTICLES = _BulkInsert(
 _INSERT_RAW_PAGES = _BulkInsert(
     RawPage.__table__,  # type: ignore[arg-type]
     [
-        "content_hash", "content", "size", "content_type", "url", "source", "fetched_at",
-        "outcome", "reason", "detail", "article_id",
+        "content_hash", "content", "content_codec", "size", "content_type", "url", "source",
+        "fetched_at", "outcome", "reason", "detail", "article_id",
     ],
     conflict="(content_hash)",
     returning=["content_hash", "id", "outcome", "article_id", "reason", "detail"],
@@ -468,9 +468,13 @@ def _insert_raw_pages(
     rows = []
     for content_hash in sorted(results):
         page, result = first_page[content_hash], results[content_hash]
+        # A page that travelled packed is kept so, unless rejected: rejections stay readable in
+        # SQL, and are few.
+        packed = page.packed is not None and not isinstance(result, Rejection)
         row: dict[str, Any] = {
             "content_hash": content_hash,
-            "content": page.content,
+            "content": page.packed if packed else page.content,
+            "content_codec": "zstd" if packed else None,
             "size": page.page.original_size or len(page.content),
             "content_type": page.page.content_type,
             "url": page.page.url,

@@ -1,7 +1,8 @@
 """The tables: raw pages by content hash, articles by dedupe key, and one sighting per receipt.
 
 - `raw_pages`: every distinct dump ever received, keyed by the SHA-256 of its bytes, with its raw
-  content and the outcome of its first processing (stored / duplicate / rejected + reason).
+  content and the outcome of its first processing (stored / duplicate / rejected + reason). A
+  large page that became an article is kept as the zstd frame it travelled in (`content_codec`).
 - `articles`: one row per dedupe key `(headline_key, published_at)`; a page with no timestamp is
   keyed by headline within its source (`undated_source`).
 - `sightings`: one row per dump received (per message, not per distinct content), saying which raw
@@ -34,6 +35,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from worker.packing import zstd_decompress
 
 # Named constraints make migrations reviewable and let the store name its ON CONFLICT target.
 NAMING_CONVENTION = {
@@ -89,6 +92,8 @@ class RawPage(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     content_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    # 'zstd': `content` is a zstd frame of the dump's bytes (see `dump_bytes`); NULL: the bytes.
+    content_codec: Mapped[str | None] = mapped_column(String(20))
     size: Mapped[int] = mapped_column(Integer)  # bytes received, before any cut to the size limit
     content_type: Mapped[str | None] = mapped_column(String(200))
     url: Mapped[str | None] = mapped_column(Text)
@@ -106,7 +111,18 @@ class RawPage(Base):
         CheckConstraint(
             "(outcome = 'rejected') = (reason IS NOT NULL)", name="rejected_has_reason"
         ),
+        CheckConstraint(
+            "content_codec IS NULL OR content_codec = 'zstd'", name="known_content_codec"
+        ),
     )
+
+    def dump_bytes(self) -> bytes:
+        """The dump's bytes as received (as far as the size limit kept them)."""
+        content = bytes(self.content)
+        if self.content_codec == "zstd":
+            # Bounded by what the row says it holds: a frame can inflate a thousandfold.
+            return zstd_decompress(content, limit=self.size)
+        return content
 
 
 class Article(Base):

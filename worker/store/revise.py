@@ -50,7 +50,8 @@ class ReviseReport:
 
 def _received(row: RawPage) -> Received:
     # The wire fields come back from the row; the content is the kept bytes, not re-encoded.
-    truncated = row.size > len(row.content)
+    content = row.dump_bytes()
+    truncated = row.size > len(content)
     page = WireRawPage(
         content="",
         content_type=row.content_type,
@@ -61,7 +62,7 @@ def _received(row: RawPage) -> Received:
     )
     return Received(
         page=page,
-        content=bytes(row.content),
+        content=content,
         content_hash=bytes(row.content_hash),
         receipt_key=f"raw:{row.id}",
     )
