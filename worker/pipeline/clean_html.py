@@ -391,34 +391,23 @@ _BYLINE_SELECTORS = (
 
 @dataclass(slots=True)
 class _Block:
-    """A run of text between block boundaries, with where it sits and how much of it is links."""
+    """A run of text between block boundaries, with where it sits and how much of it is links.
+
+    Built only by `_flush`, which also works out the last three fields.
+    """
 
     text: str
     tag: str
     link_chars: int
     ancestors: tuple[int, ...]
     chrome: tuple[int, ...]
-    in_article_box: bool = False  # inside an element named as the article text ("articleBody")
-    is_hidden: bool = False  # inside an element the page hides (display: none)
-    link_share: float = field(init=False)
+    in_article_box: bool  # inside an element named as the article text ("articleBody")
+    is_hidden: bool  # inside an element the page hides (display: none)
+    link_share: float
     # Long and mostly unlinked: article prose, unless a heading.
-    is_prose: bool = field(init=False)
+    is_prose: bool
     # Prose, or shorter unlinked text that ends like a sentence.
-    is_sentence: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        length = len(self.text)
-        if not self.text.isascii():
-            # A Chinese, Japanese or Korean character carries about what a word does elsewhere.
-            length += _CJK_EXTRA_WEIGHT * len(_CJK.findall(self.text))
-        self.link_share = self.link_chars / max(1, len(self.text))
-        unlinked = self.link_share <= _PROSE_MAX_LINK_SHARE and (
-            self.tag not in _HEADING_TAGS or length >= _HEADING_PROSE_CHARS
-        )
-        self.is_prose = unlinked and length >= _PROSE_MIN_CHARS
-        self.is_sentence = self.is_prose or (
-            unlinked and length >= _SENTENCE_MIN_CHARS and self.text[-1] in _SENTENCE_ENDS
-        )
+    is_sentence: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -1192,7 +1181,8 @@ def _walk(root: LexborNode) -> _Layout:
     """Give the text blocks under a node in document order, and where each block element sits."""
     # The hot loop of the extractor, so state lives in locals. An explicit stack, not recursion:
     # hostile pages nest elements deeper than Python's stack. Each frame is the next child to
-    # visit and what entering its parent pushed (_INLINE, _LINK, a block, a chrome block).
+    # visit (`nodes`) and what entering its parent pushed (`entries`: _INLINE, _LINK, a block, a
+    # chrome block); two lists, so that stepping to the next sibling builds no tuple.
     blocks: list[_Block] = []
     parents: dict[int, int] = {}
     spans: dict[int, tuple[int, int]] = {}
@@ -1205,7 +1195,8 @@ def _walk(root: LexborNode) -> _Layout:
     in_link = 0
     article_boxes = 0
     hidden_boxes = 0
-    frames: list[tuple[LexborNode | None, int]] = [(root.child, _INLINE)]
+    nodes: list[LexborNode | None] = [root.child]
+    entries = [_INLINE]
 
     def flush_text() -> int:
         # The pending text becomes a block of the innermost block element; returns the link-text
@@ -1222,10 +1213,11 @@ def _walk(root: LexborNode) -> _Layout:
         )
         return 0
 
-    while frames:
-        node, entered = frames[-1]
+    while nodes:
+        node = nodes[-1]
         if node is None:
-            frames.pop()
+            nodes.pop()
+            entered = entries.pop()
             if entered == _LINK:
                 in_link -= 1
             elif entered != _INLINE:
@@ -1241,7 +1233,7 @@ def _walk(root: LexborNode) -> _Layout:
                 element_id = ancestors.pop()
                 spans[element_id] = (spans[element_id][0], len(blocks))
             continue
-        frames[-1] = (node.next, entered)
+        nodes[-1] = node.next
         tag = node.tag
         if tag == "-text":
             text = node.text_content or ""
@@ -1278,25 +1270,31 @@ def _walk(root: LexborNode) -> _Layout:
             kind = _chrome_kind(node) if tag in _NAMED_TAGS else _NOT_CHROME
             if kind == _HIDDEN:
                 hidden_boxes += 1
-                frames.append((node.child, _HIDDEN_BLOCK))
+                nodes.append(node.child)
+                entries.append(_HIDDEN_BLOCK)
             elif kind == _ARTICLE_BOX:
                 article_boxes += 1
-                frames.append((node.child, _ARTICLE_BLOCK))
+                nodes.append(node.child)
+                entries.append(_ARTICLE_BLOCK)
             elif kind != _NOT_CHROME or tag in _CHROME_TAGS:
                 if kind == _NOT_CHROME:
                     unnamed_chrome.add(element_id)
                 # Hard chrome goes on the chrome stack negated: never forgiven.
                 chrome.append(-element_id if kind == _HARD_CHROME else element_id)
-                frames.append((node.child, _CHROME_BLOCK))
+                nodes.append(node.child)
+                entries.append(_CHROME_BLOCK)
             else:
-                frames.append((node.child, _BLOCK))
+                nodes.append(node.child)
+                entries.append(_BLOCK)
         elif tag == "a":
             in_link += 1
-            frames.append((node.child, _LINK))
+            nodes.append(node.child)
+            entries.append(_LINK)
         else:
             if tag in ("td", "th"):
                 parts.append(" ")
-            frames.append((node.child, _INLINE))
+            nodes.append(node.child)
+            entries.append(_INLINE)
     if parts:
         flush_text()
     spans[0] = (0, len(blocks))
@@ -1315,20 +1313,35 @@ def _flush(
     is_hidden: bool = False,
 ) -> None:
     """Close the text gathered since the last block boundary into a block (parts are emptied)."""
+    # The block's measures are worked out here, not in a __post_init__, and it is built from
+    # positional arguments: ~85 blocks a page, and both showed in the tree walk's profile.
     raw = "".join(parts)
     parts.clear()
     if raw.isspace():
         return
     text = " ".join(raw.split())
+    length = chars = len(text)
+    if not text.isascii():
+        # A Chinese, Japanese or Korean character carries about what a word does elsewhere.
+        length += _CJK_EXTRA_WEIGHT * len(_CJK.findall(text))
+    link_chars = min(link_chars, chars)
+    link_share = link_chars / max(1, chars)
+    unlinked = link_share <= _PROSE_MAX_LINK_SHARE and (
+        tag not in _HEADING_TAGS or length >= _HEADING_PROSE_CHARS
+    )
+    is_prose = unlinked and length >= _PROSE_MIN_CHARS
     blocks.append(
         _Block(
-            text=text,
-            tag=tag,
-            link_chars=min(link_chars, len(text)),
-            ancestors=tuple(ancestors),
-            chrome=tuple(chrome),
-            in_article_box=in_article_box,
-            is_hidden=is_hidden,
+            text,
+            tag,
+            link_chars,
+            tuple(ancestors),
+            tuple(chrome),
+            in_article_box,
+            is_hidden,
+            link_share,
+            is_prose,
+            is_prose or (unlinked and length >= _SENTENCE_MIN_CHARS and text[-1] in _SENTENCE_ENDS),
         )
     )
 
