@@ -132,6 +132,7 @@ def test_a_framed_batch_gives_back_each_page_as_it_was_sent() -> None:
     # Beside each page, the bytes its content was read from: the worker hashes them as they are.
     unframed, utf8, packed = unframe_batch(framed)
     assert packed == [None] * len(pages)  # small pages travel in the batch's own compression
+    assert framed.startswith(b"NSF1")  # and as the frame workers before packing read
     assert utf8 == [
         page["content"].encode() if isinstance(page.get("content"), str) else None for page in pages
     ]
@@ -153,6 +154,7 @@ def test_a_large_page_travels_as_its_own_zstd_frame() -> None:
     large = {"content": _osaka("the large one"), "source": "t", "id": "large"}
     pages = [{"content": "a small page", "source": "t"}, large, {"source": "no content"}]
     framed = frame_pages([dict(page) for page in pages])
+    assert framed.startswith(b"NSF2")
     assert large["content"].encode()[:2000] not in framed
     unframed, utf8, packed = unframe_batch(framed)
     assert unframed == pages

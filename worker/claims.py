@@ -92,7 +92,8 @@ def put_claim(settings: Settings, pages: list[dict[str, Any]]) -> str:
 # producer what its share of the batch's compression did (+2%), and the worker keeps its frame as
 # the raw page (`Received.packed`), which the server stores as it is. Small pages compress far
 # better together (a 3 KB text dump: 4x the CPU and 1.7x the bytes alone), so they are not packed.
-# A worker that only knows NSF1 refuses an NSF2 claim: upgrade workers before producers.
+# A batch with no page packed is written as NSF1; a worker that only knows NSF1 refuses an NSF2
+# claim as unreadable: upgrade workers before producers.
 _FRAMED = b"NSF2"
 _FRAMED_UNPACKED = b"NSF1"
 _HEADER_SIZE_BYTES = 4
@@ -134,8 +135,12 @@ def frame_pages(pages: list[dict[str, Any]]) -> bytes:
             headers.append(page)  # no text to frame: it stays as it was, for the worker to judge
             sizes.append(-1)
             packed.append(0)
-    header = orjson.dumps({"pages": headers, "sizes": sizes, "packed": packed})
-    return b"".join([_FRAMED, len(header).to_bytes(_HEADER_SIZE_BYTES, "big"), header, *contents])
+    if any(packed):
+        mark, header = _FRAMED, orjson.dumps({"pages": headers, "sizes": sizes, "packed": packed})
+    else:
+        # Nothing packed: the frame workers before packing read too.
+        mark, header = _FRAMED_UNPACKED, orjson.dumps({"pages": headers, "sizes": sizes})
+    return b"".join([mark, len(header).to_bytes(_HEADER_SIZE_BYTES, "big"), header, *contents])
 
 
 def unframe_pages(payload: bytes) -> list[Any]:
