@@ -1420,25 +1420,34 @@ def _containers(blocks: list[_Block], parents: dict[int, int], teasers: set[int]
     while chain[-1] in parents:
         chain.append(parents[chain[-1]])
     position = {element_id: index for index, element_id in enumerate(chain)}
+    # What each block brings is added where the chain first takes it in (its lowest ancestor on
+    # the chain), and summed upwards once: adding it at every level above was a loop per block,
+    # and siblings share their ancestors, so each tuple of them is looked up once.
     value = [0.0] * len(chain)
     prose_blocks = [0] * len(chain)
+    lowest_of: dict[tuple[int, ...], int | None] = {}
     for block in blocks:
-        lowest = next((position[e] for e in reversed(block.ancestors) if e in position), None)
-        if lowest is None:
-            continue
-        is_article = False
         if block.is_hidden:
             continue
-        if block.chrome:
-            gain = -float(len(block.text))
-        elif id(block) in article_prose:
-            gain = float(len(block.text))
-            is_article = True
+        ancestors = block.ancestors
+        if ancestors in lowest_of:
+            lowest = lowest_of[ancestors]
         else:
-            gain = -_LINK_COST * block.link_chars
-        for index in range(lowest, len(chain)):
-            value[index] += gain
-            prose_blocks[index] += is_article
+            lowest = lowest_of[ancestors] = next(
+                (position[e] for e in reversed(ancestors) if e in position), None
+            )
+        if lowest is None:
+            continue
+        if block.chrome:
+            value[lowest] -= float(len(block.text))
+        elif id(block) in article_prose:
+            value[lowest] += float(len(block.text))
+            prose_blocks[lowest] += 1
+        else:
+            value[lowest] -= _LINK_COST * block.link_chars
+    for index in range(1, len(chain)):
+        value[index] += value[index - 1]
+        prose_blocks[index] += prose_blocks[index - 1]
     # Widen only for more of the article: beyond the box's own parent (which may add a standfirst),
     # a step up must bring in two more prose blocks, or as many as the box holds (a two-paragraph
     # post split over two boxes), so one stray paragraph elsewhere on the page (a footer's "about
