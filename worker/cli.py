@@ -141,7 +141,8 @@ def ingest(
                 chars=lambda dump: len(dump.page.content),
             ):
                 received = [
-                    receive(d.page, receipt_key=d.page.id or str(uuid.uuid4())) for d in batch
+                    receive(d.page, receipt_key=d.page.id or str(uuid.uuid4()), utf8=d.utf8)
+                    for d in batch
                 ]
                 processor = None
                 if pipeline is not None:

@@ -32,6 +32,9 @@ class InputDump:
 
     label: str  # the path as the user will recognise it, or "-" for standard input
     page: RawPage
+    # The bytes read, when the page's content is their UTF-8 decoding: `receive` takes them
+    # instead of encoding the text again (~70 µs for a 170 KB page).
+    utf8: bytes | None = None
 
 
 def expand_paths(paths: Iterable[str]) -> list[str]:
@@ -156,11 +159,12 @@ def read_dumps(files: Iterable[str], *, source: str, max_page_bytes: int) -> Ite
             except OSError as exc:  # listed, then gone, a dangling link, a folder's permissions
                 msg = f"cannot read {label!r}: {exc.strerror or exc}"
                 raise UnreadableInput(msg) from exc
+        utf8: bytes | None = content
         try:
             text, encoding = content.decode("utf-8"), "text"
         except UnicodeDecodeError:
             # Bytes that are not UTF-8 travel as base64; the worker decodes them by their charset.
-            text, encoding = base64.b64encode(content).decode("ascii"), "base64"
+            text, encoding, utf8 = base64.b64encode(content).decode("ascii"), "base64", None
         yield InputDump(
             label=label,
             page=RawPage(
@@ -171,4 +175,5 @@ def read_dumps(files: Iterable[str], *, source: str, max_page_bytes: int) -> Ite
                 id=f"{run}-{index}",
                 original_size=original_size,
             ),
+            utf8=utf8,
         )

@@ -14,7 +14,8 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -62,6 +63,26 @@ class Received:
     # `content` as a zstd frame, when the page travelled so (a claim's large page): the raw page
     # kept in the database is this frame, which spares the server compressing it again.
     packed: bytes | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (for `newsingest ingest`'s pool) without the text, which its bytes decode to.
+
+        py-spy on `bench/ingest.py --kind html --jobs 2`: each 170 KB page crossed the pipe twice,
+        as its bytes and as its text, and encoding the text for pickle was the parent's work.
+        """
+        fields = (self.page, self.content, self.content_hash, self.receipt_key, self.rejection)
+        if self.text is None or self.page.content is not self.text:
+            # Arrived as base64, or a stand-in (replay): the page's content is not the text.
+            return (Received, (*fields, self.text, self.packed))
+        blank = self.page.model_copy(update={"content": ""})
+        return (_received_as_utf8, (Received(blank, *fields[1:], None, self.packed),))
+
+
+def _received_as_utf8(received: Received) -> Received:
+    """A Received pickled without its text (see `Received.__reduce__`)."""
+    text = str(received.content, "utf-8")
+    page = received.page.model_copy(update={"content": text})
+    return replace(received, page=page, text=text)
 
 
 @dataclass(frozen=True, slots=True)
