@@ -1,11 +1,14 @@
-"""receive: a RawPage to its bytes and hash, and how a Received crosses to a pool process."""
+"""receive, and how pages and their results cross to and from a pool process (pickle)."""
 
 from __future__ import annotations
 
 import pickle
 
+from conftest import EXAMPLES
+
 from schemas import RawPage
-from worker.pipeline import receive, receive_message
+from worker.pipeline import Processed, process, receive, receive_message
+from worker.pipeline.types import Rejection
 
 PAGE = (
     "<html><body><h1>Café crème</h1><p>"
@@ -34,3 +37,19 @@ def test_pages_whose_content_is_not_their_text_pickle_whole() -> None:
     invalid = receive_message({"content": 5, "source": "t"}, fallback_key="i")
     for received in (base64_page, invalid):
         assert pickle.loads(pickle.dumps(received)) == received  # noqa: S301
+
+
+def test_results_come_back_from_a_pool_process_as_they_were() -> None:
+    seed = (EXAMPLES / "kenya-flood-warning.txt").read_text(encoding="utf-8")
+    pages = [receive(RawPage(content=text, source="t"), receipt_key=text) for text in (seed, " ")]
+    results = [process(page, max_page_bytes=10**7) for page in pages]
+    processed, rejection = results
+    assert isinstance(processed, Processed)
+    assert processed.verdict.evidence
+    assert processed.clean.published is not None
+    assert isinstance(rejection, Rejection)
+    back = pickle.loads(pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL))  # noqa: S301
+    assert back == results
+    assert [type(item) for item in back[0].verdict.evidence] == [
+        type(item) for item in processed.verdict.evidence
+    ]

@@ -27,7 +27,13 @@ from worker.pipeline.clean_text import clean_text
 from worker.pipeline.decode import decode
 from worker.pipeline.headline import headline_key
 from worker.pipeline.sniff import sniff
-from worker.pipeline.types import CleanPage, DecodedPage, RegionVerdict, Rejection
+from worker.pipeline.types import (
+    CleanPage,
+    DecodedPage,
+    RegionVerdict,
+    Rejection,
+    pickle_by_fields,
+)
 
 __all__ = [
     "CLASSIFIER_VERSION",
@@ -94,6 +100,8 @@ class Processed:
     verdict: RegionVerdict
     extractor_version: str = EXTRACTOR_VERSION
     classifier_version: str = CLASSIFIER_VERSION
+
+    __reduce__ = pickle_by_fields
 
 
 def receive(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 ContentKind = Literal["text", "html"]
 Precision = Literal["minute", "day"]
@@ -28,12 +28,24 @@ RejectReason = Literal[
 ]
 
 
+def pickle_by_fields(value: Any) -> tuple[Any, ...]:
+    """`__reduce__` for the frozen dataclasses a pool process hands back: their fields, in order.
+
+    A frozen slotted dataclass pickles through Python-level __getstate__ and __setstate__ per
+    object, and a result is a dozen of them (its place evidence most): 62 -> 35 µs a text page,
+    pickled in the pool and loaded in `newsingest ingest`.
+    """
+    return (type(value), tuple([getattr(value, name) for name in value.__match_args__]))
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """Why a dump did not become an article: a stable reason code and a human-readable detail."""
 
     reason: RejectReason
     detail: str
+
+    __reduce__ = pickle_by_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +56,8 @@ class PublishedAt:
     precision: Precision
     source: DateSource
     utc_offset_minutes: int | None = None  # the offset the page stated; None when it named no zone
+
+    __reduce__ = pickle_by_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +88,8 @@ class CleanPage:
     section_labels: tuple[str, ...] = ()
     language: str | None = None
 
+    __reduce__ = pickle_by_fields
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
@@ -85,6 +101,8 @@ class Evidence:
     where: EvidenceWhere
     weight: float
 
+    __reduce__ = pickle_by_fields
+
 
 @dataclass(frozen=True, slots=True)
 class RegionVerdict:
@@ -94,3 +112,5 @@ class RegionVerdict:
     confidence: float  # in [0, 1]
     scores: Mapping[str, float] = field(default_factory=dict)
     evidence: tuple[Evidence, ...] = ()
+
+    __reduce__ = pickle_by_fields
