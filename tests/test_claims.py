@@ -255,6 +255,30 @@ def test_a_claim_whose_frame_is_corrupt_is_a_rejection(
     assert "does not describe its contents" in content
 
 
+@pytest.mark.parametrize("where", ["packed page", "batch", "batch's magic"])
+def test_a_claim_whose_compressed_bytes_are_corrupt_is_a_rejection(
+    settings: Settings, db: str, broker: redis.Redis, where: str
+) -> None:
+    # One flipped byte: inside a packed page's frame, inside the batch's frame, or in its magic.
+    content = _osaka("corrupt") if where == "packed page" else "a small page " * 500
+    framed = bytearray(frame_pages([{"content": content, "source": "t"}]))
+    if where == "packed page":
+        framed[-200] ^= 0xFF
+    payload = bytearray(zstd_compress(bytes(framed)))
+    if where == "batch":
+        payload[-40] ^= 0xFF
+    elif where == "batch's magic":
+        payload[0] ^= 0xFF
+    key = f"{CLAIM_PREFIX}{settings.queue}:{uuid.uuid4().hex}"
+    broker.set(key, bytes(payload))
+    ingest_message({"claim": key, "pages": 1}, task_id="task-zstd", settings=settings)
+    # Never stored as a changed page: one rejection holding the message.
+    ((reason, detail),) = query(db, "SELECT reason, convert_from(content, 'UTF8') FROM raw_pages")
+    assert reason == "invalid_message"
+    assert key in detail
+    assert "claim unreadable" in detail
+
+
 def test_a_lost_claim_is_a_rejection_holding_the_message(
     settings: Settings, db: str, broker: redis.Redis
 ) -> None:
