@@ -214,6 +214,15 @@ def test_a_packed_page_is_kept_packed_unless_rejected(
         ids = list_article_ids(session=session)
         report = reprocess_articles(session=session, ids=ids, settings=settings)
     assert (report.examined, report.unchanged) == (1, 1)
+    # A kept frame that no longer inflates to what it held is reported, and the article stays.
+    query(
+        db,
+        "UPDATE raw_pages SET content = overlay(content PLACING '\\xff'::bytea FROM 200) "
+        "WHERE content_codec = 'zstd' RETURNING id",
+    )
+    with transaction() as session:
+        report = reprocess_articles(session=session, ids=ids, settings=settings)
+    assert (report.examined, report.rejected, report.updated) == (1, 1, 0)
 
 
 def test_a_framed_batch_whose_content_is_not_utf8_is_refused() -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import case, delete, literal, select, update
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,8 @@ from worker.store.batch import (
     upsert_articles,
 )
 from worker.store.models import Article, Match, Outcome, RawPage, Sighting
+
+log = structlog.get_logger(__name__)
 
 # Columns that reprocessing never rewrites: identity, history and counters.
 _KEPT = {"id", "story_id", "first_seen_at", "last_seen_at", "seen_count"}
@@ -151,7 +154,14 @@ def reprocess_articles(*, session: Session, ids: Sequence[int], settings: Settin
     ).all()
     for article, raw in pairs:
         report.examined += 1
-        received = _received(raw)
+        try:
+            received = _received(raw)
+        except ValueError as exc:
+            # A packed page whose frame no longer inflates (its checksum fails): the article
+            # stays as it is, and the run goes on.
+            log.error("raw_page_unreadable", raw_page_id=raw.id, error=str(exc))
+            report.rejected += 1
+            continue
         result = process(received, max_page_bytes=settings.max_page_bytes)
         if isinstance(result, Rejection):
             # A page that passed once and fails now points at a regression: keep the article
