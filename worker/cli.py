@@ -93,6 +93,7 @@ def ingest(
     """Clean, classify and store dumps in-process (no broker needed), then print a summary."""
     import multiprocessing  # noqa: PLC0415 - keeps `--help` fast
     from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+    from multiprocessing.context import BaseContext  # noqa: PLC0415
 
     from worker.ingest import PoolPipeline, ProcessPages, ingest_batch  # noqa: PLC0415
     from worker.pipeline import Received, receive  # noqa: PLC0415
@@ -126,8 +127,15 @@ def ingest(
     with contextlib.ExitStack() as stack, progress_bar() as progress:
         pipeline = None
         if jobs > 1:
-            # Spawned, not forked: the parent holds database connections a fork would share.
-            pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+            # Not forked from this process: it holds database connections a fork would share.
+            # Forked from a fork server that imported the pipeline and built its gazetteer once
+            # (worker/pipeline/warm.py): spawned, each process cost ~0.95 s of CPU to start.
+            context: BaseContext = multiprocessing.get_context("spawn")
+            if "forkserver" in multiprocessing.get_all_start_methods():
+                server = multiprocessing.get_context("forkserver")
+                server.set_forkserver_preload(["worker.cli", "worker.pipeline.warm"])
+                context = server
+            pool = ProcessPoolExecutor(jobs, mp_context=context)
             stack.enter_context(pool)
             pipeline = PoolPipeline(pool, jobs=jobs, max_page_bytes=settings.max_page_bytes)
         task = progress.add_task("ingesting", total=len(labels))
