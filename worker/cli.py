@@ -93,7 +93,6 @@ def ingest(
     """Clean, classify and store dumps in-process (no broker needed), then print a summary."""
     import multiprocessing  # noqa: PLC0415 - keeps `--help` fast
     from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
-    from multiprocessing.context import BaseContext  # noqa: PLC0415
 
     from worker.ingest import PoolPipeline, ProcessPages, ingest_batch  # noqa: PLC0415
     from worker.pipeline import Received, receive  # noqa: PLC0415
@@ -130,11 +129,10 @@ def ingest(
             # Not forked from this process: it holds database connections a fork would share.
             # Forked from a fork server that imported the pipeline and built its gazetteer once
             # (worker/pipeline/warm.py): spawned, each process cost ~0.95 s of CPU to start.
-            context: BaseContext = multiprocessing.get_context("spawn")
-            if "forkserver" in multiprocessing.get_all_start_methods():
-                server = multiprocessing.get_context("forkserver")
-                server.set_forkserver_preload(["worker.cli", "worker.pipeline.warm"])
-                context = server
+            forkserver = "forkserver" in multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("forkserver" if forkserver else "spawn")
+            if forkserver:
+                context.set_forkserver_preload(["worker.cli", "worker.pipeline.warm"])
             pool = ProcessPoolExecutor(jobs, mp_context=context)
             stack.enter_context(pool)
             pipeline = PoolPipeline(pool, jobs=jobs, max_page_bytes=settings.max_page_bytes)

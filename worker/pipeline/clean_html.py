@@ -1270,31 +1270,30 @@ def _walk(root: LexborNode) -> _Layout:
             kind = _chrome_kind(node) if tag in _NAMED_TAGS else _NOT_CHROME
             if kind == _HIDDEN:
                 hidden_boxes += 1
-                nodes.append(node.child)
-                entries.append(_HIDDEN_BLOCK)
+                entry = _HIDDEN_BLOCK
             elif kind == _ARTICLE_BOX:
                 article_boxes += 1
-                nodes.append(node.child)
-                entries.append(_ARTICLE_BLOCK)
+                entry = _ARTICLE_BLOCK
             elif kind != _NOT_CHROME or tag in _CHROME_TAGS:
                 if kind == _NOT_CHROME:
                     unnamed_chrome.add(element_id)
                 # Hard chrome goes on the chrome stack negated: never forgiven.
                 chrome.append(-element_id if kind == _HARD_CHROME else element_id)
-                nodes.append(node.child)
-                entries.append(_CHROME_BLOCK)
+                entry = _CHROME_BLOCK
             else:
-                nodes.append(node.child)
-                entries.append(_BLOCK)
-        elif tag == "a":
-            in_link += 1
+                entry = _BLOCK
             nodes.append(node.child)
-            entries.append(_LINK)
+            entries.append(entry)
         else:
-            if tag in ("td", "th"):
-                parts.append(" ")
+            if tag == "a":
+                in_link += 1
+                entry = _LINK
+            else:
+                if tag in ("td", "th"):
+                    parts.append(" ")
+                entry = _INLINE
             nodes.append(node.child)
-            entries.append(_INLINE)
+            entries.append(entry)
     if parts:
         flush_text()
     spans[0] = (0, len(blocks))
