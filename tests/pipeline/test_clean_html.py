@@ -231,6 +231,21 @@ def _article(page: str) -> CleanPage:
     return result
 
 
+def test_custom_elements_are_inline_text_and_comments_are_not_text() -> None:
+    # The walk tells elements apart by lexbor's tag ids; a custom element has none of the known
+    # ones, so its text is read inline, and a comment is never text.
+    story = "The council voted to reopen the harbour after the winter storms had passed. " * 3
+    page = (
+        "<html><head><title>Harbour reopens</title></head><body><article><h1>Harbour reopens</h1>"
+        f"<p>{story}<news-quote>Fishing boats sail again.</news-quote><!-- ad slot -->"
+        " Said the mayor.</p>"
+        f"<p>{story}</p></article><nav-bar><a href='/'>Home</a></nav-bar></body></html>"
+    )
+    body = _article(page).body
+    assert body[0].endswith("passed. Fishing boats sail again. Said the mayor.")
+    assert not any("ad slot" in paragraph or "Home" in paragraph for paragraph in body)
+
+
 def _day_and_source(page: bytes, *, url: str | None) -> tuple[str, str]:
     """The UTC day and the source of the date clean_html finds on a page it keeps."""
     result = _clean(page, url=url, fetched_at=None)
