@@ -7,6 +7,10 @@ the producer API and waits for the last sighting. Prints one JSON line:
     .venv/bin/python bench/e2e.py --kind text --n 20000 --workers 2 --batch-size 500
     .venv/bin/python bench/e2e.py --kind html --n 2000 --workers 2    # batches stop at 4 MiB
     .venv/bin/python bench/e2e.py --kind text --n 20000 --inprocess      # no broker, one process
+    .venv/bin/python bench/e2e.py --kind text --standin-cleaner --no-search-index  # ceilings
+
+`--standin-cleaner` and `--no-search-index` price two stages by taking them out with everything
+else real: the cleaners (bench/standin.py) and full-text search (no vector trigger, no index).
 
 Servers: PostgreSQL at NEWSINGEST_BENCH_POSTGRES_URL (default postgres on 127.0.0.1:5432) and Redis
 at NEWSINGEST_BENCH_REDIS_URL (default redis://127.0.0.1:6379/0), started beforehand (as .ci/run
@@ -234,13 +238,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     os.environ.update({k: v for k, v in env.items() if k.startswith("NEWSINGEST_")})
     get_settings.cache_clear()
     upgrade_database(db_url)
+    if args.no_search_index:
+        # Prices full-text search: the trigger that builds each article's vector and its index.
+        with psycopg.connect(db_url, autocommit=True) as connection:
+            connection.execute("DROP TRIGGER articles_index_search_on_write ON articles")
+            connection.execute("DROP INDEX ix_articles_search_vector")
     logs = Path(tempfile.mkdtemp(prefix="newsingest-bench-"))
     workers: list[subprocess.Popen[bytes]] = []
     figures: dict[str, Any] = {
         "kind": args.kind, "n": len(pages), "workers": 0 if args.inprocess else args.workers,
         "batch_size": args.batch_size, "mode": "inprocess" if args.inprocess else "queue",
         "pool": None if args.inprocess else args.pool,
-        "cores": os.cpu_count(),
+        "cores": os.cpu_count(), "standin_cleaner": args.standin_cleaner,
+        "search_index": not args.no_search_index,
     }  # fmt: skip
     try:
         client = redis.Redis.from_url(REDIS_URL)
@@ -249,6 +259,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             from worker.ingest import ingest_batch
             from worker.pipeline import receive
 
+            if args.standin_cleaner:
+                from standin import install
+
+                install()
             pg0, t0, c0 = _postgres_cpu(), time.perf_counter(), time.process_time()
             settings = get_settings()
             for start in range(0, len(pages), args.batch_size):
@@ -259,12 +273,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             elapsed = time.perf_counter() - t0
             cpu = {"ingest_process": time.process_time() - c0, "postgres": _postgres_cpu() - pg0}
         else:
+            command = (
+                [sys.executable, str(Path(__file__).with_name("standin.py"))]
+                if args.standin_cleaner
+                else [NEWSINGEST]
+            )
             for index in range(args.workers if args.separate else 1):
                 log = (logs / f"worker-{index}.log").open("wb")
                 concurrency = 1 if args.separate else args.workers
                 workers.append(
                     subprocess.Popen(
-                        [NEWSINGEST, "worker", f"--concurrency={concurrency}",
+                        [*command, "worker", f"--concurrency={concurrency}",
                          f"--pool={args.pool}", f"--hostname=bench{index}-{queue}@%h",
                          "--without-gossip",
                          "--without-mingle", "--without-heartbeat"],
@@ -386,6 +405,16 @@ def main() -> None:
     )
     parser.add_argument(
         "--inprocess", action="store_true", help="no broker: ingest in this process"
+    )
+    parser.add_argument(
+        "--standin-cleaner",
+        action="store_true",
+        help="price the cleaners: workers clean with bench/standin.py's stand-ins",
+    )
+    parser.add_argument(
+        "--no-search-index",
+        action="store_true",
+        help="price full-text search: no search vector trigger or index in the scratch database",
     )
     parser.add_argument("--timeout", type=float, default=1800)
     print_figures(run, parser.parse_args())
