@@ -134,8 +134,16 @@ _INLINE, _LINK, _BLOCK, _CHROME_BLOCK, _ARTICLE_BLOCK, _HIDDEN_BLOCK = range(6)
 # instructions a node fell to 1,926). The ids are lexbor's own, so they are read from it, not
 # written here; a custom element's id is not among them, so it is walked as an inline element, as
 # it was by name.
-_TAG_NAMES = {create_tag(name).tag_id: name for name in _BLOCK_TAGS | _OPAQUE_CHROME_TAGS}
-_TAG_ID = {name: tag_id for tag_id, name in _TAG_NAMES.items()}
+_TAG_ID = {
+    name: create_tag(name).tag_id
+    for name in _BLOCK_TAGS | _OPAQUE_CHROME_TAGS | {"a", "br", "td", "th"}
+}
+_TAG_NAMES = {tag_id: name for name, tag_id in _TAG_ID.items()}
+
+
+def _ids(names: frozenset[str]) -> frozenset[int]:
+    """lexbor's tag ids of these element names."""
+    return frozenset(_TAG_ID[name] for name in names)
 
 
 def _text_and_comment_ids() -> tuple[int, int]:
@@ -147,13 +155,12 @@ def _text_and_comment_ids() -> tuple[int, int]:
 
 
 _TEXT_ID, _COMMENT_ID = _text_and_comment_ids()
-_BLOCK_IDS = frozenset(_TAG_ID[name] for name in _BLOCK_TAGS)
-_NAMED_IDS = frozenset(_TAG_ID[name] for name in _NAMED_TAGS)
-_CHROME_IDS = frozenset(_TAG_ID[name] for name in _CHROME_TAGS)
-_OPAQUE_CHROME_IDS = frozenset(_TAG_ID[name] for name in _OPAQUE_CHROME_TAGS)
-_HEADER_ID = _TAG_ID["header"]
-_BR_ID, _A_ID = create_tag("br").tag_id, create_tag("a").tag_id
-_CELL_IDS = frozenset({create_tag("td").tag_id, create_tag("th").tag_id})
+_BLOCK_IDS = _ids(_BLOCK_TAGS)
+_NAMED_IDS = _ids(_NAMED_TAGS)
+_CHROME_IDS = _ids(_CHROME_TAGS)
+_OPAQUE_CHROME_IDS = _ids(_OPAQUE_CHROME_TAGS)
+_CELL_IDS = _ids(frozenset({"td", "th"}))
+_HEADER_ID, _BR_ID, _A_ID = _TAG_ID["header"], _TAG_ID["br"], _TAG_ID["a"]
 # Block elements that hold their text themselves rather than being a paragraph of a container.
 _HOLDER_TAGS = frozenset({"div", "section", "article", "main", "body", "td", "form", "center"})
 # Words in a class or id that mark page chrome. Matched against whole words of the attribute
