@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -20,6 +20,26 @@ def _within_content_limit(value: str) -> str:
     # the content for its hash, and rejects the page.
     if len(value) > MAX_CONTENT_CHARS:
         msg = f"content is {len(value):,} characters; at most {MAX_CONTENT_CHARS:,} are accepted"
+        raise ValueError(msg)
+    return value
+
+
+# News archives go back centuries, and a producer's clock may run a little fast; a value outside
+# these bounds is a mistake, and one past year 9999 in UTC (9999-12-31T23:59-14:00) or before
+# year 1 could be stored but never read back by a driver.
+EARLIEST_FETCHED_AT = datetime(1800, 1, 1, tzinfo=UTC)
+FETCHED_AT_SLACK = timedelta(days=2)
+
+
+def _plausible_fetch_time(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST_FETCHED_AT <= utc <= datetime.now(UTC) + FETCHED_AT_SLACK:
+        msg = "fetched_at must lie between 1800-01-01 and two days from now (UTC)"
         raise ValueError(msg)
     return value
 
@@ -59,10 +79,11 @@ class RawPage(BaseModel):
         max_length=200,
         description="Who sent it: a crawl source name, a feed, a script.",
     )
-    fetched_at: AwareDatetime | None = Field(
+    fetched_at: Annotated[AwareDatetime | None, AfterValidator(_plausible_fetch_time)] = Field(
         default=None,
-        description="When the producer fetched the page (timezone-aware). Relative dates on the "
-        "page ('2 hrs ago') resolve against it; it is never used as the publication time.",
+        description="When the producer fetched the page (timezone-aware, from 1800-01-01 to two "
+        "days after the worker's clock). Relative dates on the page ('2 hrs ago') resolve against "
+        "it; it is never used as the publication time.",
     )
     id: str | None = Field(
         default=None,

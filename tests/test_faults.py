@@ -8,6 +8,7 @@ batch, after its first statements and before its commit, for as long as the test
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import shutil
 import signal
@@ -337,3 +338,105 @@ def test_a_redis_restart_is_reported_to_the_producer_and_survived_by_workers(
     wait_for(lambda: _count(db, "SELECT count(*) FROM articles") == 3, what="work after restart")
     assert worker.poll() is None
     _assert_books(db, received=4, articles=3)
+
+
+# An undated text dump (its dedupe key is headline and source), as a test_poison case.
+_UNDATED = """River ferry service returns after winter repairs
+
+The ferry that links the two halves of the valley town carried its first passengers of the year \
+on Monday morning, after a winter spent in the boatyard having its engine and hull repaired.
+
+Regular passengers said the crossing had been missed. Many had driven an extra forty minutes each \
+day to reach the bridge upstream while the boat was out of service.
+"""
+
+
+def _books_balance(env: dict[str, str]) -> None:
+    books = run_cli("stats", env=env)
+    assert books.returncode == 0, books.stdout + books.stderr
+
+
+def test_concurrent_copies_of_one_content_from_two_sources_make_one_article(
+    service_env: dict[str, str], start_worker: StartWorker, db: str, tmp_path: Path
+) -> None:
+    dump = tmp_path / "ferry.txt"
+    dump.write_text(_UNDATED, encoding="utf-8")
+    # The test holds the content's raw-page row (uncommitted), so both batches make their
+    # articles and then wait at the raw page, side by side: the race, made certain.
+    holder = psycopg.connect(db)
+    holder.execute(
+        "INSERT INTO raw_pages (content_hash, content, size, source, outcome, reason) "
+        "VALUES (%s, '', 0, 'test', 'rejected', 'empty')",
+        (hashlib.sha256(dump.read_bytes()).digest(),),
+    )
+    try:
+        for source in ("wire-a", "wire-b"):
+            _enqueue_from(service_env, source, dump)
+        start_worker()
+        start_worker()
+        wait_for(lambda: len(_waiting_on_rows(db)) == 2, what="both batches at the raw page")
+    finally:
+        holder.rollback()
+        holder.close()
+    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 2, what="both receipts")
+    assert _count(db, "SELECT count(*) FROM raw_pages") == 1
+    assert _count(db, "SELECT count(*) FROM articles") == 1
+    assert sorted(query(db, "SELECT outcome::text, match::text FROM sightings")) == [
+        ("duplicate", "same_content"),
+        ("stored", "new"),
+    ]
+    _assert_books(db, received=2, articles=1)
+    _books_balance(service_env)
+
+
+def _enqueue_from(env: dict[str, str], source: str, *paths: Path) -> None:
+    result = run_cli("enqueue", "--source", source, *map(str, paths), env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def _waiting_on_rows(db: str) -> list[int]:
+    """The backends of this database waiting for another transaction (a row or key lock)."""
+    rows = query(
+        db,
+        "SELECT pid FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted "
+        "AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())",
+    )
+    return [pid for (pid,) in rows]
+
+
+def test_a_chaos_run_of_hostile_and_racing_batches_under_kills_balances_its_books(
+    service_env: dict[str, str], start_worker: StartWorker, db: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    for i in range(40):
+        text = _UNDATED.replace("River ferry", f"Ferry {i}")
+        if i % 10 == 0:  # a NUL past the binary sniff, in a few
+            text += "\n" + "".join(f"Note {n} on the crossing. " for n in range(800)) + "\x00\n"
+        (folder / f"{i:02}.txt").write_text(text, encoding="utf-8")
+    workers = [start_worker(), start_worker()]
+    sent = 0
+    for round_ in range(3):
+        # The same bytes from two sources at once, in small batches that interleave.
+        for source in ("wire-a", "wire-b"):
+            result = run_cli("enqueue", "--source", source, "--batch-size", "7", str(folder),
+                             env=service_env)  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            sent += 40
+        # Kill one worker's pool process mid-work; its batch is redelivered to the other.
+        time.sleep(0.5 + round_)
+        for child in psutil.Process(workers[round_ % 2].pid).children():
+            os.kill(child.pid, signal.SIGKILL)
+    wait_for(
+        lambda: _count(db, "SELECT count(*) FROM sightings") == sent,
+        timeout=240,
+        what=f"{sent} receipts",
+    )
+    # Each content made one article, whichever source's copy came first.
+    assert _count(db, "SELECT count(*) FROM raw_pages") == 40
+    assert _count(db, "SELECT count(*) FROM articles") == 40
+    assert _count(db, "SELECT count(*) FROM articles a WHERE NOT EXISTS "
+                      "(SELECT 1 FROM sightings s WHERE s.article_id = a.id)") == 0  # fmt: skip
+    _assert_books(db, received=sent, articles=40)
+    _books_balance(service_env)
+    assert all(worker.poll() is None for worker in workers)

@@ -26,13 +26,45 @@ def _json_dumps(body: Any) -> bytes:
 
 
 def _json_loads(body: str | bytes) -> Any:
+    # Runs in the worker's main process when a message arrives: what it refuses (ValueError) is
+    # recorded unread by the consumer (worker/tasks.py) and never reaches a pool process.
+    if len(body) > settings.max_message_bytes:
+        msg = f"the message is {len(body):,} bytes; at most {settings.max_message_bytes:,} are read"
+        raise ValueError(msg)
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError:
         # orjson refuses JSON that escapes half a surrogate pair ("\ud800", which JavaScript's
         # JSON.stringify writes for a broken string); Celery would drop such a message unread.
         # The standard library reads it, and the page that holds it is rejected on its own.
-        return json.loads(body)
+        value = json.loads(body)
+    check_message_shape(value, max_items=settings.max_message_pages)
+    return value
+
+
+# A task message is [args, kwargs, options] around a list of flat page objects: a handful of levels.
+_MAX_MESSAGE_DEPTH = 32
+
+
+def check_message_shape(value: Any, *, max_items: int) -> None:
+    """ValueError if a decoded message nests deeper than any page batch does, or holds a list or
+    object of more than `max_items` items.
+
+    Why: the worker's main process hands the decoded message to a pool process by pickling it,
+    and an array nested ~900 deep (which JSON parsers accept) overflows pickle's recursion: the
+    pool dies, the message goes back to the queue, and kills the next worker too.
+    """
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > _MAX_MESSAGE_DEPTH:
+            msg = f"the message nests deeper than {_MAX_MESSAGE_DEPTH} levels"
+            raise ValueError(msg)
+        items = node.values() if isinstance(node, dict) else node
+        if len(items) > max_items:
+            msg = f"the message holds a list of {len(items):,} items; at most {max_items:,} read"
+            raise ValueError(msg)
+        stack.extend((item, depth + 1) for item in items if isinstance(item, dict | list))
 
 
 # Same wire format (application/json, UTF-8), faster codec: stdlib json spent ~17 ms encoding a

@@ -39,7 +39,7 @@ from worker.packing import MAX_INFLATED_BYTES, zstd_compress, zstd_decompress
 # A claim's key names its queue, so deployments sharing one Redis never count each other's claims
 # as orphans: newsingest:claim:<queue>:<32 hex digits>.
 CLAIM_PREFIX = "newsingest:claim:"
-_CLAIM_KEY = re.compile(r"newsingest:claim:.{1,200}:[0-9a-f]{32}", re.DOTALL)
+_CLAIM_ID = re.compile(r"[0-9a-f]{32}")
 _CLAIM_KEY_BYTES = re.compile(rb"newsingest:claim:[^\x00-\x20\"]{1,200}?:[0-9a-f]{32}")
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 # Where kombu's Redis transport keeps the messages workers hold but have not acknowledged, and the
@@ -215,12 +215,20 @@ def drop_claim(settings: Settings, key: str) -> None:
     _client(settings).delete(key)
 
 
-def claim_of(message: Any) -> str | None:
-    """The claim key a message's argument names (`{"claim": key, "pages": n}`), else None."""
+def claim_of(message: Any, *, queue: str) -> str | None:
+    """The claim key a message's argument names (`{"claim": key, "pages": n}`), else None.
+
+    Only a claim of `queue`, the queue the message came on: a message must not make the worker
+    read any key it names, nor ingest (and settle) a batch another deployment's queue owns.
+    """
     if isinstance(message, dict) and set(message) <= {"claim", "pages"}:
         key = message.get("claim")
-        # Only our own keys: a message must not make the worker read any key it names.
-        if isinstance(key, str) and _CLAIM_KEY.fullmatch(key):
+        own = f"{CLAIM_PREFIX}{queue}:"
+        if (
+            isinstance(key, str)
+            and key.startswith(own)
+            and _CLAIM_ID.fullmatch(key, len(own)) is not None
+        ):
             return key
     return None
 
@@ -233,9 +241,18 @@ class ClaimMissing(Exception):
     """The claim is gone without being settled: Redis lost it."""
 
 
+class ClaimRefused(ValueError):
+    """The claim is corrupt or over a limit; `payload` holds its bytes as Redis kept them."""
+
+    def __init__(self, message: str, *, payload: bytes) -> None:
+        """Why it was refused, and what it held."""
+        super().__init__(message)
+        self.payload = payload
+
+
 def open_claim(settings: Settings, key: str) -> Unframed:
     """The pages a claim holds, with their contents' bytes (see `unframe_batch`); raises
-    ClaimSettled or ClaimMissing, or ValueError if corrupt."""
+    ClaimSettled or ClaimMissing, or ClaimRefused if corrupt or past the settings' limits."""
     payload = _client(settings).get(key)
     if payload is None:
         raise ClaimMissing(key)
@@ -246,10 +263,16 @@ def open_claim(settings: Settings, key: str) -> Unframed:
         raise ValueError(msg)
     # Bounded: a zstd frame can inflate a thousandfold.
     try:
-        return unframe_batch(zstd_decompress(payload))
+        batch = unframe_batch(zstd_decompress(payload, limit=settings.max_message_bytes))
+        if len(batch.pages) > settings.max_message_pages:
+            msg = (
+                f"it holds {len(batch.pages):,} pages; at most {settings.max_message_pages:,} "
+                "are read from one claim"
+            )
+            raise ValueError(msg)
     except ValueError as exc:
-        msg = f"claim {key}: {exc}"
-        raise ValueError(msg) from exc
+        raise ClaimRefused(f"claim {key}: {exc}", payload=payload) from exc
+    return batch
 
 
 def settle_claim(settings: Settings, key: str) -> None:

@@ -94,7 +94,7 @@ def ingest(
     import multiprocessing  # noqa: PLC0415 - keeps `--help` fast
     from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
-    from worker.ingest import PoolPipeline, ProcessPages, ingest_batch  # noqa: PLC0415
+    from worker.ingest import PoolPipeline, ProcessPages, store_pages  # noqa: PLC0415
     from worker.pipeline import Received, receive  # noqa: PLC0415
     from worker.store import Outcome, find_known_content, transaction  # noqa: PLC0415
 
@@ -111,10 +111,7 @@ def ingest(
     def store(
         batch: list[InputDump], pages: list[Received], processor: ProcessPages | None
     ) -> None:
-        with transaction() as session:
-            outcome = ingest_batch(
-                session=session, pages=pages, settings=settings, processor=processor
-            )
+        outcome = store_pages(pages=pages, settings=settings, processor=processor)
         for dump, item in zip(batch, outcome.items, strict=True):
             counts[item.outcome.value if item.outcome else "already_recorded"] += 1
             if item.outcome is Outcome.STORED and item.region:
@@ -243,7 +240,9 @@ def worker(ctx: typer.Context) -> None:
         raise ConfigError("NEWSINGEST_BROKER_URL is not set: a worker needs a broker")
     chosen = any(arg in ("-Q", "--queues") or arg.startswith("--queues=") for arg in ctx.args)
     queues = [] if chosen else ["--queues", f"{settings.queue},{settings.crawl_queue}"]
-    celery_app.worker_main(["worker", *queues, *ctx.args])
+    # Celery's own command exits 0 after an "Unrecoverable error"; its exit code, passed on,
+    # lets a supervisor that restarts failed workers restart this one.
+    raise typer.Exit(celery_app.start(["worker", *queues, *ctx.args]) or 0)
 
 
 @app.command(
@@ -255,7 +254,7 @@ def beat(ctx: typer.Context) -> None:
 
     if get_settings().broker_url is None:
         raise ConfigError("NEWSINGEST_BROKER_URL is not set: beat needs a broker")
-    celery_app.start(["beat", *ctx.args])
+    raise typer.Exit(celery_app.start(["beat", *ctx.args]) or 0)
 
 
 @app.command()

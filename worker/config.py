@@ -46,6 +46,18 @@ class Settings(BaseSettings):
     max_page_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1024, description="Largest dump accepted, in bytes."
     )
+    # A batch of 500 text dumps is ~2 MB and of 20 HTML pages ~4 MB; a claim inflates to at most
+    # 64 MiB anyway (worker/packing.py). A message past either limit is refused unread, and kept
+    # as a rejection, before the worker decodes it or hands it to a pool process.
+    max_message_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024 * 1024,
+        le=64 * 1024 * 1024,
+        description="Largest queue message or claim accepted, in bytes once inflated.",
+    )
+    max_message_pages: int = Field(
+        default=10_000, ge=1, description="Most pages one queue message or claim may hold."
+    )
     story_window_hours: float = Field(
         default=7 * 24,
         gt=0,

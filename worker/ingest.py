@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import functools
+import hashlib
+import itertools
 import time
 from collections.abc import Callable, Sequence, Set
 from concurrent.futures import Executor
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from worker.claims import ClaimMissing, ClaimSettled, claim_of, open_claim, settle_claim
+from worker.claims import (
+    ClaimMissing,
+    ClaimRefused,
+    ClaimSettled,
+    claim_of,
+    open_claim,
+    settle_claim,
+)
 from worker.config import Settings
 from worker.pipeline import (
     Processed,
@@ -23,9 +38,35 @@ from worker.pipeline import (
     receive_message,
 )
 from worker.pipeline.types import Rejection
-from worker.store import BatchOutcome, Outcome, find_known_content, transaction, upsert_batch
+from worker.store import (
+    BatchOutcome,
+    ContentRaced,
+    Outcome,
+    find_known_content,
+    transaction,
+    upsert_batch,
+)
 
 log = structlog.get_logger(__name__)
+
+# A database that is down, restarting, or killed our connection, or a deadlock: the transaction
+# rolled back whole, so running the batch again later is always safe. So is a Redis that failed
+# to hand over a claim or to settle it after the commit (the receipts make the rerun a no-op), and
+# a batch that kept meeting concurrent copies of its contents. (The batch insert runs on psycopg's
+# own cursor, whose errors SQLAlchemy does not wrap.)
+TRANSIENT = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ContentRaced,
+)
+# Runs of a batch that met concurrent copies of its contents before it counts as transient.
+_RACE_ATTEMPTS = 5
+# Receipt keys are at most 240 characters (sightings.receipt_key): a task id makes their stem.
+_LONGEST_TASK_ID = 200
 
 
 # Processes distinct pages, in order, and says what CPU that took elsewhere (`process_pages`).
@@ -131,6 +172,89 @@ def ingest_batch(
     return outcome
 
 
+def store_pages(
+    *, pages: Sequence[Received], settings: Settings, processor: ProcessPages | None = None
+) -> BatchOutcome:
+    """Ingest a batch in its own transaction; what a task and `newsingest ingest` call.
+
+    Each distinct content is processed once, however often the batch is run: a batch that met a
+    concurrent copy of one of its contents (`ContentRaced`) is rolled back and run again, and a
+    batch the store refuses for a reason that is not transient (a bug, a value PostgreSQL cannot
+    hold) is split in halves until the page at fault is found; that page is recorded as an
+    `unstorable` rejection keeping its raw content, and the rest is stored. Transient errors
+    (`TRANSIENT`) are raised for the caller to retry.
+    """
+    results: dict[bytes, Processed | Rejection] = {}
+
+    def remembered(distinct: list[Received]) -> tuple[list[Processed | Rejection], StageClock]:
+        todo = [page for page in distinct if page.content_hash not in results]
+        clock = StageClock()
+        if todo:
+            if processor is None:
+                done: list[Processed | Rejection] = [
+                    process(page, max_page_bytes=settings.max_page_bytes, clock=clock)
+                    for page in todo
+                ]
+            else:
+                done, clock = processor(todo)
+            results.update(zip((page.content_hash for page in todo), done, strict=True))
+        return [results[page.content_hash] for page in distinct], clock
+
+    def run(part: Sequence[Received]) -> BatchOutcome:
+        for attempt in itertools.count(1):
+            try:
+                with transaction() as session:
+                    return ingest_batch(
+                        session=session, pages=part, settings=settings, processor=remembered
+                    )
+            except ContentRaced as exc:
+                if attempt >= _RACE_ATTEMPTS:
+                    raise
+                log.info("batch_raced", attempt=attempt, contents=exc.count)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def bisect(part: Sequence[Received], error: Exception) -> BatchOutcome:
+        if len(part) == 1:
+            log.error("page_unstorable", receipt_key=part[0].receipt_key, error=repr(error))
+            refused = unstorable(part[0], error)
+            results[refused.content_hash] = refused.rejection  # type: ignore[assignment]
+            return run([refused])
+        middle = len(part) // 2
+        items: list[Any] = []
+        for half in (part[:middle], part[middle:]):
+            try:
+                outcome = run(half)
+            except TRANSIENT:
+                raise
+            except Exception as exc:
+                outcome = bisect(half, exc)
+            items.extend(outcome.items)
+        return BatchOutcome(tuple(items))
+
+    try:
+        return run(pages)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        log.error("batch_unstorable", pages=len(pages), error=repr(exc))
+        return bisect(pages, exc)
+
+
+def unstorable(page: Received, error: Exception) -> Received:
+    """The page as an `unstorable` rejection: why the store failed, and its raw bytes."""
+    detail = f"the store could not write this page: {type(error).__name__}: {error}"
+    return dataclasses.replace(page, rejection=Rejection("unstorable", detail[:2000]), packed=None)
+
+
+def receipt_stem(task_id: str) -> str:
+    """A message's task id as the stem of its receipt keys: as it is when it is short, printable
+    text, else its SHA-256 (a producer picks the id; PostgreSQL text cannot hold U+0000)."""
+    if len(task_id) <= _LONGEST_TASK_ID and task_id.isprintable():
+        return task_id
+    digest = hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"sha256:{digest}"
+
+
 def ingest_message(pages: Any, *, task_id: str, settings: Settings) -> BatchOutcome:
     """Validate the pages of one queue message and ingest them in one transaction.
 
@@ -138,7 +262,8 @@ def ingest_message(pages: Any, *, task_id: str, settings: Settings) -> BatchOutc
     receipt key is the task id and its position, so a redelivered message is recorded once. A
     claim check (worker/claims.py) is opened first and settled once its batch is committed.
     """
-    claim = claim_of(pages)
+    task_id = receipt_stem(task_id)
+    claim = claim_of(pages, queue=settings.queue)
     utf8: list[bytes | None] = []
     packed: list[bytes | None] = []
     if claim is None:
@@ -149,10 +274,16 @@ def ingest_message(pages: Any, *, task_id: str, settings: Settings) -> BatchOutc
         except ClaimSettled:
             log.info("claim_already_ingested", task_id=task_id, claim=claim)
             return BatchOutcome(items=())
-        except (ClaimMissing, ValueError) as exc:
-            # Nothing left to ingest: the message itself is the receipt, kept as a rejection.
+        except (ClaimMissing, ClaimRefused) as exc:
+            # Nothing to ingest: the message itself is the receipt, kept as a rejection with
+            # what the claim held (its first bytes, when that is over the page limit).
             log.error("claim_unreadable", task_id=task_id, claim=claim, error=repr(exc))
-            items = [{"claim": claim, "error": f"claim unreadable: {exc!r}"[:500]}]
+            item: dict[str, Any] = {"claim": claim, "error": f"claim unreadable: {exc!r}"[:500]}
+            if isinstance(exc, ClaimRefused):
+                kept = exc.payload[: settings.max_page_bytes]
+                item["claim_bytes_base64"] = base64.b64encode(kept).decode("ascii")
+                item["claim_bytes"] = len(exc.payload)
+            items = [item]
     received = [
         receive_message(
             item,
@@ -162,8 +293,7 @@ def ingest_message(pages: Any, *, task_id: str, settings: Settings) -> BatchOutc
         )
         for index, item in enumerate(items)
     ]
-    with transaction() as session:
-        outcome = ingest_batch(session=session, pages=received, settings=settings)
+    outcome = store_pages(pages=received, settings=settings)
     if claim is not None:
         settle_claim(settings, claim)
     return outcome

@@ -10,24 +10,16 @@ import structlog
 from celery.signals import task_rejected
 from celery.utils.time import get_exponential_backoff_interval
 from celery.worker.consumer import Consumer
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from schemas import RawPage
 from worker.app import app, settings
 from worker.deadletter import put_dead_batch
-from worker.ingest import ingest_batch, ingest_message
+from worker.ingest import TRANSIENT, ingest_message, receipt_stem, store_pages
 from worker.pipeline import Received, receive
 from worker.pipeline.types import Rejection
-from worker.store import Outcome, transaction
+from worker.store import Outcome
 
 log = structlog.get_logger(__name__)
-
-# A database that is down, restarting, or killed our connection, or a deadlock: the transaction
-# rolled back whole, so running the batch again later is always safe. So is a Redis that failed
-# to hand over a claim or to settle it after the commit (the receipts make the rerun a no-op).
-TRANSIENT = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 
 @app.task(name="ingest.batch", bind=True, max_retries=settings.task_max_retries)
@@ -48,6 +40,12 @@ def ingest_batch_task(self: Any, pages: Any) -> dict[str, int]:
         )
         log.warning("batch_retry", task_id=task_id, retries=self.request.retries, delay=delay)
         raise self.retry(exc=exc, countdown=delay) from exc
+    except Exception as exc:
+        # Not transient, and not one page's fault (`store_pages` finds those): a bug. The batch
+        # waits whole on the dead-letter queue instead of leaving with a failed task.
+        put_dead_batch(settings=settings, pages=pages, task_id=task_id, error=repr(exc))
+        log.exception("batch_dead_lettered", task_id=task_id, error=repr(exc))
+        return {"dead_lettered": len(pages) if isinstance(pages, list) else 1}
     return {
         "received": len(outcome.items),
         "stored": outcome.count(Outcome.STORED),
@@ -86,9 +84,21 @@ class IngestConsumer(Consumer):
 
 
 def _record_unread(message: Any, detail: str) -> None:
-    """Record a message the worker could not read as one rejection keeping its raw body."""
+    """Record a message the worker could not read as one rejection keeping its raw body.
+
+    Never raises: it runs in the worker's consumer, which an exception would stop.
+    """
+    try:
+        _record_unread_or_raise(message, detail)
+    except Exception as exc:
+        log.exception("refused_message_not_recorded", error=repr(exc))
+
+
+def _record_unread_or_raise(message: Any, detail: str) -> None:
     body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
-    task_id = (message.headers or {}).get("id") or hashlib.sha256(body).hexdigest()
+    task_id = receipt_stem(
+        str((message.headers or {}).get("id") or hashlib.sha256(body).hexdigest())
+    )
     stand_in = RawPage(
         content=base64.b64encode(body[: settings.max_page_bytes]).decode("ascii"),
         content_encoding="base64",
@@ -105,9 +115,8 @@ def _record_unread(message: Any, detail: str) -> None:
         rejection=Rejection("invalid_message", detail[:2000]),
     )
     try:
-        with transaction() as session:
-            ingest_batch(session=session, pages=[refused], settings=settings)
-    except TRANSIENT as exc:
+        store_pages(pages=[refused], settings=settings)
+    except Exception as exc:
         # The database is away, and the message leaves the queue all the same (it cannot be
         # read, so it must not loop): what arrived waits on the dead-letter queue instead, and
         # `newsingest rejects replay` records it as a rejection holding this element.

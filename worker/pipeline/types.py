@@ -25,6 +25,7 @@ RejectReason = Literal[
     "no_body",  # cleaning found no article text (an index page, an error page, ...)
     "invalid_message",  # a queue message that is not a valid RawPage
     "stage_error",  # a stage raised: a bug, recorded with the page for a replay after the fix
+    "unstorable",  # the store refused the page's record (not transiently): kept for a replay
 ]
 
 

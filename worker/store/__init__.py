@@ -1,6 +1,12 @@
 """The store, the only writer of the database: models, per-process engine, the batch upsert."""
 
-from worker.store.batch import BatchOutcome, ItemOutcome, find_known_content, upsert_batch
+from worker.store.batch import (
+    BatchOutcome,
+    ContentRaced,
+    ItemOutcome,
+    find_known_content,
+    upsert_batch,
+)
 from worker.store.engine import (
     database_url,
     get_engine,
@@ -12,6 +18,7 @@ from worker.store.models import Match, Outcome
 
 __all__ = [
     "BatchOutcome",
+    "ContentRaced",
     "ItemOutcome",
     "Match",
     "Outcome",

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-import orjson
 import psycopg
 from sqlalchemy import (
     ARRAY,
@@ -39,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from worker.pipeline import Processed, Received
 from worker.pipeline.types import Rejection
+from worker.store._storable import storable_json, storable_text
 from worker.store.models import Article, Match, Outcome, RawPage, Sighting
 
 # (headline_key, published_at, undated_source): exactly the columns of uq_articles_dedupe_key.
@@ -93,10 +93,18 @@ class _BulkInsert:
         for name in self.columns:
             values = [row.get(name) for row in rows]
             if name in self.jsonb:
-                values = [None if v is None else orjson.dumps(v).decode() for v in values]
+                values = [None if v is None else storable_json(v) for v in values]
             else:
-                # psycopg would send an Enum member's name; the database knows its value.
-                values = [v.value if isinstance(v, enum.Enum) else v for v in values]
+                # psycopg would send an Enum member's name; the database knows its value. Text
+                # goes through the one rule for what PostgreSQL cannot store (`_storable`).
+                values = [
+                    v.value
+                    if isinstance(v, enum.Enum)
+                    else storable_text(v)
+                    if isinstance(v, str)
+                    else v
+                    for v in values
+                ]
             params[name] = values
         connection = session.connection().connection.driver_connection
         assert isinstance(connection, psycopg.Connection)  # the only driver the store supports
@@ -142,6 +150,15 @@ _INSERT_SIGHTINGS = _BulkInsert(
 # it once per process (an IN list of each new length cost ~1 ms to parse, ~35 µs per page).
 _HASHES = bindparam("hashes", type_=ARRAY(LargeBinary))
 _HEADLINE_KEYS = bindparam("headline_keys", type_=ARRAY(Text))
+
+
+class ContentRaced(Exception):
+    """A concurrent batch stored some of this batch's contents first: roll back and run it again."""
+
+    def __init__(self, count: int) -> None:
+        """`count` contents made articles here but were stored by another batch."""
+        super().__init__(f"{count} contents were stored by a concurrent batch first")
+        self.count = count
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +250,12 @@ def upsert_batch(
         session, results, first_page, story_window, seen_counts=receipts_per_key
     )
     inserted = _insert_raw_pages(session, results, first_page, created_by, article_ids)
+    # The raw page decides: a content that made an article here but whose raw page a concurrent
+    # batch stored first (the same bytes from another source make another undated key) must not
+    # leave that article behind. Rolled back and run again, the batch finds the content stored.
+    raced = [h for h in created_by.values() if h not in inserted]
+    if raced:
+        raise ContentRaced(len(raced))
     # Hashes neither known before nor inserted now were stored meanwhile by a concurrent batch.
     stored_meanwhile = [h for h in results if h not in inserted]
     seen = {**known, **inserted, **find_known_content(session=session, hashes=stored_meanwhile)}
@@ -289,17 +312,19 @@ def upsert_batch(
 
 def dedupe_key(processed: Processed, source: str) -> DedupeKey:
     """The values of uq_articles_dedupe_key for a processed page from `source`."""
-    published = processed.clean.published
+    # As stored (`_storable`), so the key compares equal to what the insert returns.
+    published, headline = processed.clean.published, storable_text(processed.headline_key)
     if published is None:
-        return (processed.headline_key, None, source)
-    return (processed.headline_key, published.at, None)
+        return (headline, None, storable_text(source))
+    return (headline, published.at, None)
 
 
 def article_row(processed: Processed, page: Received) -> dict[str, Any]:
     """The articles row a processed page makes (without id and story_id)."""
     clean, verdict, published = processed.clean, processed.verdict, processed.clean.published
     key = dedupe_key(processed, page.page.source)
-    body = "\n\n".join(clean.body)
+    # Hashed as it is stored (see `_storable`), so equal stored bodies have equal hashes.
+    body = storable_text("\n\n".join(clean.body))
     return {
         "headline": clean.headline,
         "headline_key": key[0],
