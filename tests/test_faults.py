@@ -411,8 +411,12 @@ def test_a_chaos_run_of_hostile_and_racing_batches_under_kills_balances_its_book
     folder.mkdir()
     for i in range(40):
         text = _UNDATED.replace("River ferry", f"Ferry {i}")
-        if i % 10 == 0:  # a NUL past the binary sniff, in a few
-            text += "\n" + "".join(f"Note {n} on the crossing. " for n in range(800)) + "\x00\n"
+        if i % 10 == 0:  # in a few, a NUL in the body past the 8 KiB the binary sniff reads
+            text += "".join(
+                f"\nCrossing {n} was made in {n % 7 + 3} minutes, and the cap{chr(0) * (n == 89)}"
+                f"tain said passengers on trip {n} asked about the engine and the timetable.\n"
+                for n in range(90)
+            )
         (folder / f"{i:02}.txt").write_text(text, encoding="utf-8")
     workers = [start_worker(), start_worker()]
     sent = 0
