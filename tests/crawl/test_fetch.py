@@ -4,6 +4,9 @@ content types, conditional GETs and the SSRF guard."""
 from __future__ import annotations
 
 import gzip
+import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -40,6 +43,10 @@ def fetcher() -> Iterator[Fetcher]:
         ("::ffff:127.0.0.1", False),
         ("::ffff:10.0.0.1", False),
         ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("2002:a00:1::1", False),  # 6to4 of 10.0.0.1
+        ("2002:5db8:d822::1", True),  # 6to4 of 93.184.216.34
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),  # Teredo of 127.0.0.1
     ],
 )
 def test_only_global_addresses_are_public(address: str, public: bool) -> None:
@@ -138,6 +145,41 @@ def test_a_slow_endpoint_times_out(site: Site, fetcher: Fetcher) -> None:
     fetched = fetcher.fetch(site.url("/slow"))
     assert fetched.outcome is FetchOutcome.FAILED
     assert "Timeout" in (fetched.error or "")
+
+
+def test_a_server_that_drips_its_headers_is_cut_off_at_the_request_deadline() -> None:
+    # Each header line comes well within the read timeout, so no read ever times out.
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(150):  # 15 s at most, so a fetcher without a deadline fails, not hangs
+                if stop.wait(0.1):
+                    return
+                try:
+                    connection.sendall(b"X-Drip: 1\r\n")
+                except OSError:
+                    return
+            connection.sendall(b"Content-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    settings = fast_settings().model_copy(update={"request_deadline": 1.5, "read_timeout": 1.0})
+    fetcher = Fetcher(settings)
+    started = time.monotonic()
+    try:
+        fetched = fetcher.fetch(f"http://127.0.0.1:{server.getsockname()[1]}/")
+    finally:
+        stop.set()
+        fetcher.close()
+        server.close()
+    assert fetched.outcome is FetchOutcome.FAILED
+    assert "within 1.5 s" in (fetched.error or "")
+    assert time.monotonic() - started < 10
 
 
 def test_an_endless_body_is_cut_at_the_byte_cap(site: Site, fetcher: Fetcher) -> None:

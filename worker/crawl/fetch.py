@@ -7,17 +7,21 @@ One `Fetcher` (one connection pool) serves a whole worker process: `get_fetcher(
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import ipaddress
 import os
 import socket
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -49,8 +53,6 @@ _INFLATE_WBITS: dict[str, int | None] = {
 }
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRIED = frozenset({429, 500, 502, 503, 504})
-# A whole fetch, however slowly the server drips its bytes, ends after this many read timeouts.
-_DEADLINE_READ_TIMEOUTS = 3
 
 Resolve = Callable[[str, int], list[str]]
 Pace = Callable[[str], None]
@@ -112,11 +114,17 @@ def is_public_address(address: str) -> bool:
     """Whether an IP address is globally routable (not private, loopback, link-local, reserved)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
-        # ::ffff:127.0.0.1 and 64:ff9b::/96 reach IPv4 hosts; judge the IPv4 address they carry.
-        embedded = ip.ipv4_mapped or (
-            ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-            if ip in ipaddress.IPv6Network("64:ff9b::/96")
-            else None
+        # ::ffff:127.0.0.1, 64:ff9b::/96 (NAT64), 2002::/16 (6to4) and Teredo reach IPv4 hosts;
+        # judge the IPv4 address they carry.
+        embedded = (
+            ip.ipv4_mapped
+            or ip.sixtofour
+            or (ip.teredo[1] if ip.teredo else None)
+            or (
+                ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+                if ip in ipaddress.IPv6Network("64:ff9b::/96")
+                else None
+            )
         )
         if embedded is not None:
             ip = embedded
@@ -194,6 +202,64 @@ def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+class _Deadline:
+    """Cuts a request off at a deadline, however slowly its server sends headers or body.
+
+    httpx times out each read, not a whole request: a server that sends a header byte every few
+    seconds is never cut off. Why by hand: httpx has no total timeout, so this watches the
+    connection's socket (handed over by httpx's `trace` extension) and, at the deadline, shuts it
+    down from a timer thread; the blocked read then fails and the fetch ends as failed. Every
+    request opens its own connection (no keep-alive), so each one's socket is seen.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        """A deadline `seconds` from when the block is entered."""
+        self.seconds = seconds
+        self.expired = False
+        self.at = 0.0
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpx's trace callback: keeps the socket of each connection the request opens."""
+        if event != "connection.connect_tcp.complete":
+            return
+        sock = info["return_value"].get_extra_info("socket")
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                self._sockets.append(sock)
+                if self.expired:
+                    _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def __enter__(self) -> _Deadline:
+        self.at = time.monotonic() + self.seconds
+        self._timer = threading.Timer(self.seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # closed already
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 class Fetcher:
     """An httpx client with the crawler's rules; safe to share within a process, one per process."""
 
@@ -229,6 +295,9 @@ class Fetcher:
             trust_env=False,
             verify=_tls_context(),
             proxy=proxy,
+            # A new connection per request, so `_Deadline` sees every socket. Polite crawling
+            # spaces requests to a host by seconds, longer than a kept connection would wait.
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
 
     @property
@@ -278,6 +347,7 @@ class Fetcher:
             if pace is not None:
                 pace(current)
             delay: float | None = None
+            deadline: _Deadline | None = None
             try:
                 target, headers = current, dict(conditional)
                 extensions: dict[str, str] = {}
@@ -285,7 +355,9 @@ class Fetcher:
                 if address is not None and self._proxy is None:
                     target, host, extensions = _pinned(current, address)
                     headers |= host
-                with self._client.stream(
+                deadline = _Deadline(settings.request_deadline)
+                extensions["trace"] = deadline.trace  # type: ignore[assignment]
+                with deadline, self._client.stream(
                     "GET", target, headers=headers, extensions=extensions
                 ) as response:
                     status = response.status_code
@@ -334,12 +406,11 @@ class Fetcher:
                         attempts=attempt + 1,
                     )
             except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                if deadline is not None and deadline.expired:
+                    error = f"no whole response within {deadline.seconds:g} s (request_deadline)"
                 return self._ended(
-                    url,
-                    current,
-                    FetchOutcome.FAILED,
-                    error=f"{type(exc).__name__}: {exc}",
-                    attempts=attempt + 1,
+                    url, current, FetchOutcome.FAILED, error=error, attempts=attempt + 1
                 )
             attempt += 1
             self._sleep(delay)
@@ -440,7 +511,6 @@ class Fetcher:
         # Reading one byte past the cap tells a page that fits from one that was cut. Inflating
         # here, never more than the cap allows, keeps a compression bomb from filling memory.
         cap = self._settings.max_response_bytes
-        deadline = time.monotonic() + self._settings.read_timeout * _DEADLINE_READ_TIMEOUTS
         inflater = zlib.decompressobj(wbits) if wbits is not None else None
         chunks: list[bytes] = []
         size = 0
@@ -453,8 +523,6 @@ class Fetcher:
             size += len(chunk)
             if size > cap:
                 break
-            if time.monotonic() > deadline:
-                raise httpx.ReadTimeout("the body took too long in total", request=response.request)
         return b"".join(chunks)[:cap], size
 
     def _ended(

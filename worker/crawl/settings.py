@@ -38,6 +38,18 @@ class CrawlSettings(BaseSettings):
     read_timeout: float = Field(
         default=20.0, gt=0, description="Timeout between two received chunks, seconds."
     )
+    request_deadline: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest a request may take from connecting to its last body byte, seconds: "
+        "a server that drips its headers or body is cut off there.",
+    )
+    crawl_time_limit: int = Field(
+        default=1800,
+        gt=0,
+        description="Longest one `crawl.source` task may run, seconds; it is stopped then (and "
+        "killed a minute later), so a stalled crawl never holds a worker process for good.",
+    )
     max_response_bytes: int = Field(
         default=5 * 1024 * 1024,
         ge=1024,

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from worker.app import app
 from worker.crawl.service import crawl_named, dispatch_due
+from worker.crawl.settings import get_crawl_settings
+
+# A crawl that outlives its limit is stopped (SoftTimeLimitExceeded, recorded as the crawl's
+# error) and, should it not stop, its pool process killed a minute later: a stalled crawl never
+# holds a worker process for good, whatever the fetcher's own deadlines miss.
+_LIMIT = get_crawl_settings().crawl_time_limit
 
 
-@app.task(name="crawl.source")
+@app.task(name="crawl.source", soft_time_limit=_LIMIT, time_limit=_LIMIT + 60)
 def crawl_source_task(name: str) -> dict[str, int]:
     """Crawl the source called `name` once; returns its counts by outcome."""
     report = crawl_named(name=name)
