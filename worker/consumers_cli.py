@@ -66,6 +66,18 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export)
 
 
+# PostgreSQL turns a search into a tree of terms; tens of thousands of words fail deep inside it
+# (stack depth), which would read as the database failing rather than as too long a query.
+MAX_SEARCH_CHARS = 1000
+
+
+def _bounded_search(value: str | None) -> str | None:
+    if value is not None and len(value) > MAX_SEARCH_CHARS:
+        msg = f"is {len(value):,} characters long; at most {MAX_SEARCH_CHARS:,} are searched"
+        raise typer.BadParameter(msg)
+    return value
+
+
 def query(
     *,
     region: RegionOpt = None,
@@ -74,7 +86,11 @@ def query(
     source: SourceOpt = None,
     search: Annotated[
         str | None,
-        typer.Option(help='Full-text search: words, "a phrase", -excluded, or; ranked.'),
+        typer.Option(
+            help='Full-text search: words, "a phrase", -excluded, or; ranked '
+            f"(at most {MAX_SEARCH_CHARS:,} characters).",
+            callback=_bounded_search,
+        ),
     ] = None,
     stories: Annotated[
         bool, typer.Option("--stories", help="One row per story, at its latest revision.")

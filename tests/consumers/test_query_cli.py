@@ -122,6 +122,15 @@ def test_search_ranks_headline_matches_above_body_matches(
     assert rows[0]["rank"] > rows[1]["rank"]
 
 
+def test_a_search_too_long_to_run_is_a_usage_error_not_a_database_failure(
+    service_env: dict[str, str], articles: dict[str, int]
+) -> None:
+    result = run_cli("query", "--search", "word " * 20_000, env=service_env)
+    assert result.returncode == 2, result.stderr
+    assert "at most 1,000 are searched" in result.stderr
+    assert "database" not in result.stderr.lower()
+
+
 def test_search_phrases_and_exclusions(
     service_env: dict[str, str], articles: dict[str, int]
 ) -> None:
