@@ -14,12 +14,24 @@ OURS = [name for name, service in SERVICES.items() if "build" in service]
 
 
 def test_the_stack_has_every_part() -> None:
-    assert set(SERVICES) == {"postgres", "redis", "migrate", "worker", "beat"}
+    assert set(SERVICES) == {"postgres", "redis", "migrate", "worker", "crawler", "beat"}
     assert "--appendonly" in SERVICES["redis"]["command"]
     assert (
         SERVICES["redis"]["command"][SERVICES["redis"]["command"].index("--appendonly") + 1]
         == "yes"
     )
+
+
+def test_ingest_and_crawls_run_in_separate_pools() -> None:
+    # The queue names the settings give by default: an ingest queue and its crawl queue.
+    from worker.config import Settings
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    queues = {
+        name: SERVICES[name]["command"][SERVICES[name]["command"].index("--queues") + 1]
+        for name in ("worker", "crawler")
+    }
+    assert queues == {"worker": settings.queue, "crawler": settings.crawl_queue}
 
 
 @pytest.mark.parametrize("service", OURS)

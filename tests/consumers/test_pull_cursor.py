@@ -33,8 +33,8 @@ def _pull_all(conn: psycopg.Connection[Any], after: int) -> tuple[list[int], int
 def _caught_up(conn: psycopg.Connection[Any], cursor: int, expected: list[int]) -> int:
     """Pull from `cursor` until `expected` ids have come, in that order; returns the new cursor.
 
-    Waits because the horizon is the whole server's: another database's open transaction
-    holds it back too (by design, pulls are late rather than lossy).
+    Waits because a writer of this database may hold the horizon back a while (by design, pulls
+    are late rather than lossy).
     """
     pulled: list[int] = []
 

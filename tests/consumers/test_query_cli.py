@@ -64,7 +64,7 @@ def articles(service_env: dict[str, str]) -> dict[str, int]:
                 source="afp",
                 body=f"Revision {n}.",
             )
-    # Pulls and exports stop at the server-wide horizon; wait until our rows are all below it.
+    # Pulls and exports stop at the horizon; wait until our rows are all below it.
     wait_for(
         lambda: (
             query(

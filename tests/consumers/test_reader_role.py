@@ -54,7 +54,7 @@ def test_the_reader_sees_articles_and_pulls_with_the_horizon(
             "AND search_vector @@ websearch_to_tsquery('simple', 'readers')"
         ).fetchall()
 
-    # The horizon is server-wide: other databases' open transactions may hold it back a while.
+    # A writer of this database may hold the horizon back a while.
     wait_for(lambda: bool(pulled()), timeout=60, what="the article to pass the pull horizon")
     assert pulled() == [("Readers may read this",)]
 
