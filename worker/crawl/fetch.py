@@ -357,9 +357,12 @@ class Fetcher:
                     headers |= host
                 deadline = _Deadline(settings.request_deadline)
                 extensions["trace"] = deadline.trace  # type: ignore[assignment]
-                with deadline, self._client.stream(
-                    "GET", target, headers=headers, extensions=extensions
-                ) as response:
+                with (
+                    deadline,
+                    self._client.stream(
+                        "GET", target, headers=headers, extensions=extensions
+                    ) as response,
+                ):
                     status = response.status_code
                     location = response.headers.get("location")
                     if status in _REDIRECTS and location:
