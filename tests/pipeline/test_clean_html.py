@@ -766,3 +766,41 @@ def test_blogger_abbr_states_its_time_in_title() -> None:
         source="time_tag",
         utc_offset_minutes=-420,
     )
+
+
+def test_an_rnews_meta_dates_a_page() -> None:
+    # A BBC News page of 2014 (world-asia-27056653) states its time in rNews RDFa.
+    metadata = '<meta property="rnews:datePublished" content="2014/04/16 18:29:47"/>'
+    result = _clean(_dated_page(metadata=metadata, dateline=""), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published == PublishedAt(
+        at=datetime(2014, 4, 16, 18, 29, tzinfo=UTC), precision="minute", source="meta"
+    )
+
+
+def test_a_unix_timestamp_on_an_element_named_a_date_dates_the_page() -> None:
+    # A BBC News page of 2020 (world-us-canada-52241221): script prints data-seconds in the
+    # reader's zone; the page as fetched may hold no printed date at all.
+    dateline = '<div class="date date--v2" data-seconds="1586537895" data-datetime=""></div>'
+    result = _clean(_dated_page(metadata="", dateline=dateline), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published == PublishedAt(
+        at=datetime(2020, 4, 10, 16, 58, tzinfo=UTC),
+        precision="minute",
+        source="time_tag",
+        utc_offset_minutes=0,
+    )
+    # The Guardian writes milliseconds on its <time> (here beside no datetime=).
+    dateline = '<time itemprop="dateline" data-timestamp="1579500318000"></time>'
+    result = _clean(_dated_page(metadata="", dateline=dateline), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert result.published.at == datetime(2020, 1, 20, 6, 5, tzinfo=UTC)
+
+
+def test_a_share_buttons_timestamp_is_not_a_date() -> None:
+    # WordPress's Shariff buttons carry a stamp on an element that does not name itself a date.
+    dateline = '<div class="shariff" data-timestamp="1571484983" data-url="x"></div>'
+    result = _clean(_dated_page(metadata="", dateline=dateline), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is None

@@ -315,6 +315,8 @@ _ARTICLE_TYPES = frozenset(
 _DATE_METAS = (
     "article:published_time",
     "og:article:published_time",
+    # rNews, the IPTC's RDFa vocabulary that schema.org's NewsArticle grew from (BBC pages).
+    "rnews:datepublished",
     "datepublished",
     "originalpublicationdate",
     "article.published",
@@ -345,6 +347,7 @@ _DATE_METAS = (
 # When a page states no publication time anywhere, its last update is the best remaining clue.
 _UPDATED_METAS = (
     "article:modified_time",
+    "rnews:datemodified",
     "og:updated_time",
     "datemodified",
     "dc.date.modified",
@@ -377,6 +380,16 @@ _SCRIPT_DATE = re.compile(
 )
 _MAX_SCRIPT_SCAN_CHARS = 2_000_000
 _TIME_SELECTOR = "[itemprop=datePublished], time[datetime], time[pubdate]"
+# Elements that carry their time as seconds (or milliseconds) since 1970 for script to print in
+# the reader's zone: a <time>, or an element its class names a date. Share buttons and teaser
+# cards carry such stamps too, so an unnamed element's are not read.
+_EPOCH_ATTRIBUTES = ("data-seconds", "data-timestamp", "data-time")
+_EPOCH_SELECTOR = ", ".join(
+    f"{element}[{attribute}]"
+    for attribute in _EPOCH_ATTRIBUTES
+    for element in ("time", '[class*="date"]')
+)
+_EPOCH = re.compile(r"\s*(\d{10})(\d{3})?\s*")
 # Other statements read for the page's own zone (see _in_page_zone); offsets are whole quarter
 # hours, none farther than 14 hours from UTC.
 _MAX_ZONE_STATEMENTS = 8
@@ -728,6 +741,23 @@ def _stated_date(
         published = _element_date(node, fetched_at)
         if published is not None:
             return published
+    for node in tree.css(_EPOCH_SELECTOR)[:_MAX_TIME_ELEMENTS]:
+        if _in_chrome(node):
+            continue
+        published = _epoch_date(node, fetched_at)
+        if published is not None:
+            return published
+    return None
+
+
+def _epoch_date(node: LexborNode, fetched_at: datetime | None) -> PublishedAt | None:
+    """Give the time an element states as a Unix timestamp in a data- attribute, or None."""
+    attributes = node.attributes
+    for attribute in _EPOCH_ATTRIBUTES:
+        match = _EPOCH.fullmatch(attributes.get(attribute) or "")
+        if match is not None:
+            # Milliseconds are the seconds with three more digits.
+            return _parse(match[1], fetched_at, "time_tag")
     return None
 
 
