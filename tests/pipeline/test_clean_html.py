@@ -26,6 +26,7 @@ from worker.pipeline.decode import decode
 from worker.pipeline.sniff import sniff
 from worker.pipeline.types import CleanPage, DecodedPage, PublishedAt, Rejection
 
+FETCHED = datetime(2021, 6, 15, 12, 30, tzinfo=UTC)
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "html"
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 CASES = sorted(GOLDEN.glob("*.html"))
@@ -354,11 +355,27 @@ def test_the_lead_pictures_folder_dates_a_page_that_states_nothing_else() -> Non
     image = '<meta property="og:image" content="https://example.org/files/2016/05/04/cover.png">'
     page = _dated_page(metadata=image, dateline="")
     assert _day_and_source(page, url=None) == ("2016-05-04", "url")
-    # A picture named by a number in a month's folder names no day.
+    # A picture named by a number in a month's folder names no day by our rules; the page then
+    # falls to htmldate, which reads the folder and the name as one.
     undated = _dated_page(metadata=image.replace("/04/cover", "/4"), dateline="")
     result = _clean(undated, url=None, fetched_at=None)
     assert isinstance(result, CleanPage)
-    assert result.published is None
+    assert result.published is not None
+    assert result.published.source == "htmldate"
+
+
+def test_htmldate_dates_a_page_our_rules_leave_undated_to_the_day() -> None:
+    # A blog post sent without its URL (htmldate's evaluation set, bibliothek2null.de): its
+    # canonical link's path holds the day, which our rules do not read and htmldate does.
+    canonical = (
+        '<link rel="canonical" href="http://www.bibliothek2null.de/2014/05/18/'
+        'alles-neue-mach-der-mai/" />'
+    )
+    result = _clean(_dated_page(metadata=canonical, dateline=""), url=None, fetched_at=FETCHED)
+    assert isinstance(result, CleanPage)
+    assert result.published == PublishedAt(
+        at=datetime(2014, 5, 18, tzinfo=UTC), precision="day", source="htmldate"
+    )
 
 
 def test_a_sidebar_line_that_says_it_dates_the_post_is_read_last() -> None:

@@ -47,6 +47,7 @@ import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
 
 from worker.pipeline.dates import find_date, names_publication, parse_date
+from worker.pipeline.page_dates import htmldate_day
 from worker.pipeline.types import CleanPage, DateSource, DecodedPage, PublishedAt, Rejection
 
 __all__ = ["clean_html"]
@@ -546,6 +547,7 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
             or _marked_date_in_chrome(tree, page.fetched_at)
             or _script_state_date(page.text, page.fetched_at)
             or _image_url_date(metadata.image, page.fetched_at)
+            or htmldate_day(page.text, url=page.url, fetched_at=page.fetched_at)
         )
     else:
         dateline = _dateline(extraction.date_lines[0], headline, page.fetched_at)
