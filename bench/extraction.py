@@ -218,7 +218,8 @@ def bench_text(limit: int | None, figures: dict[str, object]) -> None:
 
 
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
-_WIRE_STAMP = re.compile(r"\s*(\d{1,2})-([A-Z]{3})-(\d{4})\s+(\d{2}):(\d{2})")
+# A few stamps are garbled ("31-MAR-1987 605:12:19.12"): their day is gold, their time is not.
+_WIRE_STAMP = re.compile(r"\s*(\d{1,2})-([A-Z]{3})-(\d{4})(?:\s+(\d{2}):(\d{2}):)?")
 _FETCHED = datetime(2026, 12, 7, tzinfo=UTC)
 
 
@@ -398,8 +399,9 @@ def _dates_wire_dumps(limit: int | None, figures: dict[str, object]) -> None:
         stamp = _WIRE_STAMP.match(story["date"])
         assert stamp is not None, story["date"]
         day, month, year, hour, minute = stamp.groups()
-        wall = datetime(int(year), _MONTHS.index(month) + 1, int(day), int(hour), int(minute))
-        gold = Gold(day=wall.date().isoformat(), wall=wall)
+        wall = datetime(int(year), _MONTHS.index(month) + 1, int(day), int(hour or 0))
+        timed = wall.replace(minute=int(minute)) if minute is not None else None
+        gold = Gold(day=wall.date().isoformat(), wall=timed)
         page = DecodedPage(text=wire_dump(story), kind="text", fetched_at=_FETCHED)
         result, cpu, _ = _timed(lambda page=page: clean_text(page), 1)
         cpu_ms.append(cpu)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import shared_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas import RawPage
+from worker.pipeline import Processed, process, receive
 from worker.pipeline.clean_text import clean_text
-from worker.pipeline.types import CleanPage, DecodedPage, Rejection
+from worker.pipeline.types import CleanPage, DecodedPage, PublishedAt, Rejection
+from worker.store.batch import dedupe_key
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / ".." / "shared" / "data"
@@ -309,3 +314,49 @@ def test_hostile_dump_is_cleaned_or_rejected() -> None:
     hostile = ("[" * 5000 + "a " * 5000 + "\n") * 20 + ("•" * 3000 + "\n") * 20 + "x" * 100_000
     cleaned = clean_text(DecodedPage(text=hostile, kind="text"))
     assert isinstance(cleaned, CleanPage | Rejection)
+
+
+def test_a_time_printed_without_a_zone_gives_the_printed_day() -> None:
+    # A dump cannot say which zone "11:06 PM" is in: read as UTC it would be hours off.
+    # The top of Scrapinghub's Business Insider dump (f81c6c05...), its time written in English.
+    lines = (
+        "How to retire early so you can work, travel, and relax on your own schedule\n\n"
+        "  • Tanza Loudenback, Business Insider\n\n  • November 13, 2019, 11:06 PM\n\n"
+        "The road to retiring early isn't easy. It takes time and incredible discipline to earn,"
+        " save, and invest as much as you possibly can.\n\nThat said, early retirement comes in"
+        " various shapes and sizes and what it looks like to you will determine exactly what you"
+        " need to save and how long it will take you to get there.\n"
+    )
+    result = clean_text(DecodedPage(text=lines, kind="text"))
+    assert isinstance(result, CleanPage)
+    assert result.published == PublishedAt(
+        at=datetime(2019, 11, 13, tzinfo=UTC), precision="day", source="text"
+    )
+    # With a zone, the minute stays.
+    zoned = lines.replace("11:06 PM", "11:06 PM ET")
+    result = clean_text(DecodedPage(text=zoned, kind="text"))
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert result.published.at == datetime(2019, 11, 14, 4, 6, tzinfo=UTC)
+    assert result.published.precision == "minute"
+
+
+def test_a_page_and_its_text_dump_get_one_dedupe_key() -> None:
+    # Scrapinghub's Business Insider page: its metadata states the day; its w3m dump prints
+    # "13.11.2019, 23:06" with no zone, which now gives that day too.
+    page_id = "f81c6c05d9cbc93316992fa23ef74ec405194e292611f2e94f6a814868903665"
+    folder = shared_data("extraction")
+    dump_path = folder / "scrapinghub-textdumps" / f"{page_id}.txt"
+    html_path = folder / "scrapinghub" / "html" / f"{page_id}.html.gz"
+    url = json.loads((folder / "scrapinghub" / "ground-truth.json").read_bytes())[page_id]["url"]
+    keys = []
+    for content, content_type in (
+        (gzip.decompress(html_path.read_bytes()).decode(), "text/html"),
+        (dump_path.read_text(encoding="utf-8"), "text/plain"),
+    ):
+        page = RawPage(content=content, url=url, content_type=content_type, source="crawl")
+        result = process(receive(page, receipt_key=content_type), max_page_bytes=10_000_000)
+        assert isinstance(result, Processed), result
+        keys.append(dedupe_key(result, "crawl"))
+    assert keys[0] == keys[1]
+    assert keys[0][1] == datetime(2019, 11, 13, tzinfo=UTC)
