@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from schemas import RawPage
 from worker.pipeline import Processed, process, receive
 from worker.pipeline.clean_text import clean_text
-from worker.pipeline.types import CleanPage, DecodedPage, PublishedAt, Rejection
+from worker.pipeline.types import CleanPage, DecodedPage, Rejection
 from worker.store.batch import dedupe_key
 
 REPO = Path(__file__).resolve().parents[2]
@@ -316,47 +316,27 @@ def test_hostile_dump_is_cleaned_or_rejected() -> None:
     assert isinstance(cleaned, CleanPage | Rejection)
 
 
-def test_a_time_printed_without_a_zone_gives_the_printed_day() -> None:
-    # A dump cannot say which zone "11:06 PM" is in: read as UTC it would be hours off.
-    # The top of Scrapinghub's Business Insider dump (f81c6c05...), its time written in English.
-    lines = (
-        "How to retire early so you can work, travel, and relax on your own schedule\n\n"
-        "  • Tanza Loudenback, Business Insider\n\n  • November 13, 2019, 11:06 PM\n\n"
-        "The road to retiring early isn't easy. It takes time and incredible discipline to earn,"
-        " save, and invest as much as you possibly can.\n\nThat said, early retirement comes in"
-        " various shapes and sizes and what it looks like to you will determine exactly what you"
-        " need to save and how long it will take you to get there.\n"
-    )
-    result = clean_text(DecodedPage(text=lines, kind="text"))
-    assert isinstance(result, CleanPage)
-    assert result.published == PublishedAt(
-        at=datetime(2019, 11, 13, tzinfo=UTC), precision="day", source="text"
-    )
-    # With a zone, the minute stays.
-    zoned = lines.replace("11:06 PM", "11:06 PM ET")
-    result = clean_text(DecodedPage(text=zoned, kind="text"))
-    assert isinstance(result, CleanPage)
-    assert result.published is not None
-    assert result.published.at == datetime(2019, 11, 14, 4, 6, tzinfo=UTC)
-    assert result.published.precision == "minute"
-
-
 def test_a_page_and_its_text_dump_get_one_dedupe_key() -> None:
-    # Scrapinghub's Business Insider page: its metadata states the day; its w3m dump prints
-    # "13.11.2019, 23:06" with no zone, which now gives that day too.
-    page_id = "f81c6c05d9cbc93316992fa23ef74ec405194e292611f2e94f6a814868903665"
+    # Scrapinghub's page from The Sun: its JSON-LD states 2019-11-18T19:09Z; its w3m dump prints
+    # the same time with no zone, read as UTC, so both make one article.
+    page_id = "8b194530308204139d9c8f7d495a26b117c78756ac1802cfc3c0a8bfdf2c0d50"
     folder = shared_data("extraction")
-    dump_path = folder / "scrapinghub-textdumps" / f"{page_id}.txt"
-    html_path = folder / "scrapinghub" / "html" / f"{page_id}.html.gz"
     url = json.loads((folder / "scrapinghub" / "ground-truth.json").read_bytes())[page_id]["url"]
-    keys = []
-    for content, content_type in (
-        (gzip.decompress(html_path.read_bytes()).decode(), "text/html"),
-        (dump_path.read_text(encoding="utf-8"), "text/plain"),
-    ):
+    html_page = gzip.decompress(
+        (folder / "scrapinghub" / "html" / f"{page_id}.html.gz").read_bytes()
+    )
+    dump = (folder / "scrapinghub-textdumps" / f"{page_id}.txt").read_text(encoding="utf-8")
+    results = []
+    for content, content_type in ((html_page.decode(), "text/html"), (dump, "text/plain")):
         page = RawPage(content=content, url=url, content_type=content_type, source="crawl")
         result = process(receive(page, receipt_key=content_type), max_page_bytes=10_000_000)
         assert isinstance(result, Processed), result
-        keys.append(dedupe_key(result, "crawl"))
-    assert keys[0] == keys[1]
-    assert keys[0][1] == datetime(2019, 11, 13, tzinfo=UTC)
+        results.append(result)
+    html_result, dump_result = results
+    assert dedupe_key(html_result, "crawl") == dedupe_key(dump_result, "crawl")
+    assert dump_result.clean.published is not None
+    assert dump_result.clean.published.at == datetime(2019, 11, 18, 19, 9, tzinfo=UTC)
+    # The dump named no zone, and says so; the HTML stated UTC.
+    assert dump_result.clean.published.utc_offset_minutes is None
+    assert html_result.clean.published is not None
+    assert html_result.clean.published.utc_offset_minutes == 0

@@ -25,15 +25,15 @@ the URL's slug and stands alone in its block; the date comes from the lines arou
 and the top of the body (`find_date`); the byline and the section labels of related-story lines
 ("18 Sep 09 | Europe") become fields and never enter the body.
 
-A printed time that names no zone ("November 13, 2019, 11:06 PM") gives the printed day only, at
-day precision. A dump has nothing else to say which zone the time is in: read as UTC it would be
-an instant wrong by the site's offset, and the same page as HTML (whose metadata states the
-instant) would never meet it. The day is what the page shows, so it is what the dump keeps; a
-time with a zone ("15:54 GMT", "3:04 PM ET") or a relative one ("15 minutes ago", counted from
-the fetch) keeps its minute. The store keys articles on (headline_key, published_at): a page and
-its dump meet there when both give the day (the HTML stating only a date), and when both state
-the same instant; an HTML page stating a minute and a dump printing a zone-less time keep two
-keys, which only a store keyed on the local day would join.
+A printed time that names no zone ("18 Nov 2019, 19:09") is read as UTC, at minute
+precision, with `utc_offset_minutes` None to say the zone was not stated. A dump has nothing else
+to say which zone it is in, and sites that print no zone print UTC often: the same page as HTML,
+whose metadata states the instant, then meets the dump on the dedupe key (headline_key,
+published_at). Keeping only the printed day instead was measured and dropped: on the tuning part
+of the scrapinghub pages and their dumps it joined one more pair (an HTML page stating only the
+day) and parted four (pages printing UTC), 30 against 33 pairs sharing a key. A page whose HTML
+states a minute and whose dump prints local time without a zone keeps two keys; only a store
+keyed on the local day would join them.
 """
 
 from __future__ import annotations
@@ -308,12 +308,12 @@ def _published(
     """The date printed around the headline and the top of the body, else the nearest above."""
     top = max(0, min(headline.line, body[0].line) - _DATE_LINES_ABOVE)
     near = [*lines[top : body[0].line + 1], *(unit.text for unit in body[:3])]
-    published = find_date(near, fetched_at=page.fetched_at, zoneless_as_day=True)
+    published = find_date(near, fetched_at=page.fetched_at)
     if published is None:
         # Farther up, the line closest to the article is the likeliest dateline; the page's
         # header (today's date, a ticker) sits farthest away.
         farther = lines[max(0, top - _DATE_LINES_FARTHER) : top][::-1]
-        published = find_date(farther, fetched_at=page.fetched_at, zoneless_as_day=True)
+        published = find_date(farther, fetched_at=page.fetched_at)
     return published
 
 

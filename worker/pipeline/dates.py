@@ -24,8 +24,7 @@ Rules, so results are predictable:
 - A range of days in one month ("14.–20. Januar 2022", "May 3–9, 2021") is dated by its first day.
 - A named zone or numeric offset sets `utc_offset_minutes`; US and European zone names without a
   fixed offset (ET, PT, CT, MT) take the daylight-saving offset in force on that date. With no zone
-  the time is taken as UTC and `utc_offset_minutes` stays None, so callers can tell; `find_date`
-  with `zoneless_as_day` (as text dumps read it) keeps only the printed day instead.
+  the time is taken as UTC and `utc_offset_minutes` stays None, so callers can tell.
 - Relative forms name a minute only when counted in seconds or minutes ("15 minutes ago"); counted
   in hours, days or weeks ("2 hrs ago", "vor 3 Stunden") they give the calendar day (UTC) of
   `fetched_at` minus the amount, at day precision. A page re-crawled an hour later says "3 hrs
@@ -47,7 +46,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -320,17 +318,10 @@ def names_publication(text: str) -> bool:
     return _PUBLICATION_ONLY_CUE.search(text) is not None
 
 
-def find_date(
-    lines: Sequence[str], *, fetched_at: datetime | None, zoneless_as_day: bool = False
-) -> PublishedAt | None:
-    """The lines of a text dump -> the publication date they state (source "text"), or None.
-
-    With `zoneless_as_day`, a printed time that names no zone gives its printed day only (see
-    the module docstring).
-    """
+def find_date(lines: Sequence[str], *, fetched_at: datetime | None) -> PublishedAt | None:
+    """The lines of a text dump -> the publication date they state (source "text"), or None."""
     best: PublishedAt | None = None
     best_rank = -1
-    best_printed = False
     for index, line in enumerate(lines[:_MAX_FIND_LINES]):
         short = line.strip()[:_MAX_LINE_CHARS]
         # Parsing is most of the cost: a line that could not beat the best so far even as a cued,
@@ -352,15 +343,7 @@ def find_date(
         minute = published.precision == "minute"
         rank = _line_rank(short, index, cue=cue, minute=minute, printed=printed)
         if rank > best_rank:
-            best, best_rank, best_printed = published, rank, printed
-    if (
-        zoneless_as_day
-        and best is not None
-        and best_printed
-        and best.precision == "minute"
-        and best.utc_offset_minutes is None
-    ):
-        best = replace(best, at=best.at.replace(hour=0, minute=0), precision="day")
+            best, best_rank = published, rank
     if best is None or (best.precision == "day" and best_rank < _CUED_RANK):
         # An agency's dateline ("BELGRADE, April 8 -") names the story's own day where the page
         # prints no cued or timed date; its year comes from the page's other date or the fetch.
