@@ -305,6 +305,8 @@ def test_dotted_dateline_beats_a_slashed_metadata_date_read_the_other_way() -> N
         ("2023-11-09T02:11:00+00:00", "November 8, 2023"),
         # An ambiguous numeric date that agrees when read month-first.
         ("2023-11-02T14:00:51Z", "02/11/2023 02:00pm GMT"),
+        # Engadget (Readability's test pages) prints month-first with dots and a short year.
+        ("2017-11-03T03:01:00-04:00", "11.03.17 in Gaming"),
         # An event's date, not the story's.
         ("2019-11-27T08:00:00Z", "Termin: 21.02.2020"),
     ],

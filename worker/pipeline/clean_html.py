@@ -406,7 +406,9 @@ _URL_DATE_TOLERANCE = timedelta(days=2)
 _DATELINE_TOLERANCE = timedelta(days=1)
 _DATELINE_MAX_CHARS = 40
 _DATELINE_AFTER_HEADLINE_BLOCKS = 8
-_SLASHED_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{2,4}")
+# Numeric dates whose day and month order a site may take either way: slashed, or dotted with a
+# two-digit year (US sites print "11.03.17" for November 3; "01.11.2023" is day-first).
+_AMBIGUOUS_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{2,4}|(?<![\d.])\d{1,2}\.\d{1,2}\.\d{2}(?![\d.])")
 # Dates near a headline that are not its publication: an event's, an offer's end, a quoted post's,
 # the day a forum post's author signed up. "bis" between two clock times is a time range, no end.
 _NOT_PUBLICATION_CUE = re.compile(
@@ -862,10 +864,12 @@ def _disagrees(dateline: PublishedAt, line: str, stated: PublishedAt) -> bool:
             return False
         return printed != (stated.at + timedelta(minutes=offset or 0)).date()
     if printed.day <= 12 and (printed.month, printed.day) == (day.day, day.month):
-        # The same numbers read the other way round. A slashed dateline is the ambiguous one
-        # ("02/11/2023" read day-first while the metadata says February 11); a dotted or named
-        # one is not, so the metadata was the misread ("11/01/2023" beside "01.11.2023").
-        return _SLASHED_DATE.search(line) is None
+        # The same numbers read the other way round. A slashed dateline, or a dotted one with a
+        # two-digit year, is the ambiguous one ("02/11/2023" read day-first while the metadata
+        # says February 11; Engadget's "11.03.17" beside "2017-11-03 03:01"); a dotted one with
+        # a four-digit year or a named month is not, so the metadata was the misread
+        # ("11/01/2023" beside "01.11.2023").
+        return _AMBIGUOUS_DATE.search(line) is None
     return True
 
 
