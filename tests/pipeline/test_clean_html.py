@@ -823,3 +823,15 @@ def test_a_share_buttons_timestamp_is_not_a_date() -> None:
     result = _clean(_dated_page(metadata="", dateline=dateline), url=None, fetched_at=None)
     assert isinstance(result, CleanPage)
     assert result.published is None
+
+
+def test_a_day_the_headline_names_is_the_event_s_not_the_story_s() -> None:
+    # leichtathletik-ostalbkreis.de (htmldate's evaluation set): a results post whose headline
+    # names the meeting's day, its URL the day it was posted, and its table the meeting's day.
+    page = (
+        "<html><head><title>RM Schülerinnen A, Aalen-Unterkochen, 19.5.2007</title></head><body>"
+        "<article><h1>RM Schülerinnen A, Aalen-Unterkochen, 19.5.2007</h1>"
+        f"<div>19.05.2007</div>{_STORY * 3}</article></body></html>"
+    ).encode()
+    url = "https://blog.leichtathletik-ostalbkreis.de/2007/05/20/ergebnisse-rm-schuelerinnen-a/"
+    assert _day_and_source(page, url=url) == ("2007-05-20", "url")

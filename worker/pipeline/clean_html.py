@@ -840,15 +840,20 @@ def _dateline(
         return None
     below = lines[at + 1 : at + 1 + _DATELINE_AFTER_HEADLINE_BLOCKS]
     kicker = lines[at - 1 : at] if at and lines[at - 1][:1].isdigit() else ()
+    # A headline that names a day ("Results, Aalen, 19.5.2007") is about an event on that day:
+    # lines repeating it (the results table's dates) are the event's, not the story's.
+    subject = parse_date(headline, fetched_at=None, source="text")
     for line in (*below, *kicker):
         if len(line) > _DATELINE_MAX_CHARS and not line[:1].isdigit():
             continue
         if _NOT_PUBLICATION_CUE.search(line[:_MAX_DATED_CHARS]):
             continue
         # A printed calendar date only: "2 hrs ago" beside the headline may be a teaser's.
-        if parse_date(line, fetched_at=None, source="text") is not None:
-            published = parse_date(line, fetched_at=fetched_at, source="text")
-            return (published, line) if published is not None else None
+        printed = parse_date(line, fetched_at=None, source="text")
+        if printed is None or (subject is not None and printed.at.date() == subject.at.date()):
+            continue
+        published = parse_date(line, fetched_at=fetched_at, source="text")
+        return (published, line) if published is not None else None
     return None
 
 
