@@ -835,3 +835,21 @@ def test_a_day_the_headline_names_is_the_event_s_not_the_story_s() -> None:
     ).encode()
     url = "https://blog.leichtathletik-ostalbkreis.de/2007/05/20/ergebnisse-rm-schuelerinnen-a/"
     assert _day_and_source(page, url=url) == ("2007-05-20", "url")
+
+
+def test_a_time_marked_date_modified_is_not_the_publication() -> None:
+    # blinker.de (htmldate's evaluation set) marks its update with schema.org's dateModified;
+    # here the update comes first, as some templates print it.
+    dateline = (
+        '<time itemprop="dateModified" datetime="2022-01-21T11:39:21+01:00">Aktualisiert am'
+        ' 21.01.2022, 11:39 Uhr</time><time datetime="2022-01-11T09:50:50+01:00">11.01.2022,'
+        " 09:50 Uhr</time>"
+    )
+    result = _clean(_dated_page(metadata="", dateline=dateline), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published == PublishedAt(
+        at=datetime(2022, 1, 11, 8, 50, tzinfo=UTC),
+        precision="minute",
+        source="time_tag",
+        utc_offset_minutes=60,
+    )

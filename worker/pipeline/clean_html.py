@@ -740,7 +740,9 @@ def _stated_date(
             return _in_page_zone(published, tree, metadata, fetched_at)
         return published
     for node in tree.css(_TIME_SELECTOR)[:_MAX_TIME_ELEMENTS]:
-        if _in_chrome(node):
+        # schema.org's dateModified marks the update; hAtom's class "updated" does not say as
+        # much (themes put it on the publication's <time> too), so only the property counts.
+        if _in_chrome(node) or node.attributes.get("itemprop") == "dateModified":
             continue
         published = _element_date(node, fetched_at)
         if published is not None:
