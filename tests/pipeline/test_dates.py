@@ -368,3 +368,15 @@ def test_a_yearless_dateline_takes_the_year_of_the_page_s_other_date() -> None:
 
 def test_a_yearless_dateline_needs_a_year_from_somewhere() -> None:
     assert find_date(["BELGRADE, April 8 - Yugoslavia said"], fetched_at=None) is None
+
+
+@given(st.datetimes(min_value=datetime(1800, 1, 2), max_value=datetime(2021, 6, 14)))
+def test_wire_stamp_round_trip(moment: datetime) -> None:
+    month = f"{moment:%b}".upper()  # the C locale's English abbreviation
+    stamp = (
+        f"{moment.day}-{month}-{moment.year} {moment:%H:%M:%S}.{moment.microsecond // 10**4:02d}"
+    )
+    published = parse_date(stamp, fetched_at=FETCHED, source="text")
+    assert published == PublishedAt(
+        at=moment.replace(second=0, microsecond=0, tzinfo=UTC), precision="minute", source="text"
+    )
