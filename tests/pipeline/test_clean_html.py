@@ -809,6 +809,14 @@ def test_a_unix_timestamp_on_an_element_named_a_date_dates_the_page() -> None:
         source="time_tag",
         utc_offset_minutes=0,
     )
+    # A stamp on an element named as the update is passed over for the publication's.
+    updated = '<div class="date date-updated" data-seconds="1586600000"></div>'
+    result = _clean(
+        _dated_page(metadata="", dateline=updated + dateline), url=None, fetched_at=None
+    )
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert result.published.at == datetime(2020, 4, 10, 16, 58, tzinfo=UTC)
     # The Guardian writes milliseconds on its <time> (here beside no datetime=).
     dateline = '<time itemprop="dateline" data-timestamp="1579500318000"></time>'
     result = _clean(_dated_page(metadata="", dateline=dateline), url=None, fetched_at=None)

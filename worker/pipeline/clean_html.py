@@ -391,6 +391,7 @@ _EPOCH_SELECTOR = ", ".join(
     for element in ("time", '[class*="date"]')
 )
 _EPOCH = re.compile(r"\s*(\d{10})(\d{3})?\s*")
+_UPDATE_NAME = re.compile(r"updat|modif", re.IGNORECASE)
 # Other statements read for the page's own zone (see _in_page_zone); offsets are whole quarter
 # hours, none farther than 14 hours from UTC.
 _MAX_ZONE_STATEMENTS = 8
@@ -759,6 +760,9 @@ def _stated_date(
 def _epoch_date(node: LexborNode, fetched_at: datetime | None) -> PublishedAt | None:
     """Give the time an element states as a Unix timestamp in a data- attribute, or None."""
     attributes = node.attributes
+    if _UPDATE_NAME.search(attributes.get("class") or ""):
+        # "date-updated", "lastUpdate": a class naming a date may name the update.
+        return None
     for attribute in _EPOCH_ATTRIBUTES:
         match = _EPOCH.fullmatch(attributes.get(attribute) or "")
         if match is not None:
