@@ -1,16 +1,18 @@
 """Find the article inside an HTML page: headline, publication time, body paragraphs and labels.
 
 Metadata first, where the page states it: JSON-LD (NewsArticle and kin, `@graph` included), Open
-Graph and other `<meta>` tags, `<time datetime>` outside page chrome, and a date in the URL path,
-which wins over metadata that disagrees with it by days (a URL's date is fixed when the story is
-created). A time stated in UTC or in no zone takes the page's own offset where another statement
-of the same moment gives one (a `<time>` tag's "-05:00" beside JSON-LD's "Z"). A dateline printed
-just below the headline (or right above it, opening with its date) wins over both when it names
-another day (more than a day away, or a day away in the zone the metadata states or implies):
-metadata often carries a CMS's creation date or a republished story's first date, while readers
-take the visible one. Failing all of those, a date printed near the headline or after the text
-(never an expiry, an event or a forum member's sign-up date); the update time; last, a
-`datePublished` element even inside page chrome.
+Graph, rNews and other `<meta>` tags, `<time datetime>` outside page chrome (not one marked
+`dateModified`), a Unix timestamp in a `data-seconds`-like attribute of a `<time>` or of an element
+its class names a date, and a date in the URL path, which wins over metadata that disagrees with it
+by days (a URL's date is fixed when the story is created). A time stated in UTC or in no zone
+takes the page's own offset where another statement of the same moment gives one (a `<time>`
+tag's "-05:00" beside JSON-LD's "Z"). A dateline printed just below the headline (or right above
+it, opening with its date) wins over both when it names another day (more than a day away, or a
+day away in the zone the metadata states or implies): metadata often carries a CMS's creation date
+or a republished story's first date, while readers take the visible one. Failing all of those, a
+date printed near the headline or after the text (never an expiry, an event or a forum member's
+sign-up date, nor the day the headline itself names); the update time; a `datePublished` element
+even inside page chrome; last, the day htmldate's fast search reads (`page_dates`).
 
 The body is chosen by measurement, not by per-site rules. The page body is walked once into text
 blocks (a paragraph, a heading, a list item, a table row), each remembering its block ancestors,
