@@ -126,10 +126,11 @@ class Article(BaseModel):
     )
     published_precision: Literal["minute", "day"] | None
     published_source: (
-        Literal["jsonld", "meta", "time_tag", "text", "url", "feed", "script"] | None
+        Literal["jsonld", "meta", "time_tag", "text", "url", "feed", "script", "htmldate"] | None
     ) = Field(
         description="Where the time was read: JSON-LD, a <meta> tag, a <time> tag, the visible "
-        "text, the URL, the feed entry, or a script's state data (the last resort)."
+        "text, the URL, the feed entry, a script's state data, or (the last resort, a day) the "
+        "htmldate library's reading of the page."
     )
     published_utc_offset_minutes: int | None = Field(
         description="The UTC offset the page stated, in minutes; null when it named no zone."

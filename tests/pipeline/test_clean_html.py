@@ -26,6 +26,7 @@ from worker.pipeline.decode import decode
 from worker.pipeline.sniff import sniff
 from worker.pipeline.types import CleanPage, DecodedPage, PublishedAt, Rejection
 
+FETCHED = datetime(2021, 6, 15, 12, 30, tzinfo=UTC)
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "html"
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 CASES = sorted(GOLDEN.glob("*.html"))
@@ -304,6 +305,8 @@ def test_dotted_dateline_beats_a_slashed_metadata_date_read_the_other_way() -> N
         ("2023-11-09T02:11:00+00:00", "November 8, 2023"),
         # An ambiguous numeric date that agrees when read month-first.
         ("2023-11-02T14:00:51Z", "02/11/2023 02:00pm GMT"),
+        # Engadget (Readability's test pages) prints month-first with dots and a short year.
+        ("2017-11-03T03:01:00-04:00", "11.03.17 in Gaming"),
         # An event's date, not the story's.
         ("2019-11-27T08:00:00Z", "Termin: 21.02.2020"),
     ],
@@ -354,11 +357,27 @@ def test_the_lead_pictures_folder_dates_a_page_that_states_nothing_else() -> Non
     image = '<meta property="og:image" content="https://example.org/files/2016/05/04/cover.png">'
     page = _dated_page(metadata=image, dateline="")
     assert _day_and_source(page, url=None) == ("2016-05-04", "url")
-    # A picture named by a number in a month's folder names no day.
+    # A picture named by a number in a month's folder names no day by our rules; the page then
+    # falls to htmldate, which reads the folder and the name as one.
     undated = _dated_page(metadata=image.replace("/04/cover", "/4"), dateline="")
     result = _clean(undated, url=None, fetched_at=None)
     assert isinstance(result, CleanPage)
-    assert result.published is None
+    assert result.published is not None
+    assert result.published.source == "htmldate"
+
+
+def test_htmldate_dates_a_page_our_rules_leave_undated_to_the_day() -> None:
+    # A blog post sent without its URL (htmldate's evaluation set, bibliothek2null.de): its
+    # canonical link's path holds the day, which our rules do not read and htmldate does.
+    canonical = (
+        '<link rel="canonical" href="http://www.bibliothek2null.de/2014/05/18/'
+        'alles-neue-mach-der-mai/" />'
+    )
+    result = _clean(_dated_page(metadata=canonical, dateline=""), url=None, fetched_at=FETCHED)
+    assert isinstance(result, CleanPage)
+    assert result.published == PublishedAt(
+        at=datetime(2014, 5, 18, tzinfo=UTC), precision="day", source="htmldate"
+    )
 
 
 def test_a_sidebar_line_that_says_it_dates_the_post_is_read_last() -> None:
@@ -765,4 +784,80 @@ def test_blogger_abbr_states_its_time_in_title() -> None:
         precision="minute",
         source="time_tag",
         utc_offset_minutes=-420,
+    )
+
+
+def test_an_rnews_meta_dates_a_page() -> None:
+    # A BBC News page of 2014 (world-asia-27056653) states its time in rNews RDFa.
+    metadata = '<meta property="rnews:datePublished" content="2014/04/16 18:29:47"/>'
+    result = _clean(_dated_page(metadata=metadata, dateline=""), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published == PublishedAt(
+        at=datetime(2014, 4, 16, 18, 29, tzinfo=UTC), precision="minute", source="meta"
+    )
+
+
+def test_a_unix_timestamp_on_an_element_named_a_date_dates_the_page() -> None:
+    # A BBC News page of 2020 (world-us-canada-52241221): script prints data-seconds in the
+    # reader's zone; the page as fetched may hold no printed date at all.
+    dateline = '<div class="date date--v2" data-seconds="1586537895" data-datetime=""></div>'
+    result = _clean(_dated_page(metadata="", dateline=dateline), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published == PublishedAt(
+        at=datetime(2020, 4, 10, 16, 58, tzinfo=UTC),
+        precision="minute",
+        source="time_tag",
+        utc_offset_minutes=0,
+    )
+    # A stamp on an element named as the update is passed over for the publication's.
+    updated = '<div class="date date-updated" data-seconds="1586600000"></div>'
+    result = _clean(
+        _dated_page(metadata="", dateline=updated + dateline), url=None, fetched_at=None
+    )
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert result.published.at == datetime(2020, 4, 10, 16, 58, tzinfo=UTC)
+    # The Guardian writes milliseconds on its <time> (here beside no datetime=).
+    dateline = '<time itemprop="dateline" data-timestamp="1579500318000"></time>'
+    result = _clean(_dated_page(metadata="", dateline=dateline), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert result.published.at == datetime(2020, 1, 20, 6, 5, tzinfo=UTC)
+
+
+def test_a_share_buttons_timestamp_is_not_a_date() -> None:
+    # WordPress's Shariff buttons carry a stamp on an element that does not name itself a date.
+    dateline = '<div class="shariff" data-timestamp="1571484983" data-url="x"></div>'
+    result = _clean(_dated_page(metadata="", dateline=dateline), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is None
+
+
+def test_a_day_the_headline_names_is_the_event_s_not_the_story_s() -> None:
+    # leichtathletik-ostalbkreis.de (htmldate's evaluation set): a results post whose headline
+    # names the meeting's day, its URL the day it was posted, and its table the meeting's day.
+    page = (
+        "<html><head><title>RM Schülerinnen A, Aalen-Unterkochen, 19.5.2007</title></head><body>"
+        "<article><h1>RM Schülerinnen A, Aalen-Unterkochen, 19.5.2007</h1>"
+        f"<div>19.05.2007</div>{_STORY * 3}</article></body></html>"
+    ).encode()
+    url = "https://blog.leichtathletik-ostalbkreis.de/2007/05/20/ergebnisse-rm-schuelerinnen-a/"
+    assert _day_and_source(page, url=url) == ("2007-05-20", "url")
+
+
+def test_a_time_marked_date_modified_is_not_the_publication() -> None:
+    # blinker.de (htmldate's evaluation set) marks its update with schema.org's dateModified;
+    # here the update comes first, as some templates print it.
+    dateline = (
+        '<time itemprop="dateModified" datetime="2022-01-21T11:39:21+01:00">Aktualisiert am'
+        ' 21.01.2022, 11:39 Uhr</time><time datetime="2022-01-11T09:50:50+01:00">11.01.2022,'
+        " 09:50 Uhr</time>"
+    )
+    result = _clean(_dated_page(metadata="", dateline=dateline), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published == PublishedAt(
+        at=datetime(2022, 1, 11, 8, 50, tzinfo=UTC),
+        precision="minute",
+        source="time_tag",
+        utc_offset_minutes=60,
     )

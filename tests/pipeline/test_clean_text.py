@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import shared_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas import RawPage
+from worker.pipeline import Processed, process, receive
 from worker.pipeline.clean_text import clean_text
 from worker.pipeline.types import CleanPage, DecodedPage, Rejection
+from worker.store.batch import dedupe_key
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / ".." / "shared" / "data"
@@ -309,3 +314,29 @@ def test_hostile_dump_is_cleaned_or_rejected() -> None:
     hostile = ("[" * 5000 + "a " * 5000 + "\n") * 20 + ("•" * 3000 + "\n") * 20 + "x" * 100_000
     cleaned = clean_text(DecodedPage(text=hostile, kind="text"))
     assert isinstance(cleaned, CleanPage | Rejection)
+
+
+def test_a_page_and_its_text_dump_get_one_dedupe_key() -> None:
+    # Scrapinghub's page from The Sun: its JSON-LD states 2019-11-18T19:09Z; its w3m dump prints
+    # the same time with no zone, read as UTC, so both make one article.
+    page_id = "8b194530308204139d9c8f7d495a26b117c78756ac1802cfc3c0a8bfdf2c0d50"
+    folder = shared_data("extraction")
+    url = json.loads((folder / "scrapinghub" / "ground-truth.json").read_bytes())[page_id]["url"]
+    html_page = gzip.decompress(
+        (folder / "scrapinghub" / "html" / f"{page_id}.html.gz").read_bytes()
+    )
+    dump = (folder / "scrapinghub-textdumps" / f"{page_id}.txt").read_text(encoding="utf-8")
+    results = []
+    for content, content_type in ((html_page.decode(), "text/html"), (dump, "text/plain")):
+        page = RawPage(content=content, url=url, content_type=content_type, source="crawl")
+        result = process(receive(page, receipt_key=content_type), max_page_bytes=10_000_000)
+        assert isinstance(result, Processed), result
+        results.append(result)
+    html_result, dump_result = results
+    assert dedupe_key(html_result, "crawl") == dedupe_key(dump_result, "crawl")
+    assert dump_result.clean.published is not None
+    assert dump_result.clean.published.at == datetime(2019, 11, 18, 19, 9, tzinfo=UTC)
+    # The dump named no zone, and says so; the HTML stated UTC.
+    assert dump_result.clean.published.utc_offset_minutes is None
+    assert html_result.clean.published is not None
+    assert html_result.clean.published.utc_offset_minutes == 0

@@ -150,7 +150,9 @@ def test_relative_forms_need_fetched_at(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "1985-06-01",  # before the web
+        "1799-06-01",  # before any archive's own dating
+        "0001-01-01T00:00:00+05:00",  # a placeholder; the offset once overflowed the arithmetic
+        "1 Jan 0001",
         "17 June 2021 09:00 GMT",  # two days after the fetch
         "2021-06-30",
         "31 February 2020",  # no such day
@@ -279,3 +281,102 @@ def test_a_time_range_is_not_read_as_an_offset(text: str, at: str, offset: int |
     published = parse_date(text, fetched_at=FETCHED, source="text")
     assert published is not None
     assert (published.at.isoformat(), published.utc_offset_minutes) == (at, offset)
+
+
+def test_archive_dates_from_1800_on_are_read() -> None:
+    # A digitized archive states its own old dates; they are not the web's typos.
+    published = parse_date("1987-04-08", fetched_at=FETCHED, source="meta")
+    assert published is not None
+    assert published.at == datetime(1987, 4, 8, tzinfo=UTC)
+
+
+def test_a_wire_stamp_is_read_to_the_minute() -> None:
+    # Reuters-21578, story 1: the wire system's stamp, day-MON-year and a clock with hundredths.
+    published = parse_date("26-FEB-1987 15:01:01.79", fetched_at=FETCHED, source="text")
+    assert published == PublishedAt(
+        at=datetime(1987, 2, 26, 15, 1, tzinfo=UTC), precision="minute", source="text"
+    )
+
+
+# Reuters-21578, story 906: a dump with its wire stamp, title, dateline and the top of its body.
+WIRE_STORY = [
+    " 3-MAR-1987 04:35:28.01",
+    "",
+    "SAAB-SCANIA ISSUES 150 MLN DLR EUROBOND",
+    "",
+    "LONDON, March 3 - Saab-Scania AB is issuing a 150 mln dlr eurobond due April 2, 1992 paying"
+    " 7-3/4 pct and priced at 101-3/4 pct, lead manager Morgan Guaranty Ltd said.",
+    "The bond is available in denominations of 5,000 and 50,000 dlrs and will be listed in"
+    " London. Payment date is April 2, 1992.",
+]
+
+
+def test_a_wire_story_is_dated_by_its_stamp_not_its_body() -> None:
+    published = find_date(WIRE_STORY, fetched_at=FETCHED)
+    assert published is not None
+    assert published.at == datetime(1987, 3, 3, 4, 35, tzinfo=UTC)
+
+
+def test_a_cue_inside_a_paragraph_does_not_make_a_dateline() -> None:
+    # "Payment date is ..." in a paragraph dates a payment, not the story; the short line wins.
+    lines = [
+        "March 3, 1987",
+        "Sale Tilney Plc said it has purchased 80 pct of the ordinary share capital of B and R"
+        " International Inc. B and R posted pretax profit of 855,000 dlrs in the year to Dec 31,"
+        " 1986.",
+    ]
+    published = find_date(lines, fetched_at=FETCHED)
+    assert published is not None
+    assert published.at == datetime(1987, 3, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("line", "fetched_at", "day"),
+    [
+        # Reuters-21578 stories 6 and 8: the year comes from the fetch...
+        ("BUENOS AIRES, Feb 26 - Argentine grain board figures show", FETCHED, "2021-02-26"),
+        ("LOUISVILLE, Ky., Feb 26 - Shr one dlr vs 73 cts", FETCHED, "2021-02-26"),
+        # ... and is never after it: "Dec 30" read on 3 January is last year's.
+        (
+            "LONDON, Dec 30 (Reuters) - Oil prices rose on Tuesday",
+            datetime(2021, 1, 3, tzinfo=UTC),
+            "2020-12-30",
+        ),
+    ],
+)
+def test_a_yearless_agency_dateline_dates_an_otherwise_undated_story(
+    line: str, fetched_at: datetime, day: str
+) -> None:
+    published = find_date(["BAHIA COCOA REVIEW", line], fetched_at=fetched_at)
+    assert published is not None
+    assert published.at.date().isoformat() == day
+    assert published.precision == "day"
+
+
+def test_a_yearless_dateline_takes_the_year_of_the_page_s_other_date() -> None:
+    # An archive's page prints its own date; the story under it keeps its dateline's day.
+    lines = [
+        "Archive: March 2, 1987",
+        "FORD MOTOR CREDIT TO REDEEM DEBENTURES",
+        "DEARBORN, MICH., Feb 26 - Ford Motor Co said its Ford Motor Credit Co on April One will"
+        " redeem 4.0 mln dlrs of its 8.70 pct debentures.",
+    ]
+    published = find_date(lines, fetched_at=FETCHED)
+    assert published is not None
+    assert published.at.date() == date(1987, 2, 26)
+
+
+def test_a_yearless_dateline_needs_a_year_from_somewhere() -> None:
+    assert find_date(["BELGRADE, April 8 - Yugoslavia said"], fetched_at=None) is None
+
+
+@given(st.datetimes(min_value=datetime(1800, 1, 2), max_value=datetime(2021, 6, 14)))
+def test_wire_stamp_round_trip(moment: datetime) -> None:
+    month = f"{moment:%b}".upper()  # the C locale's English abbreviation
+    stamp = (
+        f"{moment.day}-{month}-{moment.year} {moment:%H:%M:%S}.{moment.microsecond // 10**4:02d}"
+    )
+    published = parse_date(stamp, fetched_at=FETCHED, source="text")
+    assert published == PublishedAt(
+        at=moment.replace(second=0, microsecond=0, tzinfo=UTC), precision="minute", source="text"
+    )

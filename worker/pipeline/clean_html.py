@@ -1,16 +1,18 @@
 """Find the article inside an HTML page: headline, publication time, body paragraphs and labels.
 
 Metadata first, where the page states it: JSON-LD (NewsArticle and kin, `@graph` included), Open
-Graph and other `<meta>` tags, `<time datetime>` outside page chrome, and a date in the URL path,
-which wins over metadata that disagrees with it by days (a URL's date is fixed when the story is
-created). A time stated in UTC or in no zone takes the page's own offset where another statement
-of the same moment gives one (a `<time>` tag's "-05:00" beside JSON-LD's "Z"). A dateline printed
-just below the headline (or right above it, opening with its date) wins over both when it names
-another day (more than a day away, or a day away in the zone the metadata states or implies):
-metadata often carries a CMS's creation date or a republished story's first date, while readers
-take the visible one. Failing all of those, a date printed near the headline or after the text
-(never an expiry, an event or a forum member's sign-up date); the update time; last, a
-`datePublished` element even inside page chrome.
+Graph, rNews and other `<meta>` tags, `<time datetime>` outside page chrome (not one marked
+`dateModified`), a Unix timestamp in a `data-seconds`-like attribute of a `<time>` or of an element
+its class names a date, and a date in the URL path, which wins over metadata that disagrees with it
+by days (a URL's date is fixed when the story is created). A time stated in UTC or in no zone
+takes the page's own offset where another statement of the same moment gives one (a `<time>`
+tag's "-05:00" beside JSON-LD's "Z"). A dateline printed just below the headline (or right above
+it, opening with its date) wins over both when it names another day (more than a day away, or a
+day away in the zone the metadata states or implies): metadata often carries a CMS's creation date
+or a republished story's first date, while readers take the visible one. Failing all of those, a
+date printed near the headline or after the text (never an expiry, an event or a forum member's
+sign-up date, nor the day the headline itself names); the update time; a `datePublished` element
+even inside page chrome; last, the day htmldate's fast search reads (`page_dates`).
 
 The body is chosen by measurement, not by per-site rules. The page body is walked once into text
 blocks (a paragraph, a heading, a list item, a table row), each remembering its block ancestors,
@@ -47,6 +49,7 @@ import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
 
 from worker.pipeline.dates import find_date, names_publication, parse_date
+from worker.pipeline.page_dates import htmldate_day
 from worker.pipeline.types import CleanPage, DateSource, DecodedPage, PublishedAt, Rejection
 
 __all__ = ["clean_html"]
@@ -315,6 +318,8 @@ _ARTICLE_TYPES = frozenset(
 _DATE_METAS = (
     "article:published_time",
     "og:article:published_time",
+    # rNews, the IPTC's RDFa vocabulary that schema.org's NewsArticle grew from (BBC pages).
+    "rnews:datepublished",
     "datepublished",
     "originalpublicationdate",
     "article.published",
@@ -345,6 +350,7 @@ _DATE_METAS = (
 # When a page states no publication time anywhere, its last update is the best remaining clue.
 _UPDATED_METAS = (
     "article:modified_time",
+    "rnews:datemodified",
     "og:updated_time",
     "datemodified",
     "dc.date.modified",
@@ -377,6 +383,17 @@ _SCRIPT_DATE = re.compile(
 )
 _MAX_SCRIPT_SCAN_CHARS = 2_000_000
 _TIME_SELECTOR = "[itemprop=datePublished], time[datetime], time[pubdate]"
+# Elements that carry their time as seconds (or milliseconds) since 1970 for script to print in
+# the reader's zone: a <time>, or an element its class names a date. Share buttons and teaser
+# cards carry such stamps too, so an unnamed element's are not read.
+_EPOCH_ATTRIBUTES = ("data-seconds", "data-timestamp", "data-time")
+_EPOCH_SELECTOR = ", ".join(
+    f"{element}[{attribute}]"
+    for attribute in _EPOCH_ATTRIBUTES
+    for element in ("time", '[class*="date"]')
+)
+_EPOCH = re.compile(r"\s*(\d{10})(\d{3})?\s*")
+_UPDATE_NAME = re.compile(r"updat|modif", re.IGNORECASE)
 # Other statements read for the page's own zone (see _in_page_zone); offsets are whole quarter
 # hours, none farther than 14 hours from UTC.
 _MAX_ZONE_STATEMENTS = 8
@@ -392,7 +409,9 @@ _URL_DATE_TOLERANCE = timedelta(days=2)
 _DATELINE_TOLERANCE = timedelta(days=1)
 _DATELINE_MAX_CHARS = 40
 _DATELINE_AFTER_HEADLINE_BLOCKS = 8
-_SLASHED_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{2,4}")
+# Numeric dates whose day and month order a site may take either way: slashed, or dotted with a
+# two-digit year (US sites print "11.03.17" for November 3; "01.11.2023" is day-first).
+_AMBIGUOUS_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{2,4}|(?<![\d.])\d{1,2}\.\d{1,2}\.\d{2}(?![\d.])")
 # Dates near a headline that are not its publication: an event's, an offer's end, a quoted post's,
 # the day a forum post's author signed up. "bis" between two clock times is a time range, no end.
 _NOT_PUBLICATION_CUE = re.compile(
@@ -533,6 +552,7 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
             or _marked_date_in_chrome(tree, page.fetched_at)
             or _script_state_date(page.text, page.fetched_at)
             or _image_url_date(metadata.image, page.fetched_at)
+            or htmldate_day(page.text, url=page.url, fetched_at=page.fetched_at)
         )
     else:
         dateline = _dateline(extraction.date_lines[0], headline, page.fetched_at)
@@ -723,11 +743,33 @@ def _stated_date(
             return _in_page_zone(published, tree, metadata, fetched_at)
         return published
     for node in tree.css(_TIME_SELECTOR)[:_MAX_TIME_ELEMENTS]:
-        if _in_chrome(node):
+        # schema.org's dateModified marks the update; hAtom's class "updated" does not say as
+        # much (themes put it on the publication's <time> too), so only the property counts.
+        if _in_chrome(node) or node.attributes.get("itemprop") == "dateModified":
             continue
         published = _element_date(node, fetched_at)
         if published is not None:
             return published
+    for node in tree.css(_EPOCH_SELECTOR)[:_MAX_TIME_ELEMENTS]:
+        if _in_chrome(node):
+            continue
+        published = _epoch_date(node, fetched_at)
+        if published is not None:
+            return published
+    return None
+
+
+def _epoch_date(node: LexborNode, fetched_at: datetime | None) -> PublishedAt | None:
+    """Give the time an element states as a Unix timestamp in a data- attribute, or None."""
+    attributes = node.attributes
+    if _UPDATE_NAME.search(attributes.get("class") or ""):
+        # "date-updated", "lastUpdate": a class naming a date may name the update.
+        return None
+    for attribute in _EPOCH_ATTRIBUTES:
+        match = _EPOCH.fullmatch(attributes.get(attribute) or "")
+        if match is not None:
+            # Milliseconds are the seconds with three more digits.
+            return _parse(match[1], fetched_at, "time_tag")
     return None
 
 
@@ -806,15 +848,20 @@ def _dateline(
         return None
     below = lines[at + 1 : at + 1 + _DATELINE_AFTER_HEADLINE_BLOCKS]
     kicker = lines[at - 1 : at] if at and lines[at - 1][:1].isdigit() else ()
+    # A headline that names a day ("Results, Aalen, 19.5.2007") is about an event on that day:
+    # lines repeating it (the results table's dates) are the event's, not the story's.
+    subject = parse_date(headline, fetched_at=None, source="text")
     for line in (*below, *kicker):
         if len(line) > _DATELINE_MAX_CHARS and not line[:1].isdigit():
             continue
         if _NOT_PUBLICATION_CUE.search(line[:_MAX_DATED_CHARS]):
             continue
         # A printed calendar date only: "2 hrs ago" beside the headline may be a teaser's.
-        if parse_date(line, fetched_at=None, source="text") is not None:
-            published = parse_date(line, fetched_at=fetched_at, source="text")
-            return (published, line) if published is not None else None
+        printed = parse_date(line, fetched_at=None, source="text")
+        if printed is None or (subject is not None and printed.at.date() == subject.at.date()):
+            continue
+        published = parse_date(line, fetched_at=fetched_at, source="text")
+        return (published, line) if published is not None else None
     return None
 
 
@@ -830,10 +877,12 @@ def _disagrees(dateline: PublishedAt, line: str, stated: PublishedAt) -> bool:
             return False
         return printed != (stated.at + timedelta(minutes=offset or 0)).date()
     if printed.day <= 12 and (printed.month, printed.day) == (day.day, day.month):
-        # The same numbers read the other way round. A slashed dateline is the ambiguous one
-        # ("02/11/2023" read day-first while the metadata says February 11); a dotted or named
-        # one is not, so the metadata was the misread ("11/01/2023" beside "01.11.2023").
-        return _SLASHED_DATE.search(line) is None
+        # The same numbers read the other way round. A slashed dateline, or a dotted one with a
+        # two-digit year, is the ambiguous one ("02/11/2023" read day-first while the metadata
+        # says February 11; Engadget's "11.03.17" beside "2017-11-03 03:01"); a dotted one with
+        # a four-digit year or a named month is not, so the metadata was the misread
+        # ("11/01/2023" beside "01.11.2023").
+        return _AMBIGUOUS_DATE.search(line) is None
     return True
 
 

@@ -30,9 +30,16 @@ Rules, so results are predictable:
   `fetched_at` minus the amount, at day precision. A page re-crawled an hour later says "3 hrs
   ago": a minute-precise reading would drift with every crawl and give the article a new dedupe
   key, while the day stays the same (except across midnight UTC).
-- Implausible dates are refused rather than guessed: before 1990 (earlier than any web news page)
-  or more than one day after `fetched_at` (a page cannot be published after it was fetched; the
-  day of slack absorbs zone mistakes). Without `fetched_at`, years after 2100 are refused.
+- Wire systems' stamps are read: "8-APR-1987 00:38:26.78" (day-MON-year joined by hyphens).
+- A news agency's year-less dateline ("BELGRADE, April 8 -", "LONDON, April 8 (Reuters) -") dates
+  a dump only where no line states a cued or timed date; its year is the one that puts it nearest
+  the page's other date (else `fetched_at`), never after the fetch. Without either, no date.
+- A publication cue counts only in a short line: in a paragraph, "posted pretax profit" or
+  "payment date is April 2, 1992" is about something else.
+- Implausible dates are refused rather than guessed: before 1800 (archives of digitized
+  newspapers and wire services state their own old dates; earlier is a typo) or more than one day
+  after `fetched_at` (a page cannot be published after it was fetched; the day of slack absorbs
+  zone mistakes). Without `fetched_at`, years after 2100 are refused.
 """
 
 from __future__ import annotations
@@ -47,7 +54,9 @@ from worker.pipeline.types import DateSource, Precision, PublishedAt
 
 __all__ = ["find_date", "names_publication", "parse_date"]
 
-_EARLIEST_YEAR = 1990
+# Archives reach back: a digitized 1987 wire story or an 1890s newspaper page states its own date.
+# Earlier than this is a typo or a birth date more often than a publication.
+_EARLIEST_YEAR = 1800
 _LATEST_YEAR_WITHOUT_FETCH = 2100
 _FUTURE_SLACK = timedelta(days=1)
 _LARGEST_OFFSET = timedelta(hours=14)  # the farthest east any zone is (see `_signed_minutes`)
@@ -153,6 +162,15 @@ _MONTH_DAY_YEAR = re.compile(
     r"(?<![^\W\d_])([^\W\d_]{3,10})\.?\s{1,3}(\d{1,2})(?:st|nd|rd|th)?"
     r"(?:\s?[–-]\s?(\d{1,2})(?:st|nd|rd|th)?)?,?\s{1,3}(\d{4})(?!\d)"
 )
+# Day, month name and year joined by hyphens, as wire systems and databases stamp them:
+# "8-APR-1987 00:38:26.78", "08-Apr-2019".
+_HYPHENED_DATE = re.compile(r"(?<![\w-])(\d{1,2})-([^\W\d_]{3,9})-(\d{4})(?![\w-])")
+# A news agency's dateline: the place in capitals, then month and day, no year, then a dash
+# ("BELGRADE, April 8 -", "LOUISVILLE, Ky., Feb 26 -", "LONDON, April 8 (Reuters) -").
+_YEARLESS_DATELINE = re.compile(
+    r"[A-Z][A-Z.'’-]*(?:\s{1,2}[A-Z][\w.'’-]*){0,4},(?:\s{1,2}[A-Z][\w.]{1,12},)?\s{1,2}"
+    r"([A-Za-z]{3,9})\.?\s{1,2}(\d{1,2})(?:\s{1,2}\([^)]{1,30}\))?\s{0,2}[-–—]"
+)
 # Chinese, Japanese and Korean dates ("2019年6月20日", "2019년 11월 20일"), Korean dotted dates
 # ("2019. 11. 20."), and day-first dates between bars or spaced dots ("26 | 01 | 2022",
 # "4. 2. 2022").
@@ -234,6 +252,9 @@ _PUBLICATION_ONLY_CUE = re.compile(
     re.IGNORECASE,
 )
 _MAX_LINE_CHARS = 200
+_MAX_CUED_LINE_CHARS = 120
+# `_line_rank` of a line that names itself a publication date (its cue alone is worth 4).
+_CUED_RANK = 4 * 1000 - 999
 _MAX_FIND_LINES = 400
 
 
@@ -311,19 +332,59 @@ def find_date(lines: Sequence[str], *, fetched_at: datetime | None) -> Published
             continue
         cue: bool | None = None
         if _line_rank(short, index, cue=False, minute=True, printed=True) <= best_rank:
-            cue = _PUBLISHED_CUE.search(short) is not None
+            cue = _cued(short)
             if not cue:
                 continue
         published, printed = _parse(short, fetched_at=fetched_at, source="text")
         if published is None:
             continue
         if cue is None:
-            cue = _PUBLISHED_CUE.search(short) is not None
+            cue = _cued(short)
         minute = published.precision == "minute"
         rank = _line_rank(short, index, cue=cue, minute=minute, printed=printed)
         if rank > best_rank:
             best, best_rank = published, rank
+    if best is None or (best.precision == "day" and best_rank < _CUED_RANK):
+        # An agency's dateline ("BELGRADE, April 8 -") names the story's own day where the page
+        # prints no cued or timed date; its year comes from the page's other date or the fetch.
+        dateline = _yearless_dateline(lines[:_MAX_FIND_LINES], best, fetched_at=fetched_at)
+        if dateline is not None:
+            return dateline
     return best
+
+
+def _yearless_dateline(
+    lines: Sequence[str], reference: PublishedAt | None, *, fetched_at: datetime | None
+) -> PublishedAt | None:
+    """The day of the first line opening with a year-less agency dateline, or None.
+
+    The year is the one that puts the day nearest the reference (the page's other date, else the
+    fetch), never after the fetch: "Dec 30" read on 3 January is last year's.
+    """
+    anchor = reference.at if reference is not None else fetched_at
+    if anchor is None:
+        return None
+    for line in lines:
+        match = _YEARLESS_DATELINE.match(line.strip()[:_MAX_LINE_CHARS])
+        if match is None or (month := _MONTHS.get(match[1].lower())) is None:
+            continue
+        latest = (fetched_at + _FUTURE_SLACK).date() if fetched_at is not None else date.max
+        days = [
+            day
+            for year in (anchor.year - 1, anchor.year, anchor.year + 1)
+            if (day := _make_date(year, month, int(match[2]))) is not None and day <= latest
+        ]
+        if days:
+            nearest = min(days, key=lambda day: abs(day - anchor.date()))
+            return _finish(nearest, None, None, fetched_at=fetched_at, source="text")
+    return None
+
+
+def _cued(line: str) -> bool:
+    """Whether a line names itself a publication date: a short line with a publication cue."""
+    # In a paragraph the words are about something else: "posted pretax profit ... in the year to
+    # Dec 31, 1986", "Payment date is April 2, 1992".
+    return len(line) <= _MAX_CUED_LINE_CHARS and _PUBLISHED_CUE.search(line) is not None
 
 
 def _line_rank(line: str, index: int, *, cue: bool, minute: bool, printed: bool) -> int:
@@ -388,6 +449,11 @@ def _absolute_date(expression: str) -> date | None:
             if day is not None:
                 candidates.append((match.start(), day))
                 break
+    hyphened = _HYPHENED_DATE.search(expression) if hyphen else None
+    if hyphened is not None and (month := _MONTHS.get(hyphened[2].lower())) is not None:
+        day = _make_date(int(hyphened[3]), month, int(hyphened[1]))
+        if day is not None:
+            candidates.append((hyphened.start(), day))
     ctime = _CTIME.search(expression) if ":" in expression else None
     if ctime is not None and (month := _MONTHS.get(ctime[1].lower())) is not None:
         day = _make_date(int(ctime[3]), month, int(ctime[2]))
@@ -472,6 +538,9 @@ def _compose(
     fetched_at: datetime | None,
     source: DateSource,
 ) -> PublishedAt | None:
+    if day.year < _EARLIEST_YEAR:
+        # Refused before any arithmetic: a "0001-01-01" placeholder minus an offset overflows.
+        return None
     if fetched_at is not None and (
         datetime(day.year, day.month, day.day, tzinfo=UTC) - _LARGEST_OFFSET
         > fetched_at + _FUTURE_SLACK
@@ -568,6 +637,8 @@ def _finish(
     source: DateSource,
 ) -> PublishedAt | None:
     precision: Precision
+    if day.year < _EARLIEST_YEAR:
+        return None
     if local is None:
         # Day precision keeps the page's own calendar day: shifting midnight by the offset would
         # move the article to the previous or next day.
