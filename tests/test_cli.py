@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+import pytest
 from conftest import EXAMPLES, REPO, SEED, query, run_cli, shared_data
 
 
@@ -158,4 +161,47 @@ def test_a_malformed_setting_is_a_usage_error(service_env: dict[str, str]) -> No
     result = run_cli("stats", env=service_env | {"NEWSINGEST_BATCH_SIZE": "lots"})
     assert result.returncode == 2
     assert "NEWSINGEST_BATCH_SIZE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _unmigrated(empty_database: Callable[[], str], service_env: dict[str, str]) -> dict[str, str]:
+    return service_env | {"NEWSINGEST_DATABASE_URL": empty_database()}
+
+
+@pytest.mark.parametrize("command", [["stats"], ["query"], ["ingest", str(EXAMPLES)]])
+def test_a_database_never_migrated_is_one_clear_line_with_the_fix(
+    empty_database: Callable[[], str], service_env: dict[str, str], command: list[str]
+) -> None:
+    result = run_cli(*command, env=_unmigrated(empty_database, service_env))
+    assert result.returncode == 2, result.stderr
+    assert "newsingest db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_stats_as_a_reader_login_says_what_the_login_may_do(
+    service_env: dict[str, str], db: str
+) -> None:
+    name = f"newsingest_test_{uuid.uuid4().hex[:8]}_reader"
+    with psycopg.connect(db, autocommit=True) as owner:
+        owner.execute(f'CREATE ROLE "{name}" LOGIN IN ROLE newsingest_reader')
+    try:
+        base, _, rest = db.partition("://")
+        _, _, host = rest.partition("@")
+        as_reader = service_env | {"NEWSINGEST_DATABASE_URL": f"{base}://{name}@{host}"}
+        result = run_cli("stats", env=as_reader)
+        assert result.returncode == 2, result.stderr
+        assert "newsingest_reader login reads the v1 views only" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        with psycopg.connect(db, autocommit=True) as owner:
+            owner.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+def test_export_into_a_folder_that_does_not_exist_is_a_usage_error(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "no-such-folder" / "articles.jsonl"
+    result = run_cli("export", str(target), env=service_env)
+    assert result.returncode == 2, result.stderr
+    assert "no-such-folder" in result.stderr
     assert "Traceback" not in result.stderr

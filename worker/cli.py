@@ -579,12 +579,45 @@ def main() -> None:
     except NewsingestError as exc:
         err.print(f"[red]error:[/red] {exc}")
         sys.exit(EXIT_USAGE)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # A file or folder the user named (an export's folder that does not exist, say).
+        err.print(f"[red]error:[/red] cannot use {exc.filename}: {exc.strerror or exc}")
+        sys.exit(EXIT_USAGE)
     except Exception as exc:
+        problem = _database_problem(exc)
+        if problem is not None:
+            err.print(f"[red]error:[/red] {problem}")
+            sys.exit(EXIT_USAGE)
         cause = _database_unavailable(exc)
         if cause is None:
             raise
         err.print(f"[red]database unavailable:[/red] {cause}")
         sys.exit(EXIT_UNAVAILABLE)
+
+
+def _database_problem(exc: Exception) -> str | None:
+    """What to do about a database that answers but is not ready for the command, else None.
+
+    Looked up in sys.modules, as in `_database_unavailable`.
+    """
+    errors = sys.modules.get("psycopg.errors")
+    cause = getattr(exc, "orig", None) or exc
+    if errors is None:
+        return None
+    if isinstance(cause, errors.UndefinedTable):
+        return (
+            "the database has no newsingest tables yet (it was never migrated): run "
+            "`newsingest db upgrade` once with the same NEWSINGEST_DATABASE_URL"
+        )
+    if isinstance(cause, errors.InsufficientPrivilege):
+        return (
+            f"this database login may not do that ({str(cause).splitlines()[0]}): a "
+            "newsingest_reader login reads the v1 views only (`newsingest query`, `export`); "
+            "`stats`, `ingest` and the repair commands need the owner's login"
+        )
+    return None
 
 
 def _database_unavailable(exc: Exception) -> BaseException | None:

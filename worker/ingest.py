@@ -17,7 +17,7 @@ import psycopg
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from worker.claims import (
@@ -63,6 +63,9 @@ TRANSIENT = (
     RedisTimeoutError,
     ContentRaced,
 )
+# The database refuses every page alike (no such table, no privilege): no page is at fault, so the
+# batch is not split to find one; the caller reports it (the task dead-letters the batch).
+NOT_A_PAGE = (ProgrammingError, psycopg.ProgrammingError)
 # Runs of a batch that met concurrent copies of its contents before it counts as transient.
 _RACE_ATTEMPTS = 5
 # Receipt keys are at most 240 characters (sightings.receipt_key): a task id makes their stem.
@@ -182,7 +185,8 @@ def store_pages(
     batch the store refuses for a reason that is not transient (a bug, a value PostgreSQL cannot
     hold) is split in halves until the page at fault is found; that page is recorded as an
     `unstorable` rejection keeping its raw content, and the rest is stored. Transient errors
-    (`TRANSIENT`) are raised for the caller to retry.
+    (`TRANSIENT`) are raised for the caller to retry, and errors no page causes (`NOT_A_PAGE`)
+    for it to report.
     """
     results: dict[bytes, Processed | Rejection] = {}
 
@@ -224,7 +228,7 @@ def store_pages(
         for half in (part[:middle], part[middle:]):
             try:
                 outcome = run(half)
-            except TRANSIENT:
+            except (*TRANSIENT, *NOT_A_PAGE):
                 raise
             except Exception as exc:
                 outcome = bisect(half, exc)
@@ -233,7 +237,7 @@ def store_pages(
 
     try:
         return run(pages)
-    except TRANSIENT:
+    except (*TRANSIENT, *NOT_A_PAGE):
         raise
     except Exception as exc:
         log.error("batch_unstorable", pages=len(pages), error=repr(exc))
