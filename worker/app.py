@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 import orjson
+import structlog
 from celery import Celery
-from celery.signals import setup_logging, worker_init, worker_process_init
+from celery.signals import beat_init, setup_logging, worker_init, worker_process_init
 from kombu.compression import register as register_compression
 from kombu.serialization import register as register_serializer
 
@@ -108,11 +109,24 @@ app.conf.update(
     broker_transport_options={"visibility_timeout": settings.visibility_timeout},
     worker_hijack_root_logger=False,
     enable_utc=True,
+    # Beat keeps its schedule in the data directory, not in whatever folder it was started from
+    # (a checkout, or an image's read-only working directory).
+    beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     # Beat looks for sources due a crawl every tick and sends one `crawl.source` task per source.
     beat_schedule={
         "crawl-due-sources": {"task": "crawl.dispatch", "schedule": get_crawl_settings().crawl_tick}
     },
 )
+
+
+@beat_init.connect
+def _warn_when_nothing_to_schedule(**_: Any) -> None:
+    if get_crawl_settings().sources is None:
+        structlog.get_logger(__name__).warning(
+            "beat_has_no_sources",
+            detail="NEWSINGEST_SOURCES is not set: beat will find no source to crawl "
+            "(see examples/sources.toml)",
+        )
 
 
 @setup_logging.connect

@@ -254,6 +254,7 @@ def beat(ctx: typer.Context) -> None:
 
     if get_settings().broker_url is None:
         raise ConfigError("NEWSINGEST_BROKER_URL is not set: beat needs a broker")
+    get_settings().data_dir.mkdir(parents=True, exist_ok=True)  # where beat keeps its schedule
     raise typer.Exit(celery_app.start(["beat", *ctx.args]) or 0)
 
 

@@ -405,6 +405,28 @@ def test_an_unreadable_robots_txt_keeps_the_crawler_off_the_host(
     assert queue.pages == []
 
 
+def test_a_private_host_refused_by_our_guard_is_not_remembered_as_its_robots_state(
+    site: Site, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    site.route("/robots.txt", lambda n, _: Reply(200, {"Content-Type": "text/plain"}, b""))
+    guarded = Fetcher(fast_settings(allow_private_addresses=False))
+    robots = Robots(redis_client, guarded, user_agent="t", cache_seconds=60, prefix=key_prefix)
+    try:
+        assert not robots.allowed(site.url("/news/1"))
+        reason = robots.refusal(site.url("/news/1"))
+    finally:
+        guarded.close()
+    # The refusal names the setting that lifts it, and is not kept for after that change.
+    assert "NEWSINGEST_ALLOW_PRIVATE_ADDRESSES=true" in reason
+    assert list(redis_client.scan_iter(f"{key_prefix}:robots:*")) == []
+    opened = Fetcher(fast_settings())
+    try:
+        again = Robots(redis_client, opened, user_agent="t", cache_seconds=60, prefix=key_prefix)
+        assert again.allowed(site.url("/news/1"))
+    finally:
+        opened.close()
+
+
 def test_a_redirect_into_a_disallowed_path_is_not_followed(
     news_site: Site, crawler: Crawler, queue: Queue, crawl_db: str
 ) -> None:

@@ -4,13 +4,14 @@ feeding real ingest, and the `crawl` and `sources` commands run as a user runs t
 from __future__ import annotations
 
 import itertools
+import subprocess
 import uuid
 from pathlib import Path
 
 import redis
 from celery import Celery
 
-from tests.conftest import REDIS_URL, query, run_cli, wait_for
+from tests.conftest import REDIS_URL, newsingest_bin, query, run_cli, wait_for
 from tests.crawl.crawlkit import (  # noqa: F401 - fixtures are found by name in this module
     Reply,
     Site,
@@ -175,3 +176,32 @@ def test_crawl_once_by_hand_enqueues_and_sources_shows_the_state(
         assert "failed" in rows["dead"]
     finally:
         redis_client.delete(queue)
+
+
+def test_beat_without_sources_says_so_and_keeps_its_schedule_in_the_data_dir(
+    service_env: dict[str, str], tmp_path: Path
+) -> None:
+    workdir = tmp_path / "checkout"
+    workdir.mkdir()
+    data = tmp_path / "data"
+    env = {k: v for k, v in service_env.items() if k != "NEWSINGEST_SOURCES"}
+    env |= {"NEWSINGEST_DATA_DIR": str(data), "NEWSINGEST_LOG_FORMAT": "json"}
+    log = tmp_path / "beat.log"
+    with log.open("wb") as sink:
+        beat = subprocess.Popen(
+            [newsingest_bin(), "beat"], cwd=workdir, env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for(
+                lambda: "beat_has_no_sources" in log.read_text(errors="replace"),
+                timeout=60,
+                what="beat's warning",
+            )
+            wait_for(
+                lambda: any(data.glob("celerybeat-schedule*")), timeout=30, what="the schedule"
+            )
+        finally:
+            beat.terminate()
+            beat.wait(timeout=30)
+    assert "NEWSINGEST_SOURCES is not set" in log.read_text(errors="replace")
+    assert list(workdir.iterdir()) == []

@@ -141,6 +141,9 @@ def check_url(url: str, *, allow_private: bool, resolve: Resolve = resolve_host)
     return None
 
 
+_PRIVATE_HINT = " (NEWSINGEST_ALLOW_PRIVATE_ADDRESSES=true lets the crawler fetch such hosts)"
+
+
 def _guard(
     url: str, *, allow_private: bool, resolve: Resolve, public: Callable[[str], bool]
 ) -> str | None:
@@ -162,7 +165,7 @@ def _guard(
         literal = None
     if literal is not None:
         if not public(literal):
-            raise _Refused(f"{literal} is not a public address")
+            raise _Refused(f"{literal} is not a public address{_PRIVATE_HINT}")
         return None
     try:
         addresses = resolve(host, port or (443 if parts.scheme == "https" else 80))
@@ -172,7 +175,7 @@ def _guard(
         raise _Unresolvable(f"{host} has no addresses")
     for address in addresses:
         if not public(address):
-            raise _Refused(f"{host} resolves to the non-public address {address}")
+            raise _Refused(f"{host} resolves to the non-public address {address}{_PRIVATE_HINT}")
     return addresses[0]
 
 

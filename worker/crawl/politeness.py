@@ -176,6 +176,10 @@ class Robots:
             return RobotsRules("allow_all"), self._cache_seconds
         # Unreachable (5xx, network, refused): assume everything is disallowed, for a while.
         reason = fetched.error or f"{fetched.outcome.value}, HTTP {fetched.status}"
+        if fetched.outcome is FetchOutcome.REFUSED:
+            # Our own guard said no (a private address): that is this process's setting, not
+            # the host's state, so it is not kept for other workers or for after a change.
+            return RobotsRules("disallow_all", reason=reason[:300]), 0
         return RobotsRules("disallow_all", reason=reason[:300]), min(
             self._cache_seconds, UNREACHABLE_ROBOTS_SECONDS
         )
