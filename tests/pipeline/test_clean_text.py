@@ -309,3 +309,77 @@ def test_hostile_dump_is_cleaned_or_rejected() -> None:
     hostile = ("[" * 5000 + "a " * 5000 + "\n") * 20 + ("•" * 3000 + "\n") * 20 + "x" * 100_000
     cleaned = clean_text(DecodedPage(text=hostile, kind="text"))
     assert isinstance(cleaned, CleanPage | Rejection)
+
+
+# Reuters-21578 stories as a text dump prints them: the wire's title line, then the dateline
+# opening the first paragraph.
+_WIRE_MAGNETS = """TDK, ALLEN-BRADLEY TO MAKE MAGNETS IN U.S.
+
+TOKYO, March 19 - TDK Corp <TDK.T> and <Allen-Bradley Co
+Inc>, a Rockwell International Corp <ROK> subsidiary, have
+agreed to set up a joint venture in the U.S. To make ferrite
+magnets for the North American market, a TDK spokesman said.
+    The new company, <Allen-Bradley/TDK Magnetics>, will be set
+up on April 1 at a plant formerly operated by Allen-Bradley's
+magnetics division in Shawnee, Oklahoma.
+    It targets first-year sales of 30 to 40 mln dlrs which will
+be marketed by TDK's subsidiary <TDK Corp of America>.
+"""
+_WIRE_GOLD = """REAGAN'S REMARKS HELP GOLD TO RECOVER IN HONG KONG
+HONG KONG, March 5 - Gold rose by about 50 U.S. Cents an
+ounce, following a statement by President Ronald Reagan that
+the arms-for-hostages deal with Iran "was a mistake," dealers
+said.
+    Bullion rose to 409.40/90 dlrs from an initial low of
+408.90/409.40. This compares with the opening of 409.00/50 and
+New York's close of 410.00/50.
+    Dealers noted mild short-covering in the metal after some
+initial selling by local investors. Trading was fairly quiet
+this morning partly owed to the slow U.S. Dollar activities,
+they added.
+"""
+_WIRE_SEAT = """AMEX HAS RECORD SEAT SALE
+NEW YORK, March 3 - The American Stock Exchange said it
+sold an options principal membership for a record 305,000 dlrs, 56,000
+dlrs more than the previous seat sold on January 19, 1987, and
+35,000 dlrs above the previous record high in 1983.
+    The Exchange said the current bid is 280,000 dlrs and the
+current offer is 315,000 dlrs.
+"""
+
+
+@pytest.mark.parametrize(
+    ("dump", "headline"),
+    [
+        # A title ending with an abbreviation's full stop is still a title.
+        (_WIRE_MAGNETS, "TDK, ALLEN-BRADLEY TO MAKE MAGNETS IN U.S."),
+        # The dateline line below the title opens the story: it is not the headline.
+        (_WIRE_GOLD, "REAGAN'S REMARKS HELP GOLD TO RECOVER IN HONG KONG"),
+        # Nor is a wrapped line of the first paragraph, which starts lower-case.
+        (_WIRE_SEAT, "AMEX HAS RECORD SEAT SALE"),
+    ],
+)
+def test_a_wire_title_above_its_dateline_is_the_headline(dump: str, headline: str) -> None:
+    assert _clean(dump).headline == headline
+
+
+def test_a_photo_caption_beside_its_credit_is_never_the_headline() -> None:
+    # space.com, as w3m prints a gallery slide above the story.
+    caption = "An artist's concept of Blue Origin's Blue Moon lander"
+    paragraphs = [_paragraph("lander", 1), _paragraph("moon", 2), _paragraph("rocket", 3)]
+    dump = "\n\n".join([caption, "(Image credit: Blue Origin)", "Image 3 of 5", *paragraphs])
+    result = clean_text(DecodedPage(text=dump, kind="text"))
+    assert getattr(result, "headline", None) != caption
+
+
+def test_a_pull_quote_is_never_the_headline() -> None:
+    # politifact.com: the statement checked, quoted above the article that quotes it again.
+    quote = '"$53 million a week is coming across the border in drugs."'
+    paragraphs = [
+        _paragraph("border", 1),
+        'McKinley said that "$53 million a week is coming across the border in drugs." '
+        + _paragraph("drugs", 2),
+    ]
+    dump = "\n\n".join(["Mostly True", quote, *paragraphs])
+    result = clean_text(DecodedPage(text=dump, kind="text"))
+    assert getattr(result, "headline", None) != quote
