@@ -834,6 +834,14 @@ def test_blogger_abbr_states_its_time_in_title() -> None:
             "Perturbazione polare al Centro e al Sud. Il Nord, scavalcato, mantiene temperature "
             "alte",
         ),
+        # A blog: the title ends with the author the page names only in its text.
+        (
+            "<title>Get your Frontend JavaScript Code Covered | Code | Nicolas Perriault</title>",
+            '<h1><a href="/">Hi, I\'m <strong>Nicolas.</strong></a></h1><p> <span class="article-'
+            'author" itemprop="author" itemscope="" itemtype="http://schema.org/Person"><span '
+            'itemprop="name">Nicolas Perriault</span> —</span></p>',
+            "Get your Frontend JavaScript Code Covered | Code",
+        ),
         # Dublin Core in RDFa (one property naming two vocabularies), from Readability's tests.
         (
             '<title>Title Element</title><meta property="x:title dc:title" content="My title"/>',

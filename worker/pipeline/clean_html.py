@@ -513,6 +513,11 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
         return Rejection("no_headline", "no JSON-LD headline, og:title, <h1> or <title> with text")
     deferred = _deferred_markup(tree)
     tree.strip_tags(list(_DROPPED_TAGS))
+    byline = _byline(tree, metadata)
+    if byline and _TITLE_SEPARATOR.search(headline):
+        # Blogs and columns end a title with the author's name, which some pages state only in
+        # their text ("Get your Frontend JavaScript Code Covered | Code | Nicolas Perriault").
+        headline = _strip_site_name(headline, _Furniture((), frozenset({_fold(byline)})))
     extraction = _body(tree, headline)
     if not extraction.paragraphs and deferred:
         # Some platforms (Blogger) ship the post as a template that script renders.
@@ -564,7 +569,7 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
         published=published,
         body=body,
         kind="html",
-        byline=_byline(tree, metadata),
+        byline=byline,
         section_labels=_section_labels(tree, metadata),
         language=metadata.language,
     )
