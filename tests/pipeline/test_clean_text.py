@@ -363,23 +363,41 @@ def test_a_wire_title_above_its_dateline_is_the_headline(dump: str, headline: st
     assert _clean(dump).headline == headline
 
 
-def test_a_photo_caption_beside_its_credit_is_never_the_headline() -> None:
-    # space.com, as w3m prints a gallery slide above the story.
+def test_a_photo_caption_beside_its_credit_is_passed_over_for_the_title() -> None:
+    # space.com, as w3m prints a gallery slide between the headline and the story.
+    title = "NASA Picks SpaceX, Blue Origin and More to Join Private Moon Lander Project"
+    caption = "An artist's concept of Blue Origin's Blue Moon lander"
+    paragraphs = [_paragraph("lander", 1), _paragraph("moon", 2), _paragraph("rocket", 3)]
+    dump = "\n\n".join(
+        [title, "By Mike Wall", caption, "(Image credit: Blue Origin)", "Image 3 of 5", *paragraphs]
+    )
+    assert _clean(dump).headline == title
+
+
+def test_a_pull_quote_is_passed_over_for_the_title() -> None:
+    # politifact.com: the statement checked, quoted between the headline and the article that
+    # quotes it again.
+    title = "What is the value of drugs that come to the U.S. border?"
+    quote = '"$53 million a week is coming across the border in drugs."'
+    lead = (
+        "In October, Rep. David McKinley visited the border and said that "
+        f"{quote} {_paragraph('drugs', 2)}"
+    )
+    dump = "\n\n".join(
+        [
+            f"{title}\nBy Matthew Digby , Minh Do\nNovember 18th, 2019",
+            "Mostly True\nMcKinley",
+            quote,
+            lead,
+            _paragraph("trade", 1),
+        ]
+    )
+    assert _clean(dump).headline == title
+
+
+def test_a_caption_is_the_headline_only_when_nothing_else_can_be() -> None:
+    # A page without a headline is rejected: a caption is better than losing the story.
     caption = "An artist's concept of Blue Origin's Blue Moon lander"
     paragraphs = [_paragraph("lander", 1), _paragraph("moon", 2), _paragraph("rocket", 3)]
     dump = "\n\n".join([caption, "(Image credit: Blue Origin)", "Image 3 of 5", *paragraphs])
-    result = clean_text(DecodedPage(text=dump, kind="text"))
-    assert getattr(result, "headline", None) != caption
-
-
-def test_a_pull_quote_is_never_the_headline() -> None:
-    # politifact.com: the statement checked, quoted above the article that quotes it again.
-    quote = '"$53 million a week is coming across the border in drugs."'
-    paragraphs = [
-        _paragraph("border", 1),
-        'McKinley said that "$53 million a week is coming across the border in drugs." '
-        + _paragraph("drugs", 2),
-    ]
-    dump = "\n\n".join(["Mostly True", quote, *paragraphs])
-    result = clean_text(DecodedPage(text=dump, kind="text"))
-    assert getattr(result, "headline", None) != quote
+    assert _clean(dump).headline == caption

@@ -750,20 +750,24 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
     lead_words = {word for unit in units[start : min(end + 1, start + 4)] for word in unit.tokens}
     body_text: str | None = None
     slug_words = set(_words(_url_path(url))) if url else set()
-    best: int | None = None
-    best_score = 0.0
+    # The best title-shaped unit, and the best of those that read as something else (a caption,
+    # a pull quote, the story's dateline, a wrapped line of prose, a row of figures): taken only
+    # when no other line is title-shaped, since a page without a headline is rejected.
+    best: list[int | None] = [None, None]
+    best_score = [0.0, 0.0]
     first = max(0, start - _HEADLINE_WINDOW)
     for index in range(first, start + 1):
         unit = units[index]
-        if not _title_shaped(unit) or _is_caption(units, index):
+        if not _title_shaped(unit):
             continue
+        other = _is_caption(units, index) or _is_story_line(unit)
         quoted = _QUOTED.fullmatch(unit.text)
-        if quoted is not None:
-            # A pull quote repeats a sentence of the article.
+        if quoted is not None and not other:
+            # A quotation that ends its sentence inside the marks, or that the article repeats,
+            # is a pull quote.
             if body_text is None:
                 body_text = " ".join(unit.text for unit in units[start : end + 1])
-            if quoted[1] in body_text:
-                continue
+            other = quoted[0][-2:-1] in {".", "!", "?"} or quoted[1] in body_text
         words = unit.tokens
         content = [word for word in words if word not in _STOPWORDS] or words
         score = _TITLE_LEAD_WEIGHT * sum(word in lead_words for word in content) / len(content)
@@ -778,9 +782,9 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
         score += _TITLE_NEAR_WEIGHT * (1 - (start - index) / _HEADLINE_WINDOW)
         if index == start:
             score -= 0.5
-        if score > best_score:
-            best, best_score = index, score
-    return best
+        if score > best_score[other]:
+            best[other], best_score[other] = index, score
+    return best[0] if best[0] is not None else best[1]
 
 
 def _url_path(url: str) -> str:
@@ -800,6 +804,19 @@ def _is_caption(units: Sequence[_Unit], index: int) -> bool:
     return any(unit.caption and unit.words <= _CREDIT_WORDS for unit in neighbours)
 
 
+def _is_story_line(unit: _Unit) -> bool:
+    """Whether a short line reads as part of a story rather than its title: a wire dateline
+    opening the first paragraph, a wrapped line of prose (starting with a lower-case word), a
+    row of figures."""
+    text = unit.text
+    if text[:1].isupper() and _WIRE_DATELINE.match(text):
+        return True
+    first_word = text.split(maxsplit=1)[0]
+    if first_word.isalpha() and first_word.islower():
+        return True
+    return 2 * sum(token.isdigit() for token in unit.tokens) > len(unit.tokens)
+
+
 def _title_shaped(unit: _Unit) -> bool:
     if unit.bullet or unit.chrome or unit.label_only or not 3 <= unit.words <= 30:
         return False
@@ -810,16 +827,7 @@ def _title_shaped(unit: _Unit) -> bool:
         text.endswith(".") and not text.endswith("...") and not _ABBREVIATION_END.search(text)
     ):
         return False
-    # A quotation ending its sentence inside the marks is a pull quote, not a title.
-    if text[-2:-1] in {".", "!", "?"} and _QUOTED.fullmatch(text):
-        return False
-    if text[:1].isupper() and _WIRE_DATELINE.match(text):
-        return False
-    first_word = text.split(maxsplit=1)[0]
-    if first_word.isalpha() and first_word.islower():
-        return False  # a wrapped line of prose the renderer broke, not the start of a title
-    if 2 * sum(token.isdigit() for token in unit.tokens) > len(unit.tokens):
-        return False  # a row of figures ("Net 807,000 vs 2,858,000")
+
     # Any date, relative ones included ("7 hours ago"), is a dateline, never a title.
     if unit.dateline:
         return False
