@@ -68,7 +68,7 @@ _EARLIER_RUN_SHARE = 0.5
 _MIN_BODY_SCORE = 15.0  # less prose than a couple of sentences is not an article
 
 # Headline: candidates up to _HEADLINE_WINDOW units above the body, scored by these weights.
-_HEADLINE_WINDOW = 40
+_HEADLINE_WINDOW = 50
 _CREDIT_WORDS = 8  # a caption's credit line is short: "(Getty Images)", "Photo: Jane Doe/AP"
 _TITLE_LEAD_WEIGHT = 1.0  # share of its words found in the lead paragraphs
 _TITLE_SLUG_WEIGHT = 2.0  # share of its words found in the URL's slug
