@@ -842,6 +842,48 @@ def test_blogger_abbr_states_its_time_in_title() -> None:
             'itemprop="name">Nicolas Perriault</span> —</span></p>',
             "Get your Frontend JavaScript Code Covered | Code",
         ),
+        # piratenpartei-mv.de: "›" separates the site's name.
+        (
+            "<title>Grundeinkommen ist ein Menschenrecht! › Piratenpartei Mecklenburg-Vorpommern"
+            '</title><link rel="canonical" href="https://piratenpartei-mv.de/blog/2013/09/12/'
+            'grundeinkommen-ist-ein-menschenrecht/" />',
+            '<h1 class="post-title">Grundeinkommen ist ein Menschenrecht!</h1>',
+            "Grundeinkommen ist ein Menschenrecht!",
+        ),
+        # mueritzurlauber.de: the host spells "Müritz" "mueritz".
+        (
+            "<title>Blockhaus Typ 3 in Ludorf. Günstige Ferienhäuser an der Müritz. | "
+            'Müritzurlauber</title><link rel="canonical" href="http://www.mueritzurlauber.de/'
+            'blockhaus-typ-3/" />',
+            '<h1 class="title-post entry-title">Blockhaus 3</h1>',
+            "Blockhaus Typ 3 in Ludorf. Günstige Ferienhäuser an der Müritz.",
+        ),
+        # nestle-family.com: the host drops the accent and joins the words with "-".
+        (
+            "<title>Roasted Chicken with Oriental Rice Recipe | Nestlé Family ME</title>"
+            '<link rel="canonical" href="https://www.nestle-family.com/en/recipes/roasted-chicken-'
+            'oriental-rice" />',
+            "",
+            "Roasted Chicken with Oriental Rice Recipe",
+        ),
+        # slf.ch: a three-letter host names the site when a part is just that name; a date
+        # ending a range stays.
+        (
+            "<title>Wochenbericht 14. - 20. Januar 2022 - SLF</title>"
+            '<link rel="canonical" href="https://www.slf.ch/de/lawinenbulletin-und-schneesituation'
+            '/wochen-und-winterberichte/2021/22/wochenbericht-14-20-januar-2022.html" />',
+            "",
+            "Wochenbericht 14. - 20. Januar 2022",
+        ),
+        # economist.com: the <h1> prints a kicker above the headline the og:title states.
+        (
+            '<meta property="og:site_name" content="The Economist"/><meta property="og:title" '
+            'content="Why collaborative thinking beats individual smarts"/>',
+            '<h1><span data-test-id="Article Subheadline" class="article__subheadline">Open '
+            'Progress</span><br/><span data-test-id="Article Headline" itemProp="headline" class='
+            '"article__headline">Why collaborative thinking beats individual smarts</span></h1>',
+            "Why collaborative thinking beats individual smarts",
+        ),
         # Dublin Core in RDFa (one property naming two vocabularies), from Readability's tests.
         (
             '<title>Title Element</title><meta property="x:title dc:title" content="My title"/>',

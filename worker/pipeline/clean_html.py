@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -363,8 +364,12 @@ _SECTION_METAS = ("article:section", "section", "parsely-section", "category")
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})([/-]?)([01]\d|[1-9])\2([0-3]\d|[1-9])(?=[/._-]|$)")
 # ... or day first, as a path segment or inside a slug: /29-10-2021, -02-11-2023-.
 _URL_DAY_FIRST_DATE = re.compile(r"[/_-]([0-3]\d)-([01]\d)-((?:19|20)\d{2})(?=[/._-]|$)")
-_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»]{1,2}\s+")
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»›~]{1,2}\s+")
 _MAX_TITLE_PART_DATE_CHARS = 40
+_HOST_PREFIXES = frozenset({"www", "www2", "m", "mobile", "amp", "web"})
+_MIN_LOOSE_SITE_NAME_CHARS = 4
+_MIN_HEADLINE_WORDS = 3
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _DIGIT = re.compile(r"\d")
 # Elements besides <h1> that mark the story's own headline: schema.org microdata. (hAtom's
 # "entry-title" marks every teaser of a list as well.)
@@ -1072,10 +1077,23 @@ def _headline(
                 extra = folded.replace(folded_title, " ").strip()
                 if extra and parse_date(extra, fetched_at=None, source="text") is not None:
                     return title
+                if extra and folded.endswith(folded_title) and not title.endswith(("…", "...")):
+                    # A kicker the <h1> prints above the headline ("Deutschlandtakt: Flixbus
+                    # attackiert Deutsche Bahn") is the section's or the story's label.
+                    return _without_kicker(heading, folded_title)
                 return _strip_site_name(heading, furniture)
     if titles:
         return titles[0]
     return h1s[0] if h1s else None
+
+
+def _without_kicker(heading: str, folded_title: str) -> str:
+    """Give the end of a headline element that folds to the title, or the whole element."""
+    for match in re.finditer(r"\s+", heading):
+        # Folding drops the separator a kicker may end with ("Local News | Brothel ...").
+        if _fold(heading[match.end() :]) == folded_title:
+            return heading[match.end() :].lstrip("|-–—:·•»›~ ")
+    return heading
 
 
 def _heading_text(node: LexborNode) -> str:
@@ -1097,8 +1115,12 @@ def _furniture(metadata: _Metadata, url: str | None, own: tuple[str, ...]) -> _F
     site_names = [_fold(name) for name in metadata.site_names if name.strip()]
     for address in (url, metadata.canonical_url):
         if address:
-            host = urlsplit(address[:_MAX_URL_CHARS]).hostname or ""
-            site_names.extend(part for part in host.lower().split(".") if len(part) > 3)
+            # The host's labels but its top-level domain and a "www"-like prefix; "-" joins the
+            # words of a name ("st-lucia-times").
+            labels = (urlsplit(address[:_MAX_URL_CHARS]).hostname or "").lower().split(".")[:-1]
+            site_names.extend(
+                label.replace("-", "") for label in labels if label not in _HOST_PREFIXES
+            )
     exact = {_fold(name) for name in (*metadata.sections, *metadata.authors)}
     # A breadcrumb ends with the page itself: its headline is never furniture.
     exact -= {"", *(_fold(heading) for heading in own)}
@@ -1139,17 +1161,19 @@ def _strip_one(title: str, furniture: _Furniture) -> str:
     # Critique"), so a longer tail or head is tried when a one-part one does not name the site.
     for count in range(1, len(separators) + 1):
         tail = separators[-count]
-        if _is_furniture(title[tail.end() :], furniture, whole=count == 1):
-            return title[: tail.start()].strip()
+        rest = title[: tail.start()].strip()
+        if _is_furniture(title[tail.end() :], rest, furniture, whole=count == 1):
+            return rest
         head = separators[count - 1]
-        if _is_furniture(title[: head.start()], furniture, whole=count == 1):
-            return title[head.end() :].strip()
+        rest = title[head.end() :].strip()
+        if _is_furniture(title[: head.start()], rest, furniture, whole=count == 1):
+            return rest
     return title
 
 
-def _is_furniture(part: str, furniture: _Furniture, *, whole: bool) -> bool:
+def _is_furniture(part: str, rest: str, furniture: _Furniture, *, whole: bool) -> bool:
     """Say whether a title part names the site, or (a part with no separator in it) a section,
-    an author or a date."""
+    an author or a date beside the rest of the title."""
     folded = _fold(part)
     if not whole:
         # Several parts name the site only as a whole: "AOC media - Analyse Opinion Critique".
@@ -1158,8 +1182,10 @@ def _is_furniture(part: str, furniture: _Furniture, *, whole: bool) -> bool:
         return True
     if folded in furniture.exact_names:
         return True
+    # A date beside a short rest may end a range ("Wochenbericht 14. - 20. Januar 2022").
     return (
         len(part) <= _MAX_TITLE_PART_DATE_CHARS
+        and len(rest.split()) >= _MIN_HEADLINE_WORDS
         and _DIGIT.search(part) is not None
         and parse_date(part, fetched_at=None, source="text") is not None
     )
@@ -1170,11 +1196,22 @@ def _names_site(folded_part: str, site_name: str) -> bool:
     if not folded_part or not site_name:
         return False
     compact = folded_part.replace(" ", "")
-    return (
-        folded_part == site_name
-        or site_name.replace(" ", "") in compact.split()
-        or (site_name in compact and len(compact) <= len(site_name) + 12)
+    if folded_part == site_name or site_name.replace(" ", "") == compact:
+        return True
+    if len(site_name) < _MIN_LOOSE_SITE_NAME_CHARS:
+        return False  # "dw", "slf": only a part that is the name itself
+    # A host spells "Müritz" "mueritz" and "Nestlé" "nestle".
+    spellings = {compact} if compact.isascii() else _ascii_spellings(compact)
+    return any(
+        site_name in spelling and len(spelling) <= len(site_name) + 12 for spelling in spellings
     )
+
+
+def _ascii_spellings(text: str) -> set[str]:
+    """Give the ways a host name may spell a text: umlauts as "ae", or accents dropped."""
+    stripped = unicodedata.normalize("NFKD", text)
+    stripped = "".join(character for character in stripped if not unicodedata.combining(character))
+    return {text, text.translate(_UMLAUTS), stripped}
 
 
 def _byline(tree: LexborHTMLParser, metadata: _Metadata) -> str | None:
