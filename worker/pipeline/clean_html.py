@@ -365,21 +365,6 @@ _URL_DATE = re.compile(r"/((?:19|20)\d{2})([/-]?)([01]\d|[1-9])\2([0-3]\d|[1-9])
 # ... or day first, as a path segment or inside a slug: /29-10-2021, -02-11-2023-.
 _URL_DAY_FIRST_DATE = re.compile(r"[/_-]([0-3]\d)-([01]\d)-((?:19|20)\d{2})(?=[/._-]|$)")
 _TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»›~]{1,2}\s+")
-_MAX_TITLE_PART_DATE_CHARS = 40
-_HOST_PREFIXES = frozenset({"www", "www2", "m", "mobile", "amp", "web"})
-_MIN_LOOSE_SITE_NAME_CHARS = 4
-_MIN_HEADLINE_WORDS = 3
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-_DIGIT = re.compile(r"\d")
-# Elements besides <h1> that mark the story's own headline: schema.org microdata. (hAtom's
-# "entry-title" marks every teaser of a list as well.)
-_MARKED_HEADLINE_SELECTOR = '[itemprop~="headline"]:not(meta)'
-_MAX_H1S = 5
-_MAX_MARKED_HEADLINES = 3
-# A permalink mark that documentation and blog engines print after a heading ("Install ¶").
-_PERMALINK_MARK = re.compile(r"\s*[¶§#🔗]+$")
-_SPACE_BEFORE_PUNCTUATION = re.compile(r"(?<=\w) (?=[,.](?:\s|$))")
-
 _MAX_URL_CHARS = 2000
 _LOCAL_MIDNIGHT = re.compile(
     r"(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:\.0{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?$"
@@ -428,6 +413,23 @@ _DATE_ABOVE_HEADLINE_BLOCKS = 4
 _DATE_TRAILER_BLOCKS = 12
 # An <h1> inside a longer title (or the reverse) is the headline when it covers this share of it.
 _SAME_TITLE_SHARE = 0.6
+
+# Headline choice: title parts and the host labels that name the site.
+_MAX_TITLE_PART_DATE_CHARS = 40
+_HOST_PREFIXES = frozenset({"www", "www2", "m", "mobile", "amp", "web"})
+_MIN_LOOSE_SITE_NAME_CHARS = 4
+_MIN_HEADLINE_WORDS = 3
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_DIGIT = re.compile(r"\d")
+# Elements besides <h1> that mark the story's own headline: schema.org microdata. (hAtom's
+# "entry-title" marks every teaser of a list as well.)
+_MARKED_HEADLINE_SELECTOR = '[itemprop~="headline"]:not(meta)'
+_MAX_H1S = 5
+_MAX_MARKED_HEADLINES = 3
+# A permalink mark that documentation and blog engines print after a heading ("Install ¶").
+_PERMALINK_MARK = re.compile(r"\s*[¶§#🔗]+$")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"(?<=\w) (?=[,.](?:\s|$))")
+
 _MAX_LABELS = 8
 _MAX_LABEL_CHARS = 60
 _MAX_BYLINE_CHARS = 200
