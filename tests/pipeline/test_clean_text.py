@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.pipeline.clean_text import clean_text
+from worker.pipeline.clean_text import _QUOTED, clean_text
 from worker.pipeline.types import CleanPage, DecodedPage, Rejection
 
 REPO = Path(__file__).resolve().parents[2]
@@ -401,3 +401,19 @@ def test_a_caption_is_the_headline_only_when_nothing_else_can_be() -> None:
     paragraphs = [_paragraph("lander", 1), _paragraph("moon", 2), _paragraph("rocket", 3)]
     dump = "\n\n".join([caption, "(Image credit: Blue Origin)", "Image 3 of 5", *paragraphs])
     assert _clean(dump).headline == caption
+
+
+@pytest.mark.parametrize(
+    ("line", "quoted"),
+    [
+        # politifact.com: the statement a fact check quotes.
+        ('"$53 million a week is coming across the border in drugs."', True),
+        # breitbart.com: a headline that opens and ends quoting someone in single marks.
+        (
+            "'Neutral' Snopes Fact-Checker David Emery: 'Are There Any Un-Angry Trump Supporters?'",
+            False,
+        ),
+    ],
+)
+def test_only_a_line_wholly_in_double_marks_reads_as_a_quotation(line: str, quoted: bool) -> None:
+    assert (_QUOTED.fullmatch(line) is not None) is quoted

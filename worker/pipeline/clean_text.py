@@ -143,8 +143,9 @@ _WIRE_DATELINE = re.compile(
 _ABBREVIATION_END = re.compile(
     r"(?:\b(?:[A-Za-z]\.){2,}|\b(?:Inc|Co|Corp|Ltd|Jr|Sr|St|Bros|No)\.)$"
 )
-# A line wholly inside quotation marks.
-_QUOTED = re.compile(r"[\"“”„«»‘’'](.{8,300})[\"“”„«»‘’']")
+# A line wholly inside double quotation marks. (Single marks also open headlines that quote
+# someone: "'Neutral' Snopes Fact-Checker David Emery: 'Are There Any ...?'".)
+_QUOTED = re.compile(r"[\"“”„«»]([^\"“”„«»]{8,300})[\"“”„«»]")
 # An image's label in a dump ("[image]", "[photo: ...]"): the line below it is its caption.
 _IMAGE_LABEL = re.compile(r"\[(?i:image|img|photo|picture|foto|bild|graphic)[^\[\]]{0,200}\]")
 # Every caption cue above contains one of these words: a cheap test before the regex.
@@ -827,7 +828,6 @@ def _title_shaped(unit: _Unit) -> bool:
         text.endswith(".") and not text.endswith("...") and not _ABBREVIATION_END.search(text)
     ):
         return False
-
     # Any date, relative ones included ("7 hours ago"), is a dateline, never a title.
     if unit.dateline:
         return False
