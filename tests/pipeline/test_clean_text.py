@@ -348,6 +348,18 @@ current offer is 315,000 dlrs.
 """
 
 
+_WIRE_CREDIT = """ROBERT HALMI INC <RHI> OBTAINS REVOLVING CREDIT
+NEW YORK, March 11 - Robert Halmi Inc said it obtained a
+five mln dlr line of revolving credit from Wells Fargo Bank
+available through February 29, 1988.
+    Halmi said the funds will be used for the development and
+production of television programming and for regular company
+business.
+    Halmi said it reported earnings of 2,800,000 dlrs in fiscal
+year 1986 ended May, 1986, on sales of 17.2 mln dlrs.
+"""
+
+
 @pytest.mark.parametrize(
     ("dump", "headline"),
     [
@@ -357,6 +369,8 @@ current offer is 315,000 dlrs.
         (_WIRE_GOLD, "REAGAN'S REMARKS HELP GOLD TO RECOVER IN HONG KONG"),
         # Nor is a wrapped line of the first paragraph, which starts lower-case.
         (_WIRE_SEAT, "AMEX HAS RECORD SEAT SALE"),
+        # "Credit" in a title is a loan, not a photo credit.
+        (_WIRE_CREDIT, "ROBERT HALMI INC <RHI> OBTAINS REVOLVING CREDIT"),
     ],
 )
 def test_a_wire_title_above_its_dateline_is_the_headline(dump: str, headline: str) -> None:

@@ -123,7 +123,7 @@ _MONTHS_SHORT = frozenset(
 )
 _BYLINE_CUT = re.compile(r"\s+(?:[-–—|,•/]|on|am|le|el)\s+|,\s+|\s+\|\s*|\s+-\s+")
 _CAPTION = re.compile(
-    r"(?i:photo|image|picture|caption|credit|getty|reuters|afp|foto|bild)(?!\w)|\([^()]{0,80}\)$"
+    r"(?i:photo|image|picture|caption|getty|foto|bild)(?!\w)|\([^()]{0,80}\)$"
 )
 # How captions and credits announce themselves, in the languages the service reads.
 _CAPTION_CUE = re.compile(
