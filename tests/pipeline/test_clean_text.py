@@ -360,6 +360,17 @@ year 1986 ended May, 1986, on sales of 17.2 mln dlrs.
 """
 
 
+_WIRE_LPG = """INTERNATIONAL LPG PRICES MIXED
+New York, April 3 - International LPG prices were mixed in
+the past week, with North Sea prices easier while prices in the
+Mediterranean and the Gulf were up in April, traders said.
+    In the North Sea market, small cargoes of propane were sold
+as high as 126 dlrs per tonne on the f.o.b. basis early in the
+week, but prices eased after the majors posted their April
+contract prices, traders said.
+"""
+
+
 @pytest.mark.parametrize(
     ("dump", "headline"),
     [
@@ -371,6 +382,8 @@ year 1986 ended May, 1986, on sales of 17.2 mln dlrs.
         (_WIRE_SEAT, "AMEX HAS RECORD SEAT SALE"),
         # "Credit" in a title is a loan, not a photo credit.
         (_WIRE_CREDIT, "ROBERT HALMI INC <RHI> OBTAINS REVOLVING CREDIT"),
+        # A dateline may name its place in title case.
+        (_WIRE_LPG, "INTERNATIONAL LPG PRICES MIXED"),
     ],
 )
 def test_a_wire_title_above_its_dateline_is_the_headline(dump: str, headline: str) -> None:

@@ -136,8 +136,11 @@ _DIGIT = re.compile(r"\d")
 # ("BELGRADE, April 8 -", "PORTLAND, Ore., Feb 26 -", "LONDON (Reuters) -"). It opens the
 # story's first paragraph, never a headline.
 _WIRE_DATELINE = re.compile(
-    r"[A-Z][A-Z.'’ -]{1,40}(?:, [A-Z][A-Za-z.]{1,12})*"
-    r"(?:,? [A-Z][a-z]{2,8}\.? \d{1,2}| \([A-Za-z ]{2,30}\))+ [-–—]{1,2}(?: |$)"
+    r"(?:[A-Z][A-Z.'’ -]{1,40}(?:, [A-Z][A-Za-z.]{1,12})*"
+    r"(?:,? [A-Z][a-z]{2,8}\.? \d{1,2}| \([A-Za-z ]{2,30}\))+"
+    # ... or the place in title case, then the date ("New York, April 3 -").
+    r"|[A-Z][a-z]+(?: [A-Z][a-z]+){0,3}(?:, [A-Z][A-Za-z.]{1,12})*,? [A-Z][a-z]{2,8}\.? \d{1,2})"
+    r" [-–—]{1,2}(?: |$)"
 )
 # A title may end with an abbreviation's full stop: "... MAGNETS IN U.S.", "Acme Co."
 _ABBREVIATION_END = re.compile(
