@@ -5,7 +5,7 @@ the same pages, so the figures compare. Data: ../shared/data (see its README.md)
 
     .venv/bin/python bench/extraction.py                  # everything (~3 minutes)
     .venv/bin/python bench/extraction.py --limit 40       # first 40 pages of each set
-    .venv/bin/python bench/extraction.py --only html      # one section: html, text, dates
+    .venv/bin/python bench/extraction.py --only html  # one section: html, text, dates, headlines
     .venv/bin/python bench/extraction.py --repeat 1       # time each HTML page once, not 3 times
 
 Body scoring follows the data README: lower-cased tokens split on non-word characters, bag-of-tokens
@@ -24,12 +24,21 @@ fast and extensive alone, and the shipped combination, which asks htmldate's fas
 ours finds nothing; a page clean_html rejects is undated), the Reuters-21578 stories rendered as
 wire text dumps (stamp, title, dateline and body; scored over the stories kept and over all), and
 the scrapinghub pages beside their text dumps (do both get one timestamp, hence one dedupe key?).
+
+Headlines: exact match (whitespace collapsed) and key match (`headline_key` on both sides) against
+the title Readability's tests expect on their pages (HTML, trafilatura's metadata title beside
+ours), and against the wire's own title on a fixed sample of Reuters-21578 stories rendered as
+text dumps (title line, blank line, dateline and body; trafilatura reads the dump with each line
+wrapped in `<p>`, as in the text-dump body section; then again without the blank line), and on
+the scrapinghub text dumps against the headline clean_html finds on the same pages. `--show N`
+prints N misses of the tuning part.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import html
 import json
 import re
@@ -53,9 +62,12 @@ from splits import split as _split  # noqa: E402
 
 from worker.pipeline.clean_html import clean_html  # noqa: E402
 from worker.pipeline.decode import decode  # noqa: E402
+from worker.pipeline.headline import headline_key  # noqa: E402
 from worker.pipeline.types import CleanPage, DecodedPage, PublishedAt, Rejection  # noqa: E402
 
 _TOKEN = re.compile(r"\w+")
+# One Reuters story in this many is rendered as a dump for the headline section (~640 stories).
+_REUTERS_SAMPLE_MODULUS = 20
 
 
 @dataclass
@@ -462,6 +474,150 @@ def _dates_page_and_dump(limit: int | None, figures: dict[str, object]) -> None:
         figures[f"date_pairs_same_key_of_dated_{part}"] = round(same, 4)
 
 
+@dataclass
+class HeadlineHits:
+    """Exact and key headline matches per split, and the tuning part's misses."""
+
+    totals: Counter[str] = field(default_factory=Counter)
+    exact: Counter[str] = field(default_factory=Counter)
+    key: Counter[str] = field(default_factory=Counter)
+    misses: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, page_id: str, predicted: str | None, gold: str) -> None:
+        """Count one page's headline against its gold title."""
+        split = _split(page_id)
+        predicted = " ".join((predicted or "").split())
+        gold = " ".join(gold.split())
+        self.totals[split] += 1
+        self.exact[split] += predicted == gold
+        self.key[split] += bool(predicted) and headline_key(predicted) == headline_key(gold)
+        if split == "tune" and predicted != gold:
+            self.misses.append((page_id, predicted, gold))
+
+    def share(self, hits: Counter[str], split: str | None = None) -> float:
+        """Give the share of pages matched, over one split or over all pages."""
+        if split is None:
+            return sum(hits.values()) / max(1, sum(self.totals.values()))
+        return hits[split] / max(1, self.totals[split])
+
+
+def bench_headlines(limit: int | None, figures: dict[str, object], show: int = 0) -> None:
+    """Headline exact and key match: Readability's test pages (HTML) and Reuters wire dumps."""
+    import trafilatura
+
+    from worker.pipeline.clean_text import clean_text
+
+    folder = DATA / "extraction" / "readability"
+    names = [json.loads(line)["name"] for line in (folder / "index.jsonl").read_text().splitlines()]
+    html_runs = {"ours": HeadlineHits(), "trafilatura": HeadlineHits()}
+    cpu_ms: list[float] = []
+    for name in names[:limit]:
+        page = folder / "pages" / name
+        gold = json.loads((page / "expected-metadata.json").read_bytes()).get("title") or ""
+        text = decode(
+            gzip.decompress((page / "source.html.gz").read_bytes()), content_type="text/html"
+        )
+        if isinstance(text, Rejection) or not gold:
+            continue
+
+        def ours(text: str = text) -> CleanPage | Rejection:
+            return clean_html(DecodedPage(text=text, kind="html", url=None))
+
+        result, elapsed, _ = _timed(ours, 1)
+        cpu_ms.append(elapsed)
+        html_runs["ours"].add(name, getattr(result, "headline", None), gold)
+        html_runs["trafilatura"].add(name, trafilatura.extract_metadata(text).title, gold)
+    print(f"\nHeadlines, {sum(html_runs['ours'].totals.values())} Readability test pages (HTML)")
+    _print_headlines(html_runs, figures, "headline_html", show)
+    print(f"ours: clean_html {statistics.fmean(cpu_ms):.2f} ms mean CPU per page")
+
+    wire_runs = {"ours": HeadlineHits(), "trafilatura": HeadlineHits()}
+    source = DATA / "regions" / "reuters21578-train.jsonl"
+    stories = [json.loads(line) for line in source.read_text().splitlines()]
+    sample = [
+        story
+        for story in stories
+        if story["text_type"] == "NORM"
+        and story["title"]
+        and story["body"]
+        and hashlib.sha256(str(story["newid"]).encode()).digest()[1] % _REUTERS_SAMPLE_MODULUS == 0
+    ][:limit]
+    cpu_ms = []
+    for story in sample:
+        dump = f"{story['title']}\n\n{story['dateline']} {story['body']}\n"
+        story_id = str(story["newid"])
+
+        def ours_text(dump: str = dump) -> CleanPage | Rejection:
+            return clean_text(DecodedPage(text=dump, kind="text", url=None))
+
+        result, elapsed, _ = _timed(ours_text, 1)
+        cpu_ms.append(elapsed)
+        wire_runs["ours"].add(story_id, getattr(result, "headline", None), story["title"])
+        wrapped = "".join(f"<p>{html.escape(line)}</p>" for line in dump.splitlines() if line)
+        document = trafilatura.bare_extraction(
+            f"<html><body>{wrapped}</body></html>", with_metadata=True
+        )
+        title = getattr(document, "title", None) if document else None
+        wire_runs["trafilatura"].add(story_id, title, story["title"])
+    print(f"\nHeadlines, {len(sample)} Reuters-21578 stories as text dumps")
+    _print_headlines(wire_runs, figures, "headline_wire", show)
+    print(f"ours: clean_text {statistics.fmean(cpu_ms):.2f} ms mean CPU per dump")
+    # The same stories with the title line right above the dateline, in one block, as a dump of
+    # a page without spacing prints them.
+    block_runs = {"ours": HeadlineHits()}
+    for story in sample:
+        dump = f"{story['title']}\n{story['dateline']} {story['body']}\n"
+        result = clean_text(DecodedPage(text=dump, kind="text", url=None))
+        block_runs["ours"].add(
+            str(story["newid"]), getattr(result, "headline", None), story["title"]
+        )
+    print(f"\nHeadlines, the same {len(sample)} stories, title and story in one block")
+    _print_headlines(block_runs, figures, "headline_wire_block", show)
+
+    # The scrapinghub set states no headline: its dumps are scored against the headline
+    # clean_html finds on the same page (a silver standard, as good as the HTML rules).
+    dump_runs = {"ours": HeadlineHits()}
+    folder = DATA / "extraction" / "scrapinghub"
+    gold = json.loads((folder / "ground-truth.json").read_bytes())
+    for page_id in sorted(gold)[:limit]:
+        url = gold[page_id]["url"]
+        raw = gzip.decompress((folder / "html" / f"{page_id}.html.gz").read_bytes())
+        text = decode(raw, content_type="text/html")
+        if isinstance(text, Rejection):
+            continue
+        page = clean_html(DecodedPage(text=text, kind="html", url=url))
+        dump = decode(
+            (DATA / "extraction" / "scrapinghub-textdumps" / f"{page_id}.txt").read_bytes(),
+            content_type="text/plain",
+        )
+        if not isinstance(page, CleanPage) or isinstance(dump, Rejection):
+            continue
+        result = clean_text(DecodedPage(text=dump, kind="text", url=url))
+        dump_runs["ours"].add(page_id, getattr(result, "headline", None), page.headline)
+    count = sum(dump_runs["ours"].totals.values())
+    print(f"\nHeadlines, {count} scrapinghub text dumps against clean_html's headline")
+    _print_headlines(dump_runs, figures, "headline_dump", show)
+
+
+def _print_headlines(
+    runs: dict[str, HeadlineHits], figures: dict[str, object], prefix: str, show: int
+) -> None:
+    print(
+        f"{'headline':<24} {'exact':>8} {'tune':>8} {'holdout':>8} {'key':>8} {'key tune':>8}"
+        f" {'key hold':>8}"
+    )
+    for name, run in runs.items():
+        row = [run.share(run.exact), run.share(run.exact, "tune"), run.share(run.exact, "holdout")]
+        row += [run.share(run.key), run.share(run.key, "tune"), run.share(run.key, "holdout")]
+        print(f"{name:<24} " + " ".join(f"{value:>8.4f}" for value in row))
+        figures[f"{prefix}_exact_{name}_tune"] = round(row[1], 4)
+        figures[f"{prefix}_exact_{name}_holdout"] = round(row[2], 4)
+        figures[f"{prefix}_key_{name}_tune"] = round(row[4], 4)
+        figures[f"{prefix}_key_{name}_holdout"] = round(row[5], 4)
+    for page_id, predicted, gold in runs["ours"].misses[:show]:
+        print(f"  miss {page_id[:24]:<24} got {predicted[:90]!r}\n{'':>32}want {gold[:90]!r}")
+
+
 def _print_scores(runs: dict[str, Scores]) -> None:
     print(f"{'body':<24} {'P':>8} {'R':>8} {'F1':>8} {'F1 tune':>8} {'F1 hold':>8}")
     for name, scores in runs.items():
@@ -475,15 +631,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--limit", type=int, default=None, help="pages per set (default: all)")
     parser.add_argument(
-        "--only", choices=("html", "text", "dates"), action="append", help="run only this section"
+        "--only",
+        choices=("html", "text", "dates", "headlines"),
+        action="append",
+        help="run only this section",
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="timed runs per HTML page, best kept (default: 3)"
     )
+    parser.add_argument(
+        "--show", type=int, default=0, help="headline misses of the tuning part to print"
+    )
     arguments = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"evaluation data not found at {DATA.resolve()}")
-    sections = arguments.only or ["html", "text", "dates"]
+    sections = arguments.only or ["html", "text", "dates", "headlines"]
     figures: dict[str, object] = {}
     if "html" in sections:
         bench_html(arguments.limit, figures, repeat=arguments.repeat)
@@ -491,6 +653,8 @@ def main() -> None:
         bench_text(arguments.limit, figures)
     if "dates" in sections:
         bench_dates(arguments.limit, figures)
+    if "headlines" in sections:
+        bench_headlines(arguments.limit, figures, arguments.show)
     print()
     print(json.dumps(figures, sort_keys=True))
 

@@ -861,3 +861,134 @@ def test_a_time_marked_date_modified_is_not_the_publication() -> None:
         source="time_tag",
         utc_offset_minutes=60,
     )
+
+
+# Headline fragments from real pages (Readability's and trafilatura's test collections): the
+# <head> lines and the headline element as the page printed them.
+@pytest.mark.parametrize(
+    ("head", "h1", "headline"),
+    [
+        # kotaku.com: inline markup inside the <h1> adds no space before the comma.
+        (
+            "<title>The Spectacular Story Of Metroid, One Of Gaming's Richest Universes</title>",
+            '<h1 class="sc-1efpnfq-0 kwUvxw"><a class="js_link" href="/the-spectacular-story">'
+            "The Spectacular Story Of <em>Metroid</em>, One Of Gaming's Richest Universes</a></h1>",
+            "The Spectacular Story Of Metroid, One Of Gaming's Richest Universes",
+        ),
+        # A Sphinx page: the site's name in the header's <h1> ends the title; the story's own
+        # <h1> carries a permalink mark.
+        (
+            "<title>Evolve: Shared Mutable History — evolve extension for Mercurial</title>",
+            '<h1 class="heading"><a href="index.html"><span>evolve extension for Mercurial</span>'
+            '</a></h1><h1><a class="toc-backref" href="#id4">Evolve: Shared Mutable History</a>'
+            '<a class="headerlink" href="#evolve-shared-mutable-history" title="Permalink to this'
+            ' headline">¶</a></h1>',
+            "Evolve: Shared Mutable History",
+        ),
+        # bostonherald.com: the section (JSON-LD articleSection) printed in the <h1> before
+        # the headline.
+        (
+            '<script type="application/ld+json">{"@type": "NewsArticle", "articleSection": '
+            '"Local News"}</script><title>Brothel catering to politicians, doctors, lawyers '
+            'busted in Boston</title><meta property="og:site_name" content="Boston Herald" />',
+            '<h1 class="entry-title"><div class="entry-section"><a href="https://www.bostonherald'
+            '.com/local-news/">Local News | </a></div><span class="dfm-title metered">Brothel '
+            "catering to politicians, doctors, lawyers busted in Boston</span></h1>",
+            "Brothel catering to politicians, doctors, lawyers busted in Boston",
+        ),
+        # bundeskanzleramt.gv.at: a date printed in the <h1> above the headline.
+        (
+            '<meta property="og:title" content="Bundesministerin Raab: Mit Ländern und '
+            "Unternehmen frauen- und familienfreundliche Rahmenbedingungen gestalten - "
+            'Bundeskanzleramt Österreich"/><meta property="og:url" content="https://www.'
+            "bundeskanzleramt.gv.at/bundeskanzleramt/nachrichten-der-bundesregierung/2022/02/"
+            'bundesministerin-raab.html"/>',
+            '<h1><span class="supertitle"><time class="datetime" datetime="2022-02-01">1. Februar'
+            ' 2022</time></span><span class="title">Bundesministerin Raab: Mit Ländern und '
+            "Unternehmen frauen- und familienfreundliche Rahmenbedingungen gestalten</span></h1>",
+            "Bundesministerin Raab: Mit Ländern und Unternehmen frauen- und familienfreundliche "
+            "Rahmenbedingungen gestalten",
+        ),
+        # handelsblatt.com: the <h1> is the page's kicker; schema.org microdata marks the
+        # headline the twitter:title repeats, where the <title> is rewritten for search.
+        (
+            "<title>Deutschland und Frankreich: Der enge Partner wird zum Fremden</title>"
+            '<meta content="Deutschland, Frankreich und die Rückkehr der Ressentiments" '
+            'name="twitter:title"/>',
+            '<h1 itemprop="headline" id="headlineRH"> Corona: Report von der deutsch-französischen'
+            ' Grenze</h1><span class="vhb-headline--onecolumn" itemprop="headline">Deutschland, '
+            "Frankreich und die Rückkehr der Ressentiments</span>",
+            "Deutschland, Frankreich und die Rückkehr der Ressentiments",
+        ),
+        # lastampa.it, read without its URL: the canonical address names the site.
+        (
+            "<title>Perturbazione polare al Centro e al Sud. Il Nord, scavalcato, mantiene "
+            'temperature alte - La Stampa</title><link rel="canonical" href="https://www.lastampa'
+            '.it/cronaca/2020/02/19/news/temperature-in-calo-in-tutta-italia-1.38487954" />',
+            '<h1 class="ls-assistive">Menu di navigazione</h1>',
+            "Perturbazione polare al Centro e al Sud. Il Nord, scavalcato, mantiene temperature "
+            "alte",
+        ),
+        # A blog: the title ends with the author the page names only in its text.
+        (
+            "<title>Get your Frontend JavaScript Code Covered | Code | Nicolas Perriault</title>",
+            '<h1><a href="/">Hi, I\'m <strong>Nicolas.</strong></a></h1><p> <span class="article-'
+            'author" itemprop="author" itemscope="" itemtype="http://schema.org/Person"><span '
+            'itemprop="name">Nicolas Perriault</span> —</span></p>',
+            "Get your Frontend JavaScript Code Covered | Code",
+        ),
+        # piratenpartei-mv.de: "›" separates the site's name.
+        (
+            "<title>Grundeinkommen ist ein Menschenrecht! › Piratenpartei Mecklenburg-Vorpommern"
+            '</title><link rel="canonical" href="https://piratenpartei-mv.de/blog/2013/09/12/'
+            'grundeinkommen-ist-ein-menschenrecht/" />',
+            '<h1 class="post-title">Grundeinkommen ist ein Menschenrecht!</h1>',
+            "Grundeinkommen ist ein Menschenrecht!",
+        ),
+        # mueritzurlauber.de: the host spells "Müritz" "mueritz".
+        (
+            "<title>Blockhaus Typ 3 in Ludorf. Günstige Ferienhäuser an der Müritz. | "
+            'Müritzurlauber</title><link rel="canonical" href="http://www.mueritzurlauber.de/'
+            'blockhaus-typ-3/" />',
+            '<h1 class="title-post entry-title">Blockhaus 3</h1>',
+            "Blockhaus Typ 3 in Ludorf. Günstige Ferienhäuser an der Müritz.",
+        ),
+        # nestle-family.com: the host drops the accent and joins the words with "-".
+        (
+            "<title>Roasted Chicken with Oriental Rice Recipe | Nestlé Family ME</title>"
+            '<link rel="canonical" href="https://www.nestle-family.com/en/recipes/roasted-chicken-'
+            'oriental-rice" />',
+            "",
+            "Roasted Chicken with Oriental Rice Recipe",
+        ),
+        # slf.ch: a three-letter host names the site when a part is just that name; a date
+        # ending a range stays.
+        (
+            "<title>Wochenbericht 14. - 20. Januar 2022 - SLF</title>"
+            '<link rel="canonical" href="https://www.slf.ch/de/lawinenbulletin-und-schneesituation'
+            '/wochen-und-winterberichte/2021/22/wochenbericht-14-20-januar-2022.html" />',
+            "",
+            "Wochenbericht 14. - 20. Januar 2022",
+        ),
+        # economist.com: the <h1> prints a kicker above the headline the og:title states.
+        (
+            '<meta property="og:site_name" content="The Economist"/><meta property="og:title" '
+            'content="Why collaborative thinking beats individual smarts"/>',
+            '<h1><span data-test-id="Article Subheadline" class="article__subheadline">Open '
+            'Progress</span><br/><span data-test-id="Article Headline" itemProp="headline" class='
+            '"article__headline">Why collaborative thinking beats individual smarts</span></h1>',
+            "Why collaborative thinking beats individual smarts",
+        ),
+        # Dublin Core in RDFa (one property naming two vocabularies), from Readability's tests.
+        (
+            '<title>Title Element</title><meta property="x:title dc:title" content="My title"/>',
+            "<h1>Test document title</h1>",
+            "My title",
+        ),
+    ],
+)
+def test_headline_from_real_page_fragments(head: str, h1: str, headline: str) -> None:
+    page = f"<html><head>{head}</head><body><article>{h1}{_STORY * 3}</article></body></html>"
+    result = _clean(page.encode(), url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.headline == headline

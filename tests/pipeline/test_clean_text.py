@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from schemas import RawPage
 from worker.pipeline import Processed, process, receive
-from worker.pipeline.clean_text import clean_text
+from worker.pipeline.clean_text import _QUOTED, clean_text
 from worker.pipeline.types import CleanPage, DecodedPage, Rejection
 from worker.store.batch import dedupe_key
 
@@ -340,3 +340,138 @@ def test_a_page_and_its_text_dump_get_one_dedupe_key() -> None:
     assert dump_result.clean.published.utc_offset_minutes is None
     assert html_result.clean.published is not None
     assert html_result.clean.published.utc_offset_minutes == 0
+
+
+# Reuters-21578 stories as a text dump prints them: the wire's title line, then the dateline
+# opening the first paragraph.
+_WIRE_MAGNETS = """TDK, ALLEN-BRADLEY TO MAKE MAGNETS IN U.S.
+
+TOKYO, March 19 - TDK Corp <TDK.T> and <Allen-Bradley Co
+Inc>, a Rockwell International Corp <ROK> subsidiary, have
+agreed to set up a joint venture in the U.S. To make ferrite
+magnets for the North American market, a TDK spokesman said.
+    The new company, <Allen-Bradley/TDK Magnetics>, will be set
+up on April 1 at a plant formerly operated by Allen-Bradley's
+magnetics division in Shawnee, Oklahoma.
+    It targets first-year sales of 30 to 40 mln dlrs which will
+be marketed by TDK's subsidiary <TDK Corp of America>.
+"""
+_WIRE_GOLD = """REAGAN'S REMARKS HELP GOLD TO RECOVER IN HONG KONG
+HONG KONG, March 5 - Gold rose by about 50 U.S. Cents an
+ounce, following a statement by President Ronald Reagan that
+the arms-for-hostages deal with Iran "was a mistake," dealers
+said.
+    Bullion rose to 409.40/90 dlrs from an initial low of
+408.90/409.40. This compares with the opening of 409.00/50 and
+New York's close of 410.00/50.
+    Dealers noted mild short-covering in the metal after some
+initial selling by local investors. Trading was fairly quiet
+this morning partly owed to the slow U.S. Dollar activities,
+they added.
+"""
+_WIRE_SEAT = """AMEX HAS RECORD SEAT SALE
+NEW YORK, March 3 - The American Stock Exchange said it
+sold an options principal membership for a record 305,000 dlrs, 56,000
+dlrs more than the previous seat sold on January 19, 1987, and
+35,000 dlrs above the previous record high in 1983.
+    The Exchange said the current bid is 280,000 dlrs and the
+current offer is 315,000 dlrs.
+"""
+
+
+_WIRE_CREDIT = """ROBERT HALMI INC <RHI> OBTAINS REVOLVING CREDIT
+NEW YORK, March 11 - Robert Halmi Inc said it obtained a
+five mln dlr line of revolving credit from Wells Fargo Bank
+available through February 29, 1988.
+    Halmi said the funds will be used for the development and
+production of television programming and for regular company
+business.
+    Halmi said it reported earnings of 2,800,000 dlrs in fiscal
+year 1986 ended May, 1986, on sales of 17.2 mln dlrs.
+"""
+
+
+_WIRE_LPG = """INTERNATIONAL LPG PRICES MIXED
+New York, April 3 - International LPG prices were mixed in
+the past week, with North Sea prices easier while prices in the
+Mediterranean and the Gulf were up in April, traders said.
+    In the North Sea market, small cargoes of propane were sold
+as high as 126 dlrs per tonne on the f.o.b. basis early in the
+week, but prices eased after the majors posted their April
+contract prices, traders said.
+"""
+
+
+@pytest.mark.parametrize(
+    ("dump", "headline"),
+    [
+        # A title ending with an abbreviation's full stop is still a title.
+        (_WIRE_MAGNETS, "TDK, ALLEN-BRADLEY TO MAKE MAGNETS IN U.S."),
+        # The dateline line below the title opens the story: it is not the headline.
+        (_WIRE_GOLD, "REAGAN'S REMARKS HELP GOLD TO RECOVER IN HONG KONG"),
+        # Nor is a wrapped line of the first paragraph, which starts lower-case.
+        (_WIRE_SEAT, "AMEX HAS RECORD SEAT SALE"),
+        # "Credit" in a title is a loan, not a photo credit.
+        (_WIRE_CREDIT, "ROBERT HALMI INC <RHI> OBTAINS REVOLVING CREDIT"),
+        # A dateline may name its place in title case.
+        (_WIRE_LPG, "INTERNATIONAL LPG PRICES MIXED"),
+    ],
+)
+def test_a_wire_title_above_its_dateline_is_the_headline(dump: str, headline: str) -> None:
+    assert _clean(dump).headline == headline
+
+
+def test_a_photo_caption_beside_its_credit_is_passed_over_for_the_title() -> None:
+    # space.com, as w3m prints a gallery slide between the headline and the story.
+    title = "NASA Picks SpaceX, Blue Origin and More to Join Private Moon Lander Project"
+    caption = "An artist's concept of Blue Origin's Blue Moon lander"
+    paragraphs = [_paragraph("lander", 1), _paragraph("moon", 2), _paragraph("rocket", 3)]
+    dump = "\n\n".join(
+        [title, "By Mike Wall", caption, "(Image credit: Blue Origin)", "Image 3 of 5", *paragraphs]
+    )
+    assert _clean(dump).headline == title
+
+
+def test_a_pull_quote_is_passed_over_for_the_title() -> None:
+    # politifact.com: the statement checked, quoted between the headline and the article that
+    # quotes it again.
+    title = "What is the value of drugs that come to the U.S. border?"
+    quote = '"$53 million a week is coming across the border in drugs."'
+    lead = (
+        "In October, Rep. David McKinley visited the border and said that "
+        f"{quote} {_paragraph('drugs', 2)}"
+    )
+    dump = "\n\n".join(
+        [
+            f"{title}\nBy Matthew Digby , Minh Do\nNovember 18th, 2019",
+            "Mostly True\nMcKinley",
+            quote,
+            lead,
+            _paragraph("trade", 1),
+        ]
+    )
+    assert _clean(dump).headline == title
+
+
+def test_a_caption_is_the_headline_only_when_nothing_else_can_be() -> None:
+    # A page without a headline is rejected: a caption is better than losing the story.
+    caption = "An artist's concept of Blue Origin's Blue Moon lander"
+    paragraphs = [_paragraph("lander", 1), _paragraph("moon", 2), _paragraph("rocket", 3)]
+    dump = "\n\n".join([caption, "(Image credit: Blue Origin)", "Image 3 of 5", *paragraphs])
+    assert _clean(dump).headline == caption
+
+
+@pytest.mark.parametrize(
+    ("line", "quoted"),
+    [
+        # politifact.com: the statement a fact check quotes.
+        ('"$53 million a week is coming across the border in drugs."', True),
+        # breitbart.com: a headline that opens and ends quoting someone in single marks.
+        (
+            "'Neutral' Snopes Fact-Checker David Emery: 'Are There Any Un-Angry Trump Supporters?'",
+            False,
+        ),
+    ],
+)
+def test_only_a_line_wholly_in_double_marks_reads_as_a_quotation(line: str, quoted: bool) -> None:
+    assert (_QUOTED.fullmatch(line) is not None) is quoted

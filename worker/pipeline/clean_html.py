@@ -39,6 +39,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -357,14 +358,19 @@ _UPDATED_METAS = (
     "dcterms.modified",
     "last-modified",
 )
-_TITLE_METAS = ("og:title", "twitter:title", "headline", "title")
+# Dublin Core and Parse.ly name the document's own title; Open Graph and Twitter the title a
+# share shows, which some sites rewrite for social media.
+_TITLE_METAS = (
+    *("dc:title", "dcterms.title", "dc.title", "parsely-title"),
+    *("og:title", "twitter:title", "headline", "title"),
+)
 _SITE_NAME_METAS = ("og:site_name", "application-name", "apple-mobile-web-app-title", "publisher")
 _SECTION_METAS = ("article:section", "section", "parsely-section", "category")
 # A full date in a URL path: /2019/11/20/, /2019-11-20-, /20191120/ (separators all alike).
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})([/-]?)([01]\d|[1-9])\2([0-3]\d|[1-9])(?=[/._-]|$)")
 # ... or day first, as a path segment or inside a slug: /29-10-2021, -02-11-2023-.
 _URL_DAY_FIRST_DATE = re.compile(r"[/_-]([0-3]\d)-([01]\d)-((?:19|20)\d{2})(?=[/._-]|$)")
-_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»]{1,2}\s+")
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»›~]{1,2}\s+")
 _MAX_URL_CHARS = 2000
 _LOCAL_MIDNIGHT = re.compile(
     r"(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:\.0{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?$"
@@ -426,6 +432,23 @@ _DATE_ABOVE_HEADLINE_BLOCKS = 4
 _DATE_TRAILER_BLOCKS = 12
 # An <h1> inside a longer title (or the reverse) is the headline when it covers this share of it.
 _SAME_TITLE_SHARE = 0.6
+
+# Headline choice: title parts and the host labels that name the site.
+_MAX_TITLE_PART_DATE_CHARS = 40
+_HOST_PREFIXES = frozenset({"www", "www2", "m", "mobile", "amp", "web"})
+_MIN_LOOSE_SITE_NAME_CHARS = 4
+_MIN_HEADLINE_WORDS = 3
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_DIGIT = re.compile(r"\d")
+# Elements besides <h1> that mark the story's own headline: schema.org microdata. (hAtom's
+# "entry-title" marks every teaser of a list as well.)
+_MARKED_HEADLINE_SELECTOR = '[itemprop~="headline"]:not(meta)'
+_MAX_H1S = 5
+_MAX_MARKED_HEADLINES = 3
+# A permalink mark that documentation and blog engines print after a heading ("Install ¶").
+_PERMALINK_MARK = re.compile(r"\s*[¶§#🔗]+$")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"(?<=\w) (?=[,.](?:\s|$))")
+
 _MAX_LABELS = 8
 _MAX_LABEL_CHARS = 60
 _MAX_BYLINE_CHARS = 200
@@ -488,6 +511,7 @@ class _Metadata:
     """What the page states about itself outside the visible text."""
 
     headlines: list[str] = field(default_factory=list)
+    canonical_url: str | None = None  # og:url, or <link rel="canonical">
     dates: list[tuple[str, DateSource]] = field(default_factory=list)
     other_dates: list[tuple[str, DateSource]] = field(default_factory=list)
     updated: list[tuple[str, DateSource]] = field(default_factory=list)
@@ -505,12 +529,21 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
     tree = LexborHTMLParser(markup)
     metadata = _read_metadata(tree)
     published = _published(tree, metadata, page)
-    h1s = [_text(node) for node in tree.css("h1")[:5]]
-    headline = _headline(metadata, [h for h in h1s if h], page.url)
+    h1s = [_heading_text(node) for node in tree.css("h1")[:_MAX_H1S]]
+    marked = []
+    if "headline" in page.text:  # the selector walks the whole tree; most pages hold none
+        nodes = tree.css(_MARKED_HEADLINE_SELECTOR)[:_MAX_MARKED_HEADLINES]
+        marked = [_heading_text(node) for node in nodes]
+    headline = _headline(metadata, [h for h in h1s if h], [h for h in marked if h], page.url)
     if not headline:
         return Rejection("no_headline", "no JSON-LD headline, og:title, <h1> or <title> with text")
     deferred = _deferred_markup(tree)
     tree.strip_tags(list(_DROPPED_TAGS))
+    byline = _byline(tree, metadata)
+    if byline and _TITLE_SEPARATOR.search(headline):
+        # Blogs and columns end a title with the author's name, which some pages state only in
+        # their text ("Get your Frontend JavaScript Code Covered | Code | Nicolas Perriault").
+        headline = _strip_site_name(headline, _Furniture((), frozenset({_fold(byline)})))
     extraction = _body(tree, headline)
     if not extraction.paragraphs and deferred:
         # Some platforms (Blogger) ship the post as a template that script renders.
@@ -563,7 +596,7 @@ def clean_html(page: DecodedPage) -> CleanPage | Rejection:
         published=published,
         body=body,
         kind="html",
-        byline=_byline(tree, metadata),
+        byline=byline,
         section_labels=_section_labels(tree, metadata),
         language=metadata.language,
     )
@@ -599,7 +632,9 @@ def _read_metadata(tree: LexborHTMLParser) -> _Metadata:
         content = (attributes.get("content") or "").strip()
         key = attributes.get("property") or attributes.get("name") or attributes.get("itemprop")
         if content and key:
-            metas.setdefault(key.strip().lower(), content)
+            # RDFa lets one property attribute name several: "og:title dc:title".
+            for name in key.lower().split():
+                metas.setdefault(name, content)
     metadata.headlines.extend(metas[key] for key in _TITLE_METAS if key in metas)
     title = tree.css_first("title")
     if title is not None:
@@ -614,6 +649,10 @@ def _read_metadata(tree: LexborHTMLParser) -> _Metadata:
         metadata.authors.append(author)
     metadata.sections.extend(metas[key] for key in _SECTION_METAS if key in metas)
     metadata.image = metas.get("og:image")
+    metadata.canonical_url = metas.get("og:url")
+    if metadata.canonical_url is None:
+        canonical = tree.css_first('link[rel="canonical"][href]')
+        metadata.canonical_url = canonical.attributes.get("href") if canonical else None
     html = tree.css_first("html")
     language = html.attributes.get("lang") if html is not None else None
     language = language or metas.get("og:locale") or metas.get("content-language")
@@ -641,6 +680,7 @@ def _read_json_ld(source: str, metadata: _Metadata) -> None:
             if isinstance(thing.get(key), str):
                 metadata.headlines.append(thing[key])
                 break
+        metadata.site_names.extend(_names(thing.get("publisher")))
         for key in ("datePublished", "dateCreated"):
             if isinstance(thing.get(key), str):
                 metadata.dates.append((thing[key], "jsonld"))
@@ -1061,32 +1101,81 @@ def _token_chrome(token: str) -> int:
     return _NOT_CHROME
 
 
-def _headline(metadata: _Metadata, h1s: list[str], url: str | None) -> str | None:
-    """Give the headline: the visible <h1> a metadata title confirms, else the best title."""
-    site_names = [_fold(name) for name in metadata.site_names if name.strip()]
-    if url:
-        host = urlsplit(url[:_MAX_URL_CHARS]).hostname or ""
-        site_names.extend(part for part in host.lower().split(".") if len(part) > 3)
+def _headline(
+    metadata: _Metadata, h1s: list[str], marked: list[str], url: str | None
+) -> str | None:
+    """Give the headline: the page's own headline element (an <h1>, else one microdata marks)
+    that a metadata title confirms, else the best title without the site's name, section,
+    author or date around it."""
+    furniture = _furniture(metadata, url, (*h1s, *marked))
     # WordPress writes "&" as "&amp;#038;": once parsed, the og:title still says "&#038;".
     titles = [
-        _strip_site_name(" ".join(html.unescape(t).split()), site_names) for t in metadata.headlines
+        _strip_site_name(" ".join(html.unescape(t).split()), furniture) for t in metadata.headlines
     ]
     titles = [title for title in titles if title]
     folded_titles = [_fold(title) for title in titles]
-    # A title may carry more after its headline than a site name: "Faire Lieferketten -
+    # A title may carry more around its headline than a site name: "Faire Lieferketten -
     # Evangelisches Jugendwerk in Württemberg (ejw)".
-    folded_heads = {_fold(_TITLE_SEPARATOR.split(title, 1)[0]) for title in titles}
-    for h1 in h1s:
-        folded = _fold(h1)
-        if folded and (
-            folded in folded_heads
-            or any(_same_title(folded, title) for title in folded_titles if title)
-        ):
-            # A print header's <h1> may carry the site name as the <title> does.
-            return _strip_site_name(h1, site_names)
+    heads = {_fold(_TITLE_SEPARATOR.split(title, 1)[0]) for title in titles}
+    for heading in (*h1s, *marked):
+        folded = _fold(heading)
+        if folded in heads:
+            return _strip_site_name(heading, furniture)
+        for title, folded_title in zip(titles, folded_titles, strict=True):
+            if folded_title and _same_title(folded, folded_title):
+                # A print header's <h1> may carry the site name as the <title> does; a date
+                # printed in the <h1> before or after the headline is not the headline.
+                extra = folded.replace(folded_title, " ").strip()
+                if extra and parse_date(extra, fetched_at=None, source="text") is not None:
+                    return title
+                if extra and folded.endswith(folded_title) and not title.endswith(("…", "...")):
+                    # A kicker the <h1> prints above the headline ("Deutschlandtakt: Flixbus
+                    # attackiert Deutsche Bahn") is the section's or the story's label.
+                    return _without_kicker(heading, folded_title)
+                return _strip_site_name(heading, furniture)
     if titles:
         return titles[0]
     return h1s[0] if h1s else None
+
+
+def _without_kicker(heading: str, folded_title: str) -> str:
+    """Give the end of a headline element that folds to the title, or the whole element."""
+    for match in re.finditer(r"\s+", heading):
+        # Folding drops the separator a kicker may end with ("Local News | Brothel ...").
+        if _fold(heading[match.end() :]) == folded_title:
+            return heading[match.end() :].lstrip("|-–—:·•»›~ ")
+    return heading
+
+
+def _heading_text(node: LexborNode) -> str:
+    """Give a headline element's text as a reader sees it, without a permalink mark."""
+    # Inline markup splits text without a space ("Metroid</a>, One").
+    return _PERMALINK_MARK.sub("", _SPACE_BEFORE_PUNCTUATION.sub("", _text(node)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Furniture:
+    """What a page's titles may carry around the headline, folded: site, sections, authors."""
+
+    site_names: tuple[str, ...]
+    exact_names: frozenset[str]  # sections and authors: only a whole part that is one counts
+
+
+def _furniture(metadata: _Metadata, url: str | None, own: tuple[str, ...]) -> _Furniture:
+    """Gather the names the page gives its site, sections and authors, folded for comparison."""
+    site_names = [_fold(name) for name in metadata.site_names if name.strip()]
+    for address in (url, metadata.canonical_url):
+        if address:
+            # The host's labels but its top-level domain and a "www"-like prefix; "-" joins the
+            # words of a name ("st-lucia-times").
+            labels = (urlsplit(address[:_MAX_URL_CHARS]).hostname or "").lower().split(".")[:-1]
+            site_names.extend(
+                label.replace("-", "") for label in labels if label not in _HOST_PREFIXES
+            )
+    exact = {_fold(name) for name in (*metadata.sections, *metadata.authors)}
+    # A breadcrumb ends with the page itself: its headline is never furniture.
+    exact -= {"", *(_fold(heading) for heading in own)}
+    return _Furniture(tuple(dict.fromkeys(site_names)), frozenset(exact))
 
 
 def _same_title(first: str, second: str) -> bool:
@@ -1107,19 +1196,50 @@ def _may_fold_to(text: str, folded: str) -> bool:
     return len(text) >= len(folded) or "\u0130" in text
 
 
-def _strip_site_name(title: str, site_names: list[str]) -> str:
-    """Remove a leading or trailing site name (" - BBC News", "Reuters | ") from a title."""
+def _strip_site_name(title: str, furniture: _Furniture) -> str:
+    """Remove the site name, section, author or date (" - BBC News", "Reuters | ") leading or
+    trailing a title, as many as it carries."""
+    stripped = _strip_one(title, furniture)
+    while stripped != title:
+        title, stripped = stripped, _strip_one(stripped, furniture)
+    return title
+
+
+def _strip_one(title: str, furniture: _Furniture) -> str:
+    """Remove one leading or trailing part that names the site, a section, an author or a date."""
     separators = list(_TITLE_SEPARATOR.finditer(title))
     # Fewest parts first; a site name may hold a separator itself ("AOC media - Analyse Opinion
     # Critique"), so a longer tail or head is tried when a one-part one does not name the site.
     for count in range(1, len(separators) + 1):
         tail = separators[-count]
-        if any(_names_site(_fold(title[tail.end() :]), name) for name in site_names):
-            return title[: tail.start()].strip()
+        rest = title[: tail.start()].strip()
+        if _is_furniture(title[tail.end() :], rest, furniture, whole=count == 1):
+            return rest
         head = separators[count - 1]
-        if any(_names_site(_fold(title[: head.start()]), name) for name in site_names):
-            return title[head.end() :].strip()
+        rest = title[head.end() :].strip()
+        if _is_furniture(title[: head.start()], rest, furniture, whole=count == 1):
+            return rest
     return title
+
+
+def _is_furniture(part: str, rest: str, furniture: _Furniture, *, whole: bool) -> bool:
+    """Say whether a title part names the site, or (a part with no separator in it) a section,
+    an author or a date beside the rest of the title."""
+    folded = _fold(part)
+    if not whole:
+        # Several parts name the site only as a whole: "AOC media - Analyse Opinion Critique".
+        return folded in furniture.site_names
+    if any(_names_site(folded, name) for name in furniture.site_names):
+        return True
+    if folded in furniture.exact_names:
+        return True
+    # A date beside a short rest may end a range ("Wochenbericht 14. - 20. Januar 2022").
+    return (
+        len(part) <= _MAX_TITLE_PART_DATE_CHARS
+        and len(rest.split()) >= _MIN_HEADLINE_WORDS
+        and _DIGIT.search(part) is not None
+        and parse_date(part, fetched_at=None, source="text") is not None
+    )
 
 
 def _names_site(folded_part: str, site_name: str) -> bool:
@@ -1127,11 +1247,22 @@ def _names_site(folded_part: str, site_name: str) -> bool:
     if not folded_part or not site_name:
         return False
     compact = folded_part.replace(" ", "")
-    return (
-        folded_part == site_name
-        or site_name.replace(" ", "") in compact.split()
-        or (site_name in compact and len(compact) <= len(site_name) + 12)
+    if folded_part == site_name or site_name.replace(" ", "") == compact:
+        return True
+    if len(site_name) < _MIN_LOOSE_SITE_NAME_CHARS:
+        return False  # "dw", "slf": only a part that is the name itself
+    # A host spells "Müritz" "mueritz" and "Nestlé" "nestle".
+    spellings = {compact} if compact.isascii() else _ascii_spellings(compact)
+    return any(
+        site_name in spelling and len(spelling) <= len(site_name) + 12 for spelling in spellings
     )
+
+
+def _ascii_spellings(text: str) -> set[str]:
+    """Give the ways a host name may spell a text: umlauts as "ae", or accents dropped."""
+    stripped = unicodedata.normalize("NFKD", text)
+    stripped = "".join(character for character in stripped if not unicodedata.combining(character))
+    return {text, text.translate(_UMLAUTS), stripped}
 
 
 def _byline(tree: LexborHTMLParser, metadata: _Metadata) -> str | None:

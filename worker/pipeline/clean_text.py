@@ -78,7 +78,8 @@ _EARLIER_RUN_SHARE = 0.5
 _MIN_BODY_SCORE = 15.0  # less prose than a couple of sentences is not an article
 
 # Headline: candidates up to _HEADLINE_WINDOW units above the body, scored by these weights.
-_HEADLINE_WINDOW = 40
+_HEADLINE_WINDOW = 50
+_CREDIT_WORDS = 8  # a caption's credit line is short: "(Getty Images)", "Photo: Jane Doe/AP"
 _TITLE_LEAD_WEIGHT = 1.0  # share of its words found in the lead paragraphs
 _TITLE_SLUG_WEIGHT = 2.0  # share of its words found in the URL's slug
 _TITLE_ALONE_WEIGHT = 1.0  # standing alone in its block, as <h1> renders
@@ -132,7 +133,7 @@ _MONTHS_SHORT = frozenset(
 )
 _BYLINE_CUT = re.compile(r"\s+(?:[-–—|,•/]|on|am|le|el)\s+|,\s+|\s+\|\s*|\s+-\s+")
 _CAPTION = re.compile(
-    r"(?i:photo|image|picture|caption|credit|getty|reuters|afp|foto|bild)(?!\w)|\([^()]{0,80}\)$"
+    r"(?i:photo|image|picture|caption|getty|foto|bild)(?!\w)|\([^()]{0,80}\)$"
 )
 # How captions and credits announce themselves, in the languages the service reads.
 _CAPTION_CUE = re.compile(
@@ -141,6 +142,25 @@ _CAPTION_CUE = re.compile(
     r"getty images|\(ap photo|\bcaption\b|\bcredit:)"
 )
 _DIGIT = re.compile(r"\d")
+# A wire story's opening: the place in capitals, then the date or the agency, then a dash
+# ("BELGRADE, April 8 -", "PORTLAND, Ore., Feb 26 -", "LONDON (Reuters) -"). It opens the
+# story's first paragraph, never a headline.
+_WIRE_DATELINE = re.compile(
+    r"(?:[A-Z][A-Z.'’ -]{1,40}(?:, [A-Z][A-Za-z.]{1,12})*"
+    r"(?:,? [A-Z][a-z]{2,8}\.? \d{1,2}| \([A-Za-z ]{2,30}\))+"
+    # ... or the place in title case, then the date ("New York, April 3 -").
+    r"|[A-Z][a-z]+(?: [A-Z][a-z]+){0,3}(?:, [A-Z][A-Za-z.]{1,12})*,? [A-Z][a-z]{2,8}\.? \d{1,2})"
+    r" [-–—]{1,2}(?: |$)"
+)
+# A title may end with an abbreviation's full stop: "... MAGNETS IN U.S.", "Acme Co."
+_ABBREVIATION_END = re.compile(
+    r"(?:\b(?:[A-Za-z]\.){2,}|\b(?:Inc|Co|Corp|Ltd|Jr|Sr|St|Bros|No)\.)$"
+)
+# A line wholly inside double quotation marks. (Single marks also open headlines that quote
+# someone: "'Neutral' Snopes Fact-Checker David Emery: 'Are There Any ...?'".)
+_QUOTED = re.compile(r"[\"“”„«»]([^\"“”„«»]{8,300})[\"“”„«»]")
+# An image's label in a dump ("[image]", "[photo: ...]"): the line below it is its caption.
+_IMAGE_LABEL = re.compile(r"\[(?i:image|img|photo|picture|foto|bild|graphic)[^\[\]]{0,200}\]")
 # Every caption cue above contains one of these words: a cheap test before the regex.
 _CAPTION_WORDS = frozenset(
     (
@@ -742,14 +762,26 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
     does being the body's first unit (a lead paragraph without a full stop).
     """
     lead_words = {word for unit in units[start : min(end + 1, start + 4)] for word in unit.tokens}
+    body_text: str | None = None
     slug_words = set(_words(_url_path(url))) if url else set()
-    best: int | None = None
-    best_score = 0.0
+    # The best title-shaped unit, and the best of those that read as something else (a caption,
+    # a pull quote, the story's dateline, a wrapped line of prose, a row of figures): taken only
+    # when no other line is title-shaped, since a page without a headline is rejected.
+    best: list[int | None] = [None, None]
+    best_score = [0.0, 0.0]
     first = max(0, start - _HEADLINE_WINDOW)
     for index in range(first, start + 1):
         unit = units[index]
         if not _title_shaped(unit):
             continue
+        other = _is_caption(units, index) or _is_story_line(unit)
+        quoted = _QUOTED.fullmatch(unit.text)
+        if quoted is not None and not other:
+            # A quotation that ends its sentence inside the marks, or that the article repeats,
+            # is a pull quote.
+            if body_text is None:
+                body_text = " ".join(unit.text for unit in units[start : end + 1])
+            other = quoted[0][-2:-1] in {".", "!", "?"} or quoted[1] in body_text
         words = unit.tokens
         content = [word for word in words if word not in _STOPWORDS] or words
         score = _TITLE_LEAD_WEIGHT * sum(word in lead_words for word in content) / len(content)
@@ -764,9 +796,9 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
         score += _TITLE_NEAR_WEIGHT * (1 - (start - index) / _HEADLINE_WINDOW)
         if index == start:
             score -= 0.5
-        if score > best_score:
-            best, best_score = index, score
-    return best
+        if score > best_score[other]:
+            best[other], best_score[other] = index, score
+    return best[0] if best[0] is not None else best[1]
 
 
 def _url_path(url: str) -> str:
@@ -775,12 +807,39 @@ def _url_path(url: str) -> str:
     return after_scheme.split("/", 1)[1] if "/" in after_scheme else ""
 
 
+def _is_caption(units: Sequence[_Unit], index: int) -> bool:
+    """Whether a unit reads as a photo caption: it says so, sits right under an image label,
+    or beside a credit line ("(Getty Images)", "Photograph: AP")."""
+    if units[index].caption:
+        return True
+    if index > 0 and _IMAGE_LABEL.search(units[index - 1].text):
+        return True
+    neighbours = (*units[max(0, index - 1) : index], *units[index + 1 : index + 2])
+    return any(unit.caption and unit.words <= _CREDIT_WORDS for unit in neighbours)
+
+
+def _is_story_line(unit: _Unit) -> bool:
+    """Whether a short line reads as part of a story rather than its title: a wire dateline
+    opening the first paragraph, a wrapped line of prose (starting with a lower-case word), a
+    row of figures."""
+    text = unit.text
+    if text[:1].isupper() and _WIRE_DATELINE.match(text):
+        return True
+    first_word = text.split(maxsplit=1)[0]
+    if first_word.isalpha() and first_word.islower():
+        return True
+    return 2 * sum(token.isdigit() for token in unit.tokens) > len(unit.tokens)
+
+
 def _title_shaped(unit: _Unit) -> bool:
     if unit.bullet or unit.chrome or unit.label_only or not 3 <= unit.words <= 30:
         return False
     if len(unit.text) > 250 or _BYLINE.fullmatch(unit.text):
         return False
-    if unit.text.endswith((".", ",", ";", ":")) and not unit.text.endswith("..."):
+    text = unit.text
+    if text.endswith((",", ";", ":")) or (
+        text.endswith(".") and not text.endswith("...") and not _ABBREVIATION_END.search(text)
+    ):
         return False
     # Any date, relative ones included ("7 hours ago"), is a dateline, never a title.
     if unit.dateline:
