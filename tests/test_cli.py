@@ -131,7 +131,7 @@ def test_rejects_replay_and_reprocess(service_env: dict[str, str], db: str) -> N
 
     # Only the first 1024 bytes were kept, so no limit makes the dump whole again.
     replayed = run_cli("rejects", "replay", "--reason", "too_large", env=service_env)
-    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.returncode == 1, replayed.stderr  # the dump is still rejected
     assert "replayed 1: 0 stored, 0 duplicates, 1 still rejected" in replayed.stdout
 
     assert run_cli("ingest", str(seed), "--source", "bbc", env=service_env).returncode == 0
@@ -205,3 +205,22 @@ def test_export_into_a_folder_that_does_not_exist_is_a_usage_error(
     assert result.returncode == 2, result.stderr
     assert "no-such-folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_version_and_an_unknown_region(service_env: dict[str, str]) -> None:
+    version = run_cli("--version", env=service_env)
+    assert version.returncode == 0
+    assert version.stdout.startswith("newsingest ")
+    narnia = run_cli("query", "--region", "narnia", env=service_env)
+    assert narnia.returncode == 2
+    assert "the regions are Africa, Americas, Asia-Pacific" in narnia.stderr
+
+
+def test_rejects_replay_exits_1_while_dumps_stay_rejected(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    (tmp_path / "empty.txt").write_text("   \n")
+    assert run_cli("ingest", str(tmp_path), env=service_env).returncode == 1
+    replayed = run_cli("rejects", "replay", env=service_env)
+    assert replayed.returncode == 1, replayed.stderr
+    assert "1 still rejected" in replayed.stdout

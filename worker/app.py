@@ -131,7 +131,7 @@ def _warn_when_nothing_to_schedule(**_: Any) -> None:
 
 @setup_logging.connect
 def _configure_logging(**_: Any) -> None:
-    configure_logging(level=settings.log_level or "INFO", fmt=settings.log_format)
+    configure_logging(level=settings.log_level or "INFO", fmt=settings.log_rendering)
 
 
 @worker_init.connect

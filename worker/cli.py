@@ -62,6 +62,26 @@ rejects_app = typer.Typer(
 app.add_typer(rejects_app, name="rejects")
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version  # noqa: PLC0415 - only for --version
+
+        out.print(f"newsingest {version('newsingest')}")
+        raise typer.Exit
+
+
+@app.callback()
+def _global_options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Options every command shares (the app's help is HELP above)."""
+
+
 PathsArg = Annotated[
     list[str],
     typer.Argument(
@@ -447,6 +467,8 @@ def rejects_replay(
             ingest=lambda pages, task_id: ingest_message(pages, task_id=task_id, settings=settings),
         )
         out.print(f"dead-lettered batches ingested: {batches}")
+    if total.rejected:
+        raise typer.Exit(EXIT_REJECTED)
 
 
 @app.command()
@@ -568,7 +590,7 @@ def main() -> None:
         err.print(f"[red]configuration error:[/red] {problems}")
         sys.exit(EXIT_USAGE)
     # Interactive commands talk through rich tables and progress bars; their logs are for trouble.
-    configure_logging(level=settings.log_level or "WARNING", fmt=settings.log_format)
+    configure_logging(level=settings.log_level or "WARNING", fmt=settings.log_rendering)
     try:
         app()
     except ConfigError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -77,9 +78,18 @@ class Settings(BaseSettings):
         description="Log level: DEBUG, INFO, WARNING, ERROR. Unset: INFO for `worker` and `beat`, "
         "WARNING for the interactive commands.",
     )
-    log_format: Literal["json", "console"] = Field(
-        default="json", description="Structured log rendering: json lines or console."
+    log_format: Literal["json", "console"] | None = Field(
+        default=None,
+        description="Structured log rendering: json lines or console. Unset: console when "
+        "stderr is a terminal, json otherwise (a file, a pipe, a log collector).",
     )
+
+    @property
+    def log_rendering(self) -> Literal["json", "console"]:
+        """The log format in force: the one set, else by whether stderr is a terminal."""
+        if self.log_format is not None:
+            return self.log_format
+        return "console" if sys.stderr.isatty() else "json"
 
 
 @lru_cache(maxsize=1)

@@ -42,7 +42,29 @@ class ExportFormat(StrEnum):
     PARQUET = "parquet"
 
 
-RegionOpt = Annotated[str | None, typer.Option(help="Only this region, e.g. Europe.")]
+def _known_regions() -> tuple[str, ...]:
+    # Read from the taxonomy file itself, not through the pipeline package, whose import would
+    # cost `--help` most of a second.
+    taxonomy = Path(__file__).parent / "pipeline" / "gazetteer" / "taxonomy-bbc.json"
+    return (*orjson.loads(taxonomy.read_bytes())["regions"], "unknown")
+
+
+REGIONS = _known_regions()
+
+
+def _known_region(value: str | None) -> str | None:
+    if value is None:
+        return None
+    for region in REGIONS:
+        if region.casefold() == value.strip().casefold():
+            return region
+    raise typer.BadParameter(f"{value!r} is not a region; the regions are {', '.join(REGIONS)}")
+
+
+RegionOpt = Annotated[
+    str | None,
+    typer.Option(help=f"Only this region: {', '.join(REGIONS)}.", callback=_known_region),
+]
 SinceOpt = Annotated[
     datetime | None, typer.Option(help="Only articles published at or after this time (UTC).")
 ]

@@ -194,8 +194,10 @@ SQL_METACHARACTERS = [
 def test_metacharacters_in_filters_are_values_not_sql(
     service_env: dict[str, str], articles: dict[str, int], value: str
 ) -> None:
-    for option in ("--search", "--source", "--region"):
+    for option in ("--search", "--source"):
         assert _query(service_env, option, value) == []
+    # A region is one of the taxonomy's names, checked before any SQL runs.
+    assert run_cli("query", "--region", value, env=service_env).returncode == 2
     db = service_env["NEWSINGEST_DATABASE_URL"]
     assert query(db, "SELECT count(*) FROM articles") == [(len(articles),)]
 
