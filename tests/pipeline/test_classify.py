@@ -450,3 +450,74 @@ def test_body_read_up_to_a_budget_after_the_lead() -> None:
     assert classify(late).region == "unknown"
     early = page("Talks", "Officials met.", "They talked.", "In Kenya, talks.", filler)
     assert classify(early).region == "Africa"
+
+
+def dateline_of(verdict: RegionVerdict) -> list[tuple[str, str | None]]:
+    return [(e.place, e.country) for e in verdict.evidence if e.where == "dateline"]
+
+
+def test_dateline_is_read_where_the_story_names_no_other_place() -> None:
+    # Reuters-21578 #42: only the dateline says where.
+    verdict = classify(
+        page(
+            "ICO PRODUCERS TO PRESENT NEW COFFEE PROPOSAL",
+            "LONDON, Feb 26 - International Coffee Organization, ICO, producing countries will "
+            "present a proposal for reintroducing export quotas for 12 months from April 1 with a "
+            "firm undertaking to try to negotiate up to September 30 any future quota distribution "
+            "on a new basis, ICO delegates said.",
+        )
+    )
+    assert dateline_of(verdict) == [("LONDON", "GB")]
+    assert verdict.region == "UK"
+
+
+def test_dateline_qualifier_picks_the_namesake() -> None:
+    # Reuters-21578 #33: San Jose is Costa Rica's capital, but "Calif." says which.
+    verdict = classify(
+        page(
+            "EXCELAN <EXLN> MAKES INITIAL PUBLIC OFFERING",
+            "SAN JOSE, Calif., Feb 26 - Excelan Inc said it is making an initial public offering "
+            "of 2,129,300 shares of common stock at 12 dlrs per share.",
+        )
+    )
+    assert dateline_of(verdict) == [("SAN JOSE", "US")]
+    assert verdict.region == "Americas"
+
+
+@pytest.mark.parametrize(
+    ("lead", "place", "country"),
+    [
+        # An AP story (Scrapinghub benchmark), and Reuters-21578 #40 and #5148 in other cases.
+        (
+            "LONDON (AP) — Britain's Conservative Party was accused Wednesday of trying to "
+            "deceive voters",
+            "LONDON",
+            "GB",
+        ),
+        ("Toronto, Feb 26 - Standard Trustco said it expects earnings", "Toronto", "CA"),
+        ("****BELGRADE, March 14 - Yugoslavian steel output will rise", "BELGRADE", "RS"),
+    ],
+)
+def test_dateline_forms(lead: str, place: str, country: str) -> None:
+    assert dateline_of(classify(page("", lead))) == [(place, country)]
+
+
+def test_a_sentence_with_a_dash_is_not_a_dateline() -> None:
+    # Reuters-21578 #7684 (a place in ordinary case needs a date or an agency's name after it).
+    verdict = classify(
+        page("", "Gulf Canada Corp - which drills in the Beaufort Sea - said a discharge was safe.")
+    )
+    assert dateline_of(verdict) == []
+
+
+def test_northern_ireland_is_uk() -> None:
+    # A CBS Sports report (Scrapinghub benchmark).
+    verdict = classify(
+        page(
+            "",
+            "The Netherlands clinched despite drawing with Northern Ireland, while Austria "
+            "punched its ticket by beating North Macedonia.",
+        )
+    )
+    assert ("Northern Ireland", "GB") in places(verdict)
+    assert ("Ireland", "IE") not in places(verdict)

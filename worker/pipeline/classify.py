@@ -51,6 +51,7 @@ TAXONOMIES: tuple[str, ...] = taxonomy_names()
 UNKNOWN = "unknown"
 
 _WEIGHT: dict[EvidenceWhere, float] = {
+    "dateline": 6.0,
     "headline": 3.0,
     "lead": 1.5,
     "body": 1.0,
@@ -71,6 +72,13 @@ _DAMPING = 0.8
 _CUE_WEIGHT = 2.8
 # A neighbour's mentions count this much towards reading a shared name as its country.
 _NEIGHBOUR_SUPPORT = 0.5
+# The page's own country (its site's country code, its dateline's country) counts this much towards
+# reading a shared name or a small town as a place in it: a British site's "Boston" is in
+# Lincolnshire, its "Swindon" needs no "England" beside it.
+_HOME_SUPPORT = 3.0
+# Country-code top-level domains that sites take for their letters, not their country (".tv",
+# ".io"): a hand list, as no installed package marks them; their sites say nothing of a home.
+_BRAND_DOMAINS = frozenset({"ai", "am", "cc", "co", "fm", "io", "ly", "me", "tv", "ws"})
 # confidence = logistic(a + b·share + c·log(1 + top) + d·margin), where share and margin are the
 # winner's score and its lead over the runner-up as fractions of all votes; fitted on the dev
 # split by `bench/regions.py --fit`.
@@ -104,6 +112,18 @@ _CONTEXT_CHARS = 48
 _SENTENCE_BREAK = re.compile(r"[.!?:;\"“”()\[\]|•]")
 _DOLLAR = re.compile(r"(U\.S\.|[A-Z]{0,3})\$")
 _URL_WORD = re.compile(r"[a-z]+")
+# A wire story's dateline opens its first paragraph: "BELGRADE, April 8 -", "SAN JOSE, Calif.,
+# March 3 -", "LONDON (Reuters) -", "LONDON, Nov 18 (Reuters) -", "London, March 2 -" and
+# "WASHINGTON —". A place in ordinary case must be followed by a date or an agency's name, or the
+# opening of any sentence with a dash in it would do; one in capitals may stand alone.
+_DATELINE = re.compile(
+    r"[^\w\s]{0,6}\s*(?P<place>[A-Z][\w'.-]*(?:\s[A-Z][\w'.-]*){0,3})"
+    r"(?P<qualifiers>(?:,\s*[A-Z][\w.]*(?:\s[A-Z][\w.]*){0,2}){0,2})"
+    r"(?P<date>,?\s*(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2})?"
+    r"\s*(?P<agency>\([A-Za-z][\w .&/-]{0,30}\))?"
+    r"\s*(?:--?|–|—)(?:\s|$)"
+)
+_DATELINE_CHARS = 160
 _MAX_URL_SEGMENT_WORDS = 4
 _MAX_URL_NGRAM = 3
 
@@ -401,14 +421,16 @@ def _support_of(country: str, support: dict[str, float], gazetteer: Gazetteer) -
 
 
 def _resolve(
-    mentions: list[_Mention], cues: list[str], gazetteer: Gazetteer
+    mentions: list[_Mention], cues: list[str], gazetteer: Gazetteer, home: frozenset[str]
 ) -> tuple[list[tuple[_Mention, Reading]], list[tuple[str, Reading, float]]]:
-    """Read every mention and cue as one place, the unambiguous names settling the rest."""
+    """Read every mention and cue as one place, the unambiguous names and home settling the rest."""
     support: dict[str, float] = defaultdict(float)
     for mention in mentions:
         readings = mention.name.readings
         if not mention.needs_support and len(readings) == 1 and readings[0].country:
             support[readings[0].country] += mention.weight
+    for country in home:
+        support[country] += _HOME_SUPPORT
     read_cues: list[tuple[str, Reading, float]] = []
     for cue in cues:
         weight = _CUE_WEIGHT
@@ -430,6 +452,8 @@ def _resolve(
     for mention in mentions:
         readings = mention.name.readings
         best = readings[0]
+        if home and mention.name.namesakes and not _is_landmark_city(best):
+            readings = (*readings, *(r for r in mention.name.namesakes if r.country in home))
         if len(readings) == 1 and not mention.needs_support:
             resolved.append((mention, best))
             continue
@@ -497,6 +521,65 @@ def _url_votes(url: str, taxonomy: Taxonomy) -> list[Evidence]:
     return votes
 
 
+def _home_countries(url: str | None) -> frozenset[str]:
+    """The country a site's address names by its country-code domain (".co.uk", ".de"), if any."""
+    if not url:
+        return frozenset()
+    try:
+        host = urlsplit(url[:2000]).hostname or ""
+    except ValueError:
+        return frozenset()
+    suffix = host.rpartition(".")[2]
+    if len(suffix) != 2 or suffix in _BRAND_DOMAINS:
+        return frozenset()
+    code = "GB" if suffix == "uk" else suffix.upper()  # .uk is the one ccTLD that is not ISO's
+    return frozenset({code}) if code in load_taxonomy("bbc").countries else frozenset()
+
+
+def _country_named(text: str, gazetteer: Gazetteer) -> str | None:
+    """The country a dateline's qualifier names: a state ("Calif.", "Alberta") or a country."""
+    key = name_key(text)
+    name = gazetteer.abbreviations.get(key) or gazetteer.names.get(key)
+    if name is None or not name.readings:
+        return None
+    reading = name.readings[0]
+    return reading.country if reading.kind in FIRM_KINDS or reading.kind == "subdivision" else None
+
+
+def _dateline(
+    paragraph: str, gazetteer: Gazetteer, home: frozenset[str]
+) -> tuple[_Mention, int] | None:
+    """The place a paragraph's opening dateline names, read as one country, and where it ends."""
+    match = _DATELINE.match(paragraph[:_DATELINE_CHARS])
+    if match is None:
+        return None
+    place = match["place"]
+    if len(place) < 3 or not (place.isupper() or match["date"] or match["agency"]):
+        return None
+    qualified = [
+        country
+        for qualifier in match["qualifiers"].split(",")[1:]
+        if (country := _country_named(qualifier, gazetteer))
+    ]
+    name = gazetteer.names.get(name_key(place))
+    readings = (*name.readings, *name.namesakes) if name is not None else ()
+    reading = None
+    for wanted in (qualified, home):
+        reading = next((r for r in readings if r.country in wanted), None)
+        if reading is not None:
+            break
+    if reading is None and qualified:
+        reading = Reading(qualified[0], None, "city")  # a town too small for the gazetteer
+    if reading is None and name is not None and name.readings:
+        reading = name.readings[0]
+    if reading is None or reading.country is None:
+        return None
+    text = match["place"]
+    read_as = Name(display=text, readings=(reading,))
+    mention = _Mention(read_as, text, "dateline", _WEIGHT["dateline"], needs_support=False)
+    return mention, match.end()
+
+
 def _scores(evidence: list[Evidence]) -> dict[str, float]:
     """Sum the votes per region, each country's votes damped so one name repeated cannot swamp."""
     per_place: defaultdict[tuple[str, str | None], float] = defaultdict(float)
@@ -537,13 +620,22 @@ def classify(
     gazetteer = load_gazetteer()
     mentions: list[_Mention] = []
     body = _read_part(page.body)
+    home = _home_countries(url)
+    for index, paragraph in enumerate(body[:_LEAD_PARAGRAPHS]):
+        dateline = _dateline(paragraph, gazetteer, home)
+        if dateline is not None:
+            mention, end = dateline
+            mentions.append(mention)
+            body[index] = paragraph[end:]
+            home |= {mention.name.readings[0].country or ""}
+            break
     _scan(page.headline, "headline", gazetteer, mentions)
     for index, paragraph in enumerate(body):
         where: EvidenceWhere = "lead" if index < _LEAD_PARAGRAPHS else "body"
         _scan(paragraph, where, gazetteer, mentions)
     cues = _cues([page.headline, *body], gazetteer)
 
-    resolved, read_cues = _resolve(mentions, cues, gazetteer)
+    resolved, read_cues = _resolve(mentions, cues, gazetteer, home)
     evidence: list[Evidence] = []
     for mention, reading in resolved:
         region = scheme.region_of(reading)

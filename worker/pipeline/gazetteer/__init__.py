@@ -109,6 +109,9 @@ class Name:
     word: bool = False  # also a common English word ("Nice", "Reading", "Turkey")
     person: bool = False  # also a person's name ("Jordan", "Chad", "Paris")
     acronym: bool = False  # written in capitals ("US", "EU"): only an all-capitals token matches
+    # Smaller places of the same name in other countries ("Boston" in Lincolnshire), each
+    # country's biggest: read only where the page's own country is one of theirs.
+    namesakes: tuple[Reading, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,19 +225,22 @@ class _Builder:
         self.readings[key] = []
 
 
-def _ordered(readings: list[Reading]) -> tuple[Reading, ...]:
+def _ordered(readings: list[Reading]) -> tuple[tuple[Reading, ...], tuple[Reading, ...]]:
+    """A name's readings, likeliest first, and its small namesakes (one per country)."""
     ranked = sorted(readings, key=lambda r: (_KIND_RANK[r.kind], -r.population))
     biggest_city = max((r.population for r in ranked if r.kind == "city"), default=0)
     kept: list[Reading] = []
+    namesakes: list[Reading] = []
     seen: set[tuple[str | None, str | None]] = set()
     for reading in ranked:
-        if reading.kind == "city" and reading.population < _NAMESAKE_MIN_SHARE * biggest_city:
-            continue
         if (reading.country, reading.area) in seen:
             continue
         seen.add((reading.country, reading.area))
-        kept.append(reading)
-    return tuple(kept)
+        if reading.kind == "city" and reading.population < _NAMESAKE_MIN_SHARE * biggest_city:
+            namesakes.append(reading)
+        else:
+            kept.append(reading)
+    return tuple(kept), tuple(namesakes)
 
 
 @functools.cache
@@ -253,6 +259,8 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
                 for variant in _official_variants(value):
                     builder.add(variant, reading)
     for code, info in geo_countries.items():
+        if pycountry.countries.get(alpha_2=code) is None:
+            continue  # GeoNames keeps dissolved states ("CS", Serbia and Montenegro) apart
         builder.add(info["name"], Reading(code, None, "country"))
         if info["capital"]:
             builder.add(info["capital"], Reading(code, None, "capital", info["population"]))
@@ -292,9 +300,11 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
     partial_names: set[str] = set()
     for key, readings in builder.readings.items():
         display = builder.display[key]
+        kept, namesakes = _ordered(readings)
         names[key] = Name(
             display=display,
-            readings=_ordered(readings),
+            readings=kept,
+            namesakes=namesakes,
             word=key in common_words,
             person=key in persons,
             acronym=display.replace(".", "").isupper(),
