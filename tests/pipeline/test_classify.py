@@ -521,3 +521,75 @@ def test_northern_ireland_is_uk() -> None:
     )
     assert ("Northern Ireland", "GB") in places(verdict)
     assert ("Ireland", "IE") not in places(verdict)
+
+
+def test_home_country_reads_a_namesake_as_its_own() -> None:
+    # A Sunday Times headline (2019): on a British site, Boston is the Lincolnshire town.
+    text = page("Get on with it, says Boston — the town with highest leave vote")
+    assert classify(text).region == "Americas"
+    verdict = classify(text, url="https://www.thetimes.co.uk/article/get-on-with-it")
+    assert places(verdict) == [("Boston", "GB")]
+    assert verdict.region == "UK"
+    # A brand domain says nothing of a home.
+    assert classify(text, url="https://www.example.tv/news/").region == "Americas"
+
+
+def test_home_country_supports_small_towns() -> None:
+    # A PA story on dailymail.co.uk: Salisbury and Swindon need their country or a home.
+    text = page(
+        "Man charged after poppy wreaths thrown from war memorial",
+        "The man, of no fixed address in Swindon, will appear at Salisbury Magistrates Court on "
+        "Tuesday.",
+    )
+    assert classify(text).region == "unknown"
+    url = "https://www.dailymail.co.uk/wires/pa/article-6590789/Man-charged.html"
+    verdict = classify(text, url=url)
+    assert ("Swindon", "GB") in places(verdict)
+    assert verdict.region == "UK"
+
+
+def test_a_county_and_a_town_support_each_other() -> None:
+    # ITV News West Country: no country named, but a county and a town in it.
+    verdict = classify(
+        page(
+            "E-fit appeal after sexual assault in Swindon",
+            "Wiltshire Police have released an e-fit of a man they want to speak to following a "
+            "sexual assault in Swindon town centre.",
+        )
+    )
+    assert {("Wiltshire", "GB"), ("Swindon", "GB")} <= set(places(verdict))
+    assert verdict.region == "UK"
+
+
+def test_a_county_after_a_town_picks_its_namesake() -> None:
+    # An Irish Times headline (2018).
+    verdict = classify(page("In Boston, Lincolnshire, Brexit still means Brexit"))
+    assert ("Boston", "GB") in places(verdict)
+    assert verdict.region == "UK"
+
+
+def test_a_county_alone_is_not_read() -> None:
+    # Reuters-21578 #2732: an Irish county's name is a Texan firm's.
+    verdict = classify(
+        page(
+            "TIPPERARY NEGOTIATING WALKER <WEP> INVESTMENT",
+            "HOUSTON, March 6 - Walker Energy Partners said restructuring of the partnership is "
+            "being negotiated with <Tipperary Corp> which is considering a capital infusion into "
+            "the partnership. Walker Energy said Tipperary's investment will be conditioned upon "
+            "restructuring of the partnership's debt.",
+        )
+    )
+    assert "IE" not in countries(verdict)
+    assert verdict.region == "Americas"
+
+
+def test_dateline_reads_the_biggest_town_of_a_name() -> None:
+    # Reuters-21578 #536: Cleveland is also an English district's name.
+    verdict = classify(
+        page(
+            "TRANZONIC COS <TNZ> SETS QUARTERLY",
+            "CLEVELAND, March 2 - Qtly div 11 cts vs 11 cts prior Pay April 17 Record March 20",
+        )
+    )
+    assert dateline_of(verdict) == [("CLEVELAND", "US")]
+    assert verdict.region == "Americas"

@@ -76,6 +76,9 @@ _NEIGHBOUR_SUPPORT = 0.5
 # reading a shared name or a small town as a place in it: a British site's "Boston" is in
 # Lincolnshire, its "Swindon" needs no "England" beside it.
 _HOME_SUPPORT = 3.0
+# Two local names in one country, one a county or district, count this much towards reading both.
+_LOCAL_SUPPORT = 1.0
+_LOCAL_KINDS = frozenset({"city", "district"})
 # Country-code top-level domains that sites take for their letters, not their country (".tv",
 # ".io"): a hand list, as no installed package marks them; their sites say nothing of a home.
 _BRAND_DOMAINS = frozenset({"ai", "am", "cc", "co", "fm", "io", "ly", "me", "tv", "ws"})
@@ -372,20 +375,22 @@ def _judge(
         and word_before[0].isupper()
         and before_key not in _FUNCTION_WORDS
         and before_key not in gazetteer.name_prefixes
-        and before_key not in gazetteer.names
+        and not _is_known_place(before_key, gazetteer)
     )
-    town = kind in ("city", "capital")
+    town = kind in ("city", "capital", "district")
     if name_before and (name.person or town):
         return None
     after = _WORD.match(text, end) if not shouted else None
     if after is not None:
         after_gap, after_word = after.groups()
         after_key = _key(after_word)
-        after_name = after_word[0].isupper() and after_key not in gazetteer.names
-        # "Paris Hilton", "Turkey Dinner": a word or person-like name before another name.
+        after_name = after_word[0].isupper() and not _is_known_place(after_key, gazetteer)
+        # "Paris Hilton", "Turkey Dinner", "Acme Inc": a word, a person-like name or a small
+        # town's name before another name.
+        small_town = kind == "city" and name.readings[0].population < _SMALL_TOWN
         if (
             after_name
-            and (name.person or (name.word and not name.acronym))
+            and (name.person or (name.word and not name.acronym) or small_town)
             and _joins(after_gap, "")
             and after_key not in gazetteer.name_prefixes
         ):
@@ -407,7 +412,19 @@ def _judge(
         needs_support = True
     if kind == "city" and name.readings[0].population < _SMALL_TOWN:
         needs_support = True
+    if kind == "district":  # "Tipperary Corp", "Kent State": counties name firms and people
+        needs_support = True
     return _Mention(name, span_text, where, weight, needs_support)
+
+
+def _is_known_place(key: str, gazetteer: Gazetteer) -> bool:
+    """Whether a word names a country, a state or a big city: a small town's name is no clue,
+    as most capitalised words name one somewhere ("Myers", "Lynch")."""
+    name = gazetteer.names.get(key)
+    if name is None or not name.readings:
+        return False
+    first = name.readings[0]
+    return first.kind not in _LOCAL_KINDS or first.population >= _SMALL_TOWN
 
 
 def _is_landmark_city(reading: Reading) -> bool:
@@ -424,13 +441,23 @@ def _resolve(
     mentions: list[_Mention], cues: list[str], gazetteer: Gazetteer, home: frozenset[str]
 ) -> tuple[list[tuple[_Mention, Reading]], list[tuple[str, Reading, float]]]:
     """Read every mention and cue as one place, the unambiguous names and home settling the rest."""
+    local = _local_support(mentions)
+    # A name's small namesakes are read in the page's home country, or where its local names
+    # agree ("Boston, Lincolnshire").
+    namesake_countries = home | local
     support: dict[str, float] = defaultdict(float)
     for mention in mentions:
         readings = mention.name.readings
         if not mention.needs_support and len(readings) == 1 and readings[0].country:
+            if namesake_countries and any(
+                r.country in namesake_countries for r in mention.name.namesakes
+            ):
+                continue  # "Boston" on a British site must not settle itself as the American
             support[readings[0].country] += mention.weight
     for country in home:
         support[country] += _HOME_SUPPORT
+    for country in local:
+        support[country] += _LOCAL_SUPPORT
     read_cues: list[tuple[str, Reading, float]] = []
     for cue in cues:
         weight = _CUE_WEIGHT
@@ -452,8 +479,11 @@ def _resolve(
     for mention in mentions:
         readings = mention.name.readings
         best = readings[0]
-        if home and mention.name.namesakes and not _is_landmark_city(best):
-            readings = (*readings, *(r for r in mention.name.namesakes if r.country in home))
+        if namesake_countries and mention.name.namesakes and not _is_landmark_city(best):
+            readings = (
+                *readings,
+                *(r for r in mention.name.namesakes if r.country in namesake_countries),
+            )
         if len(readings) == 1 and not mention.needs_support:
             resolved.append((mention, best))
             continue
@@ -464,10 +494,33 @@ def _resolve(
             score = _support_of(reading.country, support, gazetteer)
             if score > best_support:
                 best, best_support = reading, score
-        if mention.needs_support and best_support <= 0.0:
+        if mention.needs_support and (
+            best_support <= 0.0
+            # A town or a county is read in its own country, not its neighbour's ("Hoechst" AG's
+            # name is a town in Austria, and it is German).
+            or (best.kind in _LOCAL_KINDS and support.get(best.country or "", 0.0) <= 0.0)
+        ):
             continue
         resolved.append((mention, best))
     return resolved, read_cues
+
+
+def _local_support(mentions: list[_Mention]) -> frozenset[str]:
+    """Countries where two local names agree, one of them a county or district: "Swindon" and
+    "Wiltshire" are in England though neither is big or named with its country, and so is the
+    "Boston" of "Boston, Lincolnshire"."""
+    local: defaultdict[str, set[str]] = defaultdict(set)
+    with_district: set[str] = set()
+    for mention in mentions:
+        name = mention.name
+        if not (mention.needs_support or name.namesakes):
+            continue
+        for reading in (*name.readings, *name.namesakes):
+            if reading.kind in _LOCAL_KINDS and reading.country:
+                local[reading.country].add(name.display)
+                if reading.kind == "district" and mention.needs_support:
+                    with_district.add(reading.country)
+    return frozenset(country for country in with_district if len(local[country]) >= 2)
 
 
 def _label_votes(
@@ -571,7 +624,11 @@ def _dateline(
     if reading is None and qualified:
         reading = Reading(qualified[0], None, "city")  # a town too small for the gazetteer
     if reading is None and name is not None and name.readings:
-        reading = name.readings[0]
+        # A dateline names a city: a capital, else the biggest town of the name ("CLEVELAND" is
+        # Ohio's, not the English district's).
+        reading = max(readings, key=lambda r: (r.kind == "capital", r.kind == "city", r.population))
+        if reading.kind not in {"capital", "city"}:
+            reading = name.readings[0]
     if reading is None or reading.country is None:
         return None
     text = match["place"]
