@@ -164,7 +164,7 @@ def rows() -> list[tuple[str, str, str, int, str, bool]]:
         if kind == "district" and zipf >= _DROP_ZIPF and population < BIG_TOWN:
             continue
         exonym = (key, country) in exonyms
-        table.append((key, name, country, population, kind, exonym or (word and kind != "city")))
+        table.append((key, name, country, population, kind, exonym or (word and kind == "district")))
     table.sort()
     return table
 
