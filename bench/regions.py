@@ -216,6 +216,7 @@ def sectioned_pages() -> None:
     from worker.pipeline import Processed, process, receive
 
     right = total = 0
+    micros: list[float] = []
     for relative, url, gold in _SECTIONED_PAGES:
         path = SHARED / relative
         if not path.exists():
@@ -228,10 +229,17 @@ def sectioned_pages() -> None:
         )
         result = process(receive(page, receipt_key=relative), max_page_bytes=5_000_000)
         got = result.verdict.region if isinstance(result, Processed) else "rejected"
+        if isinstance(result, Processed):
+            started = time.thread_time_ns()
+            for _ in range(50):
+                classify(result.clean, url=page.url)
+            micros.append((time.thread_time_ns() - started) / 50_000)
         total += 1
         right += got == gold
         print(f"  {gold:<12} {got:<12} {url}")
     print(f"sectioned pages: {right} of {total} right")
+    if micros:
+        print(f"classify on these pages (cpu): median {statistics.median(micros):.0f} µs")
 
 
 def report(name: str, outcomes: list[Outcome]) -> None:

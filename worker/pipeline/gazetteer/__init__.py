@@ -49,9 +49,9 @@ _KIND_RANK: Mapping[PlaceKind, int] = {
     "landmark": 1,
     "capital": 2,
     "subdivision": 3,
-    "district": 3,
-    "city": 4,
-    "cue": 5,
+    "district": 4,  # after a city of _NAMESAKE_TOWN or more: "Manchester" before Jamaica's parish
+    "city": 5,
+    "cue": 6,
 }
 # Kinds a writer uses for the country itself; the others are places inside it.
 FIRM_KINDS: frozenset[PlaceKind] = frozenset({"country", "area", "alias", "demonym", "landmark"})
@@ -224,9 +224,17 @@ class _Builder:
         self.readings[key] = []
 
 
+def _likeliness(reading: Reading) -> tuple[int, int]:
+    """Sort key of a name's readings: by kind, a big city with the districts, then by size."""
+    rank = _KIND_RANK[reading.kind]
+    if reading.kind == "city" and reading.population >= _NAMESAKE_TOWN:
+        rank = _KIND_RANK["district"]
+    return rank, -reading.population
+
+
 def _ordered(readings: list[Reading]) -> tuple[tuple[Reading, ...], tuple[Reading, ...]]:
     """A name's readings, likeliest first, and its small namesakes (one per country)."""
-    ranked = sorted(readings, key=lambda r: (_KIND_RANK[r.kind], -r.population))
+    ranked = sorted(readings, key=_likeliness)
     biggest_city = max((r.population for r in ranked if r.kind == "city"), default=0)
     if ranked and ranked[0].kind != "city":
         biggest_city = max(biggest_city, int(_NAMESAKE_TOWN / _NAMESAKE_MIN_SHARE))

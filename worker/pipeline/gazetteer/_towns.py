@@ -40,6 +40,9 @@ BIG_TOWN = 100_000
 # Zipf frequency (log10 of uses per billion words) of a name in English text, from which it is
 # taken for a word: "kent" 4.2, "hampshire" 4.0, "surrey" 3.8, "swindon" 3.1; "march" 5.3.
 _WORD_ZIPF = 4.0
+# A small town whose name opens with a word this frequent ("the", "in", "a", "it"; not "new" at
+# 6.25) is left out: every sentence opening with that word would be a look-up.
+_FUNCTION_ZIPF = 6.3
 # A subdivision this frequent is left out: "Central", "Western", "Capital" (5.0 and above).
 _DROP_ZIPF = 4.8
 # First-level subdivision types known by name in the news (states, provinces, nations): read
@@ -159,12 +162,17 @@ def rows() -> list[tuple[str, str, str, int, str, bool]]:
     for (key, country), (name, population, kind) in best.items():
         zipf = zipf_frequency(key, "en")
         word = zipf >= _WORD_ZIPF
-        if kind == "city" and population < BIG_TOWN and word and key not in big_keys:
-            continue  # "March", "Street", "Wilson": a small town's name that is mostly a word
+        if kind == "city" and population < BIG_TOWN and key not in big_keys:
+            if word:
+                continue  # "March", "Street", "Wilson": a small town's name that is mostly a word
+            if " " in key and zipf_frequency(key.split(" ")[0], "en") >= _FUNCTION_ZIPF:
+                continue  # "In Buri", "A Bana": each "In" and "A" would be looked up for them
         if kind == "district" and zipf >= _DROP_ZIPF and population < BIG_TOWN:
             continue
         exonym = (key, country) in exonyms
-        table.append((key, name, country, population, kind, exonym or (word and kind == "district")))
+        table.append(
+            (key, name, country, population, kind, exonym or (word and kind == "district"))
+        )
     table.sort()
     return table
 
