@@ -295,6 +295,33 @@ def report(name: str, outcomes: list[Outcome]) -> None:
         print(f"µs per article ({clock}, one core): median {median:.0f}, mean {mean:.0f}")
 
 
+def local_name_errors(outcomes: list[Outcome]) -> None:
+    """Print how often a town's or a county's reading points outside the story's gold region: the
+    false positives the small places of the gazetteer bring."""
+    from worker.pipeline.gazetteer import load_gazetteer, name_key
+
+    names = load_gazetteer().names
+    count = wrong = 0
+    for outcome in outcomes:
+        for item in outcome.verdict.evidence:
+            if item.where in ("dateline", "section", "url") or item.country is None:
+                continue
+            name = names.get(name_key(item.place.removesuffix("'s")))
+            if name is None:
+                continue
+            reading = next(
+                (r for r in (*name.readings, *name.namesakes) if r.country == item.country), None
+            )
+            if reading is None or reading.kind not in ("city", "district"):
+                continue
+            if reading.kind == "city" and reading.population >= 250_000:
+                continue
+            count += 1
+            wrong += item.region != outcome.story.gold
+    share = wrong / count if count else 0.0
+    print(f"towns under 250k and counties read: {count}, outside the gold: {wrong} ({share:.1%})")
+
+
 def features(verdict: RegionVerdict) -> tuple[float, float, float, float]:
     """Take a verdict; give the calibration features: 1, share, log(1 + top score), margin."""
     ranked = sorted(verdict.scores.values(), reverse=True)
@@ -359,6 +386,7 @@ def main() -> None:
     for part in parts:
         outcomes = run(part, dateline=not args.no_dateline)
         report(f"{part} part", outcomes)
+        local_name_errors(outcomes)
         figures[part] = score([(o.story.gold, o.verdict.region) for o in outcomes])
         naive = score([(o.story.gold, baseline.region(o.story.page)) for o in outcomes])
         print(f"naive baseline: accuracy {naive[0]:.4f}, macro-F1 {naive[1]:.4f}")

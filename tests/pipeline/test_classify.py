@@ -636,3 +636,21 @@ def test_gazetteer_towns_and_subdivisions() -> None:
     # Small towns named like frequent words are left out.
     assert "march" not in names
     assert "street" not in names
+
+
+def test_small_towns_are_not_read_in_capitals() -> None:
+    # Reuters-21578 #5382: Cocoa is a Florida town, and MAIZE one in Kansas (#1952).
+    for headline in ("COCOA CONSUMERS NARROW GAP ON BUFFER STOCK ISSUE", "TAIWAN BUYS U.S. MAIZE"):
+        verdict = classify(page(headline, "Delegates met in the U.S. on Monday."))
+        assert [e.place for e in verdict.evidence if e.where == "headline"] in (
+            [],
+            ["TAIWAN", "U.S."],
+        )
+
+
+def test_direction_words_are_not_towns() -> None:
+    # Reuters-21578 #3690: "West" names a Texan town, and is dropped as a word.
+    verdict = classify(
+        page("", "West German beet plantings are expected to rise, the Licht report said.")
+    )
+    assert places(verdict) == [("West German", "DE")]

@@ -425,6 +425,10 @@ def _judge(
     if name.person and not (joined_before and before_key in _PLACE_PREPOSITIONS):
         needs_support = True
     if shouted and kind not in FIRM_KINDS and not _is_landmark_city(name.readings[0]):
+        if kind in _LOCAL_KINDS and name.readings[0].population < _SMALL_TOWN:
+            # All capitals hide whether "COCOA", "MAIZE" or "BOOKER" is a name at all, and the
+            # small place of that name is the least likely reading.
+            return None
         needs_support = True
     if kind == "city" and name.readings[0].population < _SMALL_TOWN:
         needs_support = True

@@ -156,7 +156,8 @@ def rows() -> list[tuple[str, str, str, int, str, bool]]:
     big_keys = {
         key
         for (key, _), (_, population, kind) in best.items()
-        if kind != "city" or population >= BIG_TOWN
+        if population >= BIG_TOWN
+        or (kind != "city" and zipf_frequency(key, "en") < _DROP_ZIPF)  # a district that stays
     }
     table: list[tuple[str, str, str, int, str, bool]] = []
     for (key, country), (name, population, kind) in best.items():
