@@ -268,7 +268,7 @@ def _scan(
     if not wanted:
         return
     shouted = text.isupper()
-    names = gazetteer.names
+    names = gazetteer.names.entries  # a plain dict: a Name, or a town's row not yet read
     weight = _WEIGHT[where]
     cursor = 0  # everything before this is read
     resume = 0  # the index of the first word after the last multi-word name
@@ -298,9 +298,10 @@ def _scan(
                 resume = index + 1 + len(capitalised.findall(text, cursor, end))
                 cursor = end
         if name is None:
-            name = names.get(first)
-            if name is None:
+            entry = names.get(first)
+            if entry is None:
                 continue
+            name = entry if entry.__class__ is Name else gazetteer.names.make(first)
         if "." in span_text and text.startswith(".", end):
             span_text += "."  # the scan reads "U.S." as "U.S"
         # Case must agree unless the whole block is in capitals: "US" is not "Us", "GAO" not "Gao".
@@ -341,9 +342,9 @@ def _longer_name(
         previous = step.group(2)
         key = f"{key} {_key(previous)}"
         position = step.end()
-        name = gazetteer.names.get(key)
-        if name is not None:
-            found = name, position
+        entry = gazetteer.names.entries.get(key)
+        if entry is not None:
+            found = entry if entry.__class__ is Name else gazetteer.names.make(key), position
         if key not in gazetteer.partial_names:
             break
     return found
@@ -440,8 +441,11 @@ def _judge(
 def _is_known_place(key: str, gazetteer: Gazetteer) -> bool:
     """Whether a word names a country, a state or a big city: a small town's name is no clue,
     as most capitalised words name one somewhere ("Myers", "Lynch")."""
-    name = gazetteer.names.get(key)
-    if name is None or not name.readings:
+    entry = gazetteer.names.entries.get(key)
+    if entry is None:
+        return False
+    name = entry if entry.__class__ is Name else gazetteer.names.make(key)
+    if not name.readings:
         return False
     first = name.readings[0]
     return first.kind not in _LOCAL_KINDS or first.population >= _SMALL_TOWN

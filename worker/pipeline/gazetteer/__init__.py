@@ -112,7 +112,7 @@ class Name:
 class Gazetteer:
     """Every known name by key, the longest name (in words) starting with each word, and borders."""
 
-    names: Mapping[str, Name]
+    names: _Names  # a Mapping[str, Name]
     longest: Mapping[str, int]
     # Every key a name or a state abbreviation starts with, for one set intersection per paragraph.
     first_words: frozenset[str]
@@ -269,39 +269,44 @@ def _read_towns() -> dict[str, str]:
 
 
 class _Names(Mapping[str, Name]):
-    """Every name by key. Most are towns that no article names: each is made a Name when first
-    looked up, which keeps building the gazetteer to a fraction of a second."""
+    """Every name by key. Most are towns that no article names: each stays the text of its row in
+    towns.tsv.gz until first looked up, which keeps building the gazetteer to a fraction of a
+    second. The classifier's scan reads `entries` itself, a plain dict, and calls `make` for a row.
+    """
 
-    def __init__(self, built: dict[str, Name], towns: dict[str, str]) -> None:
-        self._built = built
-        self._towns = towns
+    def __init__(self, entries: dict[str, Name | str]) -> None:
+        self.entries = entries  # a Name, or the rest of its towns.tsv.gz row, not yet read
+
+    def make(self, key: str) -> Name:
+        """Take a key whose entry may still be a row; give its Name, kept for the next look-up."""
+        entry = self.entries[key]
+        if isinstance(entry, Name):
+            return entry
+        display, readings, word = _town_readings(entry)
+        kept, namesakes = _ordered(readings)
+        name = Name(display=display, readings=kept, namesakes=namesakes, word=word)
+        self.entries[key] = name
+        return name
 
     def __getitem__(self, key: str) -> Name:
-        name = self._built.get(key)
-        if name is None:
-            row = self._towns[key]  # KeyError for a name that is not there
-            display, readings, word = _town_readings(row)
-            kept, namesakes = _ordered(readings)
-            name = Name(display=display, readings=kept, namesakes=namesakes, word=word)
-            self._built[key] = name
-        return name
+        entry = self.entries[key]
+        return entry if isinstance(entry, Name) else self.make(key)
 
     def get(self, key: str, default: Any = None) -> Any:
         """Give the name of a key, or `default` where there is none."""
-        name = self._built.get(key)
-        if name is not None:
-            return name
-        return self[key] if key in self._towns else default
+        entry = self.entries.get(key)
+        if entry is None:
+            return default
+        return entry if isinstance(entry, Name) else self.make(key)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._built or key in self._towns
+        return key in self.entries
 
     def __iter__(self) -> Iterator[str]:
-        yield from self._built
-        yield from (key for key in self._towns if key not in self._built)
+        return iter(self.entries)
 
     def __len__(self) -> int:
-        return len(self._built.keys() | self._towns.keys())
+        return len(self.entries)
 
 
 @functools.cache
@@ -367,7 +372,9 @@ def load_gazetteer() -> Gazetteer:
             person=key in persons,
             acronym=display.replace(".", "").isupper(),
         )
-    names = _Names(built, towns)
+    entries: dict[str, Name | str] = towns  # type: ignore[assignment]  # widened in place
+    entries.update(built)
+    names = _Names(entries)
     longest = dict.fromkeys(towns, 1)  # most are one word; a longer one is set below
     longest.update(dict.fromkeys(built, 1))
     partial_names: set[str] = set()
