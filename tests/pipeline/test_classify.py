@@ -654,3 +654,19 @@ def test_direction_words_are_not_towns() -> None:
         page("", "West German beet plantings are expected to rise, the Licht report said.")
     )
     assert places(verdict) == [("West German", "DE")]
+
+
+def test_a_county_shared_with_a_foreign_city_goes_with_its_towns() -> None:
+    # BBC News, "Elmbridge trees" (2021): Surrey is also a Canadian city of half a million.
+    verdict = classify(
+        page(
+            "Elmbridge trees: Police make arrest over Surrey tree felling",
+            "Police investigating the felling of dozens of trees in Surrey have arrested a "
+            "24-year-old man on suspicion of criminal damage.",
+            "Most of the felled trees were along a stretch of the River Thames between Weybridge "
+            "and Walton.",
+        )
+    )
+    assert ("Surrey", "GB") in places(verdict)
+    assert "CA" not in countries(verdict)
+    assert verdict.region == "UK"

@@ -537,12 +537,12 @@ def _local_support(mentions: list[_Mention]) -> frozenset[str]:
     with_district: set[str] = set()
     for mention in mentions:
         name = mention.name
-        if not (mention.needs_support or name.namesakes):
-            continue
+        if not (mention.needs_support or name.namesakes or len(name.readings) > 1):
+            continue  # settled: "London", "Swindon" beside "England"
         for reading in (*name.readings, *name.namesakes):
             if reading.kind in _LOCAL_KINDS and reading.country:
                 local[reading.country].add(name.display)
-                if reading.kind == "district" and mention.needs_support:
+                if reading.kind == "district":  # "Surrey" is Canada's city or England's county
                     with_district.add(reading.country)
     return frozenset(country for country in with_district if len(local[country]) >= 2)
 
