@@ -598,7 +598,7 @@ def _url_votes(url: str, taxonomy: Taxonomy) -> list[Evidence]:
     return votes
 
 
-def _home_countries(url: str | None) -> frozenset[str]:
+def _home_countries(url: str | None, gazetteer: Gazetteer) -> frozenset[str]:
     """The country a site's address names by its country-code domain (".co.uk", ".de"), if any."""
     if not url:
         return frozenset()
@@ -610,7 +610,7 @@ def _home_countries(url: str | None) -> frozenset[str]:
     if len(suffix) != 2 or suffix in _BRAND_DOMAINS:
         return frozenset()
     code = "GB" if suffix == "uk" else suffix.upper()  # .uk is the one ccTLD that is not ISO's
-    return frozenset({code}) if code in load_taxonomy("bbc").countries else frozenset()
+    return frozenset({code}) if code in gazetteer.neighbours else frozenset()  # a country
 
 
 def _country_named(text: str, gazetteer: Gazetteer) -> str | None:
@@ -625,8 +625,8 @@ def _country_named(text: str, gazetteer: Gazetteer) -> str | None:
 
 def _dateline(
     paragraph: str, gazetteer: Gazetteer, home: frozenset[str]
-) -> tuple[_Mention, int] | None:
-    """The place a paragraph's opening dateline names, read as one country, and where it ends."""
+) -> tuple[_Mention, int, str] | None:
+    """The place a paragraph's opening dateline names, where the dateline ends, and its country."""
     head = paragraph[:_DATELINE_CHARS]
     if "-" not in head and "–" not in head and "—" not in head:
         return None  # most paragraphs: a test in C before the expression, which costs more
@@ -667,7 +667,7 @@ def _dateline(
     text = match["place"]
     read_as = Name(display=text, readings=(reading,))
     mention = _Mention(read_as, text, "dateline", _WEIGHT["dateline"], needs_support=False)
-    return mention, match.end()
+    return mention, match.end(), reading.country
 
 
 def _scores(evidence: list[Evidence]) -> dict[str, float]:
@@ -710,14 +710,14 @@ def classify(
     gazetteer = load_gazetteer()
     mentions: list[_Mention] = []
     body = _read_part(page.body)
-    home = _home_countries(url)
+    home = _home_countries(url, gazetteer)
     for index, paragraph in enumerate(body[:_LEAD_PARAGRAPHS]):
         dateline = _dateline(paragraph, gazetteer, home)
         if dateline is not None:
-            mention, end = dateline
+            mention, end, country = dateline
             mentions.append(mention)
-            body[index] = paragraph[end:]
-            home |= {mention.name.readings[0].country or ""}
+            body[index] = paragraph[end:]  # its place is read; the rest is the story's lead
+            home |= {country}
             break
     _scan(page.headline, "headline", gazetteer, mentions)
     for index, paragraph in enumerate(body):
