@@ -258,7 +258,7 @@ def _town_readings(row: str) -> tuple[str, list[Reading], bool]:
     parsed = []
     for reading in readings.split(";"):
         country, population, kind = reading.split(" ")
-        parsed.append(Reading(country, None, kind, int(population)))  # type: ignore[arg-type]
+        parsed.append(Reading(country, None, kind, int(population)))  # type: ignore[arg-type]  # kinds as _towns.py writes them
     return display, parsed, word == "1"
 
 

