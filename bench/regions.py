@@ -41,8 +41,9 @@ from worker.pipeline.types import CleanPage, RegionVerdict
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 STORIES = SHARED / "regions" / "reuters21578-train.jsonl"
 _PARAGRAPH_BREAK = re.compile(r"\n(?=\s)")
-# Pages with a clear section: (file under ../shared/data, the page's address, the section's region).
-# Only the site's address is given to the classifier (see the module docstring).
+# Pages with a clear section: (file under ../shared/data, the page's address, the section's region):
+# BBC world and UK pages, and other sites' UK, US and world sections where the story's region is
+# plain. Only the site's address is given to the classifier (see the module docstring).
 _SECTIONED_PAGES = (
     ("seed/bbc-2009-12-16-nato-russia-helicopters.txt", "http://news.bbc.co.uk/", "Europe"),
     (
@@ -69,6 +70,56 @@ _SECTIONED_PAGES = (
         "extraction/trafilatura-eval/html/msn.com.university.html.gz",
         "https://www.msn.com/en-gb/news/uknews/uk-university-student-halls-too-full-to-be-safe-experts-warn/ar-BB19DUqK",
         "UK",
+    ),
+    (
+        "extraction/trafilatura-eval/html/standard.co.uk.caribbean.html.gz",
+        "https://www.standard.co.uk/news/uk/turkey-poland-caribbean-islands-added-to-uk-quarantine-list-a4561256.html",
+        "UK",
+    ),
+    (
+        "extraction/trafilatura-eval/html/edition.cnn.com-royal.html.gz",
+        "https://edition.cnn.com/2021/03/08/uk/meghan-harry-oprah-interview-recap-scli-gbr-intl/index.html",
+        "UK",
+    ),
+    (
+        "extraction/scrapinghub/html/e7994d5500875202d93e736e8f0c8a0436107d10add94ce3789001b8c5c32358.html.gz",
+        "https://hosted.ap.org/citizensvoice/article/2896af5086674d4bbbbd454dec217c63/uk-tories-under-fire-twitter-name-switch-during-debate",
+        "UK",
+    ),
+    (
+        "extraction/scrapinghub/html/7a457a4f71735c17b8b34fafc88835d225cf879b2d812311857a64cfc891eee9.html.gz",
+        "https://www.nbcnews.com/news/us-news/new-york-man-pleads-guilty-threatening-kill-rep-ilhan-omar-n1085406",
+        "Americas",
+    ),
+    (
+        "extraction/scrapinghub/html/05844573ca7e1fba714d715bb11ca08c26e25328999c74a1cb3bc8a0e4399f0f.html.gz",
+        "https://www.ctpost.com/news/us/article/New-SUVs-and-electric-vehicles-highlight-L-A-14848164.php",
+        "Americas",
+    ),
+    (
+        "extraction/scrapinghub/html/d0382c0d9573a0a7beb1e649012d04ec7275ac23513ca6ca59e51477b028283c.html.gz",
+        "https://www.timesunion.com/news/us/article/PG-E-begins-new-mass-power-shutoff-over-fire-14848251.php",
+        "Americas",
+    ),
+    (
+        "extraction/scrapinghub/html/abd9d6291b6bfae0c3ffad8ab7623b482c6da46face0271dc42af6324d8f0ce5.html.gz",
+        "https://www.msn.com/en-us/news/us/doctors-offer-to-give-free-flu-shots-to-detained-migrants-warn-of-epidemic/ar-BBWZedJ",
+        "Americas",
+    ),
+    (
+        "extraction/scrapinghub/html/5a822960e9a2cb1e664d334b6c936c5cb6e41fb5331877538c2c8339cb59d57e.html.gz",
+        "https://www.nbcnews.com/news/world/house-hitler-was-born-will-become-police-station-austria-says-n1086531",
+        "Europe",
+    ),
+    (
+        "extraction/scrapinghub/html/624fcd903d56fc7055fa7097b330629450c095ad6937318deb027be7803bbf35.html.gz",
+        "https://www.express.co.uk/news/world/1206313/hong-kong-latest-china-protesters-police-china-hong-kong-riots-Polytechnic-University",
+        "Asia-Pacific",
+    ),
+    (
+        "extraction/scrapinghub/html/db6b0816c612296c7f1f001c6df874214fcca0da0fc86fb3aea9358c7f681754.html.gz",
+        "https://www.chron.com/news/world/article/Esper-says-US-providing-Vietnam-with-coast-guard-14848382.php",
+        "Asia-Pacific",
     ),
     (
         "extraction/trafilatura-eval/html/telegraph.co.uk.plumber.html.gz",
