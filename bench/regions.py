@@ -238,8 +238,31 @@ def score(pairs: list[tuple[str, str]]) -> tuple[float, float]:
     return accuracy, statistics.fmean(f1s)
 
 
+_FRESH_BUILD = """
+import resource, sys, time
+def rss():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+sys.path.insert(0, sys.argv[1])
+from worker.pipeline.gazetteer import load_gazetteer
+before, started = rss(), time.perf_counter()
+load_gazetteer()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+seconds, held = time.perf_counter() - started, rss() - before
+print(f"{seconds:.2f} s, RSS +{held:.0f} MB (process peak {peak:.0f} MB)")
+"""
+
+
 def measure_gazetteer() -> None:
-    """Print the gazetteer's build time and the memory it holds (a fresh build, this process)."""
+    """Print the gazetteer's build time and the memory it holds: in a fresh process as a worker
+    builds it (RSS, which also keeps what parsing left behind), and traced in this one."""
+    import subprocess
+
+    root = str(Path(__file__).resolve().parents[1])
+    fresh = subprocess.run(
+        [sys.executable, "-c", _FRESH_BUILD, root], capture_output=True, text=True, check=False
+    )
+    print(f"gazetteer in a fresh process: {fresh.stdout.strip() or fresh.stderr.strip()[-200:]}")
     import tracemalloc
 
     from worker.pipeline.gazetteer import load_gazetteer
