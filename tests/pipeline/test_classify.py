@@ -670,3 +670,21 @@ def test_a_county_shared_with_a_foreign_city_goes_with_its_towns() -> None:
     assert ("Surrey", "GB") in places(verdict)
     assert "CA" not in countries(verdict)
     assert verdict.region == "UK"
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "gap"),
+    [
+        ("Exports went to the U.S., ", "U.S.", ", "),
+        ("Barley   n.a.   ", "n.a.", "   "),
+        ("said Mr O'Brien ", "O'Brien", " "),
+        ("Zola's ", "Zola's", " "),
+        ("", "", ""),
+        ("  12.5 - ", "", "  12.5 - "),
+    ],
+)
+def test_the_word_before_a_name(text: str, word: str, gap: str) -> None:
+    # Reuters-21578 phrasings; the look-back reads the reversed text.
+    from worker.pipeline.classify import _before
+
+    assert _before(text, len(text)) == (word, gap)

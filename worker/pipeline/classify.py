@@ -106,6 +106,8 @@ _MAX_BLOCK_CHARS = 20_000
 _MAX_BLOCKS = 400
 # (text since the previous word, word): a word is letters with inner apostrophes, or "U.S."
 _WORD = re.compile(r"([\W\d_]*)((?:[A-Za-z]\.){2,}|[^\W\d_]+(?:'[^\W\d_]+)*)")
+# The same read from the end of reversed text: (text after the word, the word), both reversed.
+_WORD_REVERSED = re.compile(r"([\W\d_]*?)((?:\.[A-Za-z]){2,}|[^\W\d_]+(?:'[^\W\d_]+)*)")
 # A capitalised word, "U.S" of "U.S." included. The scan over every character is the hot loop, and
 # a class reaching past ASCII doubles its cost, so the wider one runs only on non-ASCII paragraphs.
 _CAPITALISED = re.compile(r"[A-Z](?:\.[A-Z])*[\w']*", re.ASCII)  # ASCII \w: a table look-up
@@ -209,11 +211,13 @@ def _joins(gap: str, word_before: str) -> bool:
 def _before(text: str, start: int) -> tuple[str, str]:
     """The word before `start` ("" at the start of the paragraph) and the text between."""
     window = text[max(0, start - _CONTEXT_CHARS) : start]
-    pairs = _WORD.findall(window)
-    if not pairs:
+    # Read backwards: one match on the reversed window instead of finding every word in it
+    # (3.5 -> 0.9 µs a name judged, the same word on all of Reuters but for "AB.C.").
+    found = _WORD_REVERSED.match(window[::-1])
+    if found is None:
         return "", window
-    word = pairs[-1][1]
-    return word, window[window.rindex(word) + len(word) :]
+    cut = len(window) - found.end(1)
+    return window[len(window) - found.end(2) : cut], window[cut:]
 
 
 def _cues(blocks: list[str], gazetteer: Gazetteer) -> list[str]:
