@@ -688,3 +688,16 @@ def test_the_word_before_a_name(text: str, word: str, gap: str) -> None:
     from worker.pipeline.classify import _before
 
     assert _before(text, len(text)) == (word, gap)
+
+
+def test_names_with_a_lower_case_word_and_names_before_one() -> None:
+    # Reuters-21578 #4647: "Isle of Man" is written with "of"; after "New" or "The", a word in
+    # lower case ends the look-up for a longer name.
+    verdict = classify(
+        page(
+            "",
+            "Fiji gold miner <Emperor Mines Ltd> said it will float a gold investment company in "
+            "the Isle of Man to be known as <Odin Mining and Investment Co Ltd>.",
+        )
+    )
+    assert ("Isle of Man", "IM") in places(verdict)

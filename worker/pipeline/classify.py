@@ -292,7 +292,13 @@ def _scan(
             continue
         name = None
         span_text = word
-        if longest > 1:
+        if longest > 1 and not (
+            # "The company", "New rules": a word in lower case next continues no name but
+            # those written so ("Isle of Man"); most look-ups for longer names end here.
+            text.startswith(" ", end)
+            and text[end + 1 : end + 2].islower()
+            and first not in gazetteer.lowercase_joins
+        ):
             found = _longer_name(
                 text, end=end, first=first, word=word, longest=longest, gazetteer=gazetteer
             )

@@ -119,6 +119,9 @@ class Gazetteer:
     # Every proper word-prefix of a multi-word name ("new south" of "new south wales"): a reader
     # of a name stops at the first words that begin no name.
     partial_names: frozenset[str]
+    # First words of the multi-word names whose second word is written in lower case ("Isle of
+    # Man", "Stratford-upon-Avon"): after any other, a word in lower case ends the name.
+    lowercase_joins: frozenset[str]
     neighbours: Mapping[str, frozenset[str]]
     name_prefixes: frozenset[str]
     # Weak cue words as written ("dlrs", "Plc", "yen") -> the countries they can stand for, the
@@ -378,11 +381,17 @@ def load_gazetteer() -> Gazetteer:
     longest = dict.fromkeys(towns, 1)  # most are one word; a longer one is set below
     longest.update(dict.fromkeys(built, 1))
     partial_names: set[str] = set()
+    lowercase_joins: set[str] = set()
     for key in {key for key in (*built, *towns) if " " in key}:
         words = key.split(" ")
         first = words[0]
         longest[first] = max(longest.get(first, 1), len(words))
         longest.pop(key, None)
+        entry = entries[key]
+        display = entry.display if isinstance(entry, Name) else entry.partition("\t")[0]
+        written = _KEY_SPACE.split(display)
+        if len(written) > 1 and written[1][:1].islower():
+            lowercase_joins.add(first)
         partial_names.update(" ".join(words[:n]) for n in range(1, len(words)))
     neighbours = {
         code: frozenset(n for n in info["neighbours"].split(",") if n)
@@ -416,6 +425,7 @@ def load_gazetteer() -> Gazetteer:
         longest=longest,
         first_words=frozenset(longest) | frozenset(abbreviations),
         partial_names=frozenset(partial_names),
+        lowercase_joins=frozenset(lowercase_joins),
         neighbours=neighbours,
         name_prefixes=frozenset(name_key(text) for text in curated["name_prefixes"]),
     )
