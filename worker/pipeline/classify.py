@@ -25,6 +25,7 @@ that names nothing) is filtered by one set intersection per paragraph, not a Pyt
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import string
@@ -638,17 +639,31 @@ def _dateline(
 ) -> tuple[_Mention, int, str] | None:
     """The place a paragraph's opening dateline names, where the dateline ends, and its country."""
     head = paragraph[:_DATELINE_CHARS]
-    if "-" not in head and "–" not in head and "—" not in head:
-        return None  # most paragraphs: a test in C before the expression, which costs more
+    dash = min((head.find(d) for d in "-–—" if d in head), default=-1)
+    # Tests in C before the expression, which costs more: a dateline has a dash, and before it a
+    # place in capitals or a comma or bracket ("London, March 2", "LONDON (Reuters)").
+    if dash < 0 or not (head[:dash].isupper() or "," in head[:dash] or "(" in head[:dash]):
+        return None
     match = _DATELINE.match(head)
     if match is None:
         return None
     place = match["place"]
     if len(place) < 3 or not (place.isupper() or match["date"] or match["agency"]):
         return None
+    read_as = _dateline_place(place, match["qualifiers"], home)
+    if read_as is None:
+        return None
+    mention = _Mention(read_as, place, "dateline", _WEIGHT["dateline"], needs_support=False)
+    return mention, match.end(), read_as.readings[0].country or ""
+
+
+@functools.lru_cache(maxsize=4096)  # a wire's datelines repeat: NEW YORK, WASHINGTON, LONDON
+def _dateline_place(place: str, qualifiers: str, home: frozenset[str]) -> Name | None:
+    """A dateline's place (and its qualifiers: ", Calif.") read as one country, or None."""
+    gazetteer = load_gazetteer()
     qualified = [
         country
-        for qualifier in match["qualifiers"].split(",")[1:]
+        for qualifier in qualifiers.split(",")[1:]
         if (country := _country_named(qualifier, gazetteer))
     ]
     name = gazetteer.names.get(name_key(place))
@@ -674,10 +689,7 @@ def _dateline(
             reading = name.readings[0]
     if reading is None or reading.country is None:
         return None
-    text = match["place"]
-    read_as = Name(display=text, readings=(reading,))
-    mention = _Mention(read_as, text, "dateline", _WEIGHT["dateline"], needs_support=False)
-    return mention, match.end(), reading.country
+    return Name(display=place, readings=(reading,))
 
 
 def _scores(evidence: list[Evidence]) -> dict[str, float]:
