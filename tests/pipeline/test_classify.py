@@ -496,6 +496,9 @@ def test_dateline_qualifier_picks_the_namesake() -> None:
         ),
         ("Toronto, Feb 26 - Standard Trustco said it expects earnings", "Toronto", "CA"),
         ("****BELGRADE, March 14 - Yugoslavian steel output will rise", "BELGRADE", "RS"),
+        # Reuters-21578 #4562 (no comma) and #510 (a hyphen in the place).
+        ("JOHANNESBURG March 13 - Shr 516 cts vs 347", "JOHANNESBURG", "ZA"),
+        ("WINSTON-SALEM, N.C., March 2 - R.J. Reynolds Tobacco Co", "WINSTON-SALEM", "US"),
     ],
 )
 def test_dateline_forms(lead: str, place: str, country: str) -> None:

@@ -146,6 +146,8 @@ _DATELINE = re.compile(
     r"\s*(?:--?|–|—)(?:\s|$)"
 )
 _DATELINE_CHARS = 80
+_DIGIT = re.compile(r"\d")
+_DATELINE_DASH = re.compile(r"\s*(?:--?|–|—)(?:\s|$)")
 _MAX_URL_SEGMENT_WORDS = 4
 _MAX_URL_NGRAM = 3
 
@@ -639,10 +641,13 @@ def _dateline(
 ) -> tuple[_Mention, int, str] | None:
     """The place a paragraph's opening dateline names, where the dateline ends, and its country."""
     head = paragraph[:_DATELINE_CHARS]
-    dash = min((head.find(d) for d in "-–—" if d in head), default=-1)
-    # Tests in C before the expression, which costs more: a dateline has a dash, and before it a
-    # place in capitals or a comma or bracket ("London, March 2", "LONDON (Reuters)").
-    if dash < 0 or not (head[:dash].isupper() or "," in head[:dash] or "(" in head[:dash]):
+    if "-" not in head and "–" not in head and "—" not in head:
+        return None  # most paragraphs: a test in C before the expressions, which cost more
+    dash = _DATELINE_DASH.search(head)
+    # Before a dateline's dash: a place in capitals, a date, a comma or a bracket ("WASHINGTON",
+    # "JOHANNESBURG March 13", "London, March 2", "LONDON (Reuters)").
+    before = head[: dash.start()] if dash is not None else ""
+    if not (before.isupper() or "," in before or "(" in before or _DIGIT.search(before)):
         return None
     match = _DATELINE.match(head)
     if match is None:
