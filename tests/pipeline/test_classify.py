@@ -636,6 +636,10 @@ def test_gazetteer_towns_and_subdivisions() -> None:
     assert any(r.country == "GB" for r in names["boston"].namesakes)
     # GeoNames' short name of "Newcastle upon Tyne".
     assert "GB" in {r.country for r in names["newcastle"].readings}
+    # A city of 100,000 or more is read before a district of its name elsewhere (Jamaica's
+    # Manchester parish), a state before a city ("Victoria").
+    assert names["manchester"].readings[0].country == "GB"
+    assert names["victoria"].readings[1].kind == "subdivision"
     # Small towns named like frequent words are left out.
     assert "march" not in names
     assert "street" not in names
