@@ -109,7 +109,7 @@ class EvidenceItem(BaseModel):
     place: str
     country: str | None = Field(description="ISO 3166-1 alpha-2 code, null for a section label.")
     region: str
-    where: Literal["headline", "lead", "body", "section", "url"]
+    where: Literal["dateline", "headline", "lead", "body", "section", "url"]
     weight: float
 
 

@@ -450,3 +450,261 @@ def test_body_read_up_to_a_budget_after_the_lead() -> None:
     assert classify(late).region == "unknown"
     early = page("Talks", "Officials met.", "They talked.", "In Kenya, talks.", filler)
     assert classify(early).region == "Africa"
+
+
+def dateline_of(verdict: RegionVerdict) -> list[tuple[str, str | None]]:
+    return [(e.place, e.country) for e in verdict.evidence if e.where == "dateline"]
+
+
+def test_dateline_is_read_where_the_story_names_no_other_place() -> None:
+    # Reuters-21578 #42: only the dateline says where.
+    verdict = classify(
+        page(
+            "ICO PRODUCERS TO PRESENT NEW COFFEE PROPOSAL",
+            "LONDON, Feb 26 - International Coffee Organization, ICO, producing countries will "
+            "present a proposal for reintroducing export quotas for 12 months from April 1 with a "
+            "firm undertaking to try to negotiate up to September 30 any future quota distribution "
+            "on a new basis, ICO delegates said.",
+        )
+    )
+    assert dateline_of(verdict) == [("LONDON", "GB")]
+    assert verdict.region == "UK"
+
+
+def test_dateline_qualifier_picks_the_namesake() -> None:
+    # Reuters-21578 #33: San Jose is Costa Rica's capital, but "Calif." says which.
+    verdict = classify(
+        page(
+            "EXCELAN <EXLN> MAKES INITIAL PUBLIC OFFERING",
+            "SAN JOSE, Calif., Feb 26 - Excelan Inc said it is making an initial public offering "
+            "of 2,129,300 shares of common stock at 12 dlrs per share.",
+        )
+    )
+    assert dateline_of(verdict) == [("SAN JOSE", "US")]
+    assert verdict.region == "Americas"
+
+
+@pytest.mark.parametrize(
+    ("lead", "place", "country"),
+    [
+        # An AP story (Scrapinghub benchmark), and Reuters-21578 #40 and #5148 in other cases.
+        (
+            "LONDON (AP) — Britain's Conservative Party was accused Wednesday of trying to "
+            "deceive voters",
+            "LONDON",
+            "GB",
+        ),
+        ("Toronto, Feb 26 - Standard Trustco said it expects earnings", "Toronto", "CA"),
+        ("****BELGRADE, March 14 - Yugoslavian steel output will rise", "BELGRADE", "RS"),
+        # Reuters-21578 #4562 (no comma) and #510 (a hyphen in the place).
+        ("JOHANNESBURG March 13 - Shr 516 cts vs 347", "JOHANNESBURG", "ZA"),
+        ("WINSTON-SALEM, N.C., March 2 - R.J. Reynolds Tobacco Co", "WINSTON-SALEM", "US"),
+    ],
+)
+def test_dateline_forms(lead: str, place: str, country: str) -> None:
+    assert dateline_of(classify(page("", lead))) == [(place, country)]
+
+
+def test_a_sentence_with_a_dash_is_not_a_dateline() -> None:
+    # Reuters-21578 #7684 (a place in ordinary case needs a date or an agency's name after it).
+    verdict = classify(
+        page("", "Gulf Canada Corp - which drills in the Beaufort Sea - said a discharge was safe.")
+    )
+    assert dateline_of(verdict) == []
+
+
+def test_northern_ireland_is_uk() -> None:
+    # A CBS Sports report (Scrapinghub benchmark).
+    verdict = classify(
+        page(
+            "",
+            "The Netherlands clinched despite drawing with Northern Ireland, while Austria "
+            "punched its ticket by beating North Macedonia.",
+        )
+    )
+    assert ("Northern Ireland", "GB") in places(verdict)
+    assert ("Ireland", "IE") not in places(verdict)
+
+
+def test_home_country_reads_a_namesake_as_its_own() -> None:
+    # A Sunday Times headline (2019): on a British site, Boston is the Lincolnshire town.
+    text = page("Get on with it, says Boston — the town with highest leave vote")
+    assert classify(text).region == "Americas"
+    verdict = classify(text, url="https://www.thetimes.co.uk/article/get-on-with-it")
+    assert places(verdict) == [("Boston", "GB")]
+    assert verdict.region == "UK"
+    # A brand domain says nothing of a home.
+    assert classify(text, url="https://www.example.tv/news/").region == "Americas"
+
+
+def test_home_country_supports_small_towns() -> None:
+    # A PA story on dailymail.co.uk: Salisbury and Swindon need their country or a home.
+    text = page(
+        "Man charged after poppy wreaths thrown from war memorial",
+        "The man, of no fixed address in Swindon, will appear at Salisbury Magistrates Court on "
+        "Tuesday.",
+    )
+    assert classify(text).region == "unknown"
+    url = "https://www.dailymail.co.uk/wires/pa/article-6590789/Man-charged.html"
+    verdict = classify(text, url=url)
+    assert ("Swindon", "GB") in places(verdict)
+    assert verdict.region == "UK"
+
+
+def test_a_county_and_a_town_support_each_other() -> None:
+    # ITV News West Country: no country named, but a county and a town in it.
+    verdict = classify(
+        page(
+            "E-fit appeal after sexual assault in Swindon",
+            "Wiltshire Police have released an e-fit of a man they want to speak to following a "
+            "sexual assault in Swindon town centre.",
+        )
+    )
+    assert {("Wiltshire", "GB"), ("Swindon", "GB")} <= set(places(verdict))
+    assert verdict.region == "UK"
+
+
+def test_a_county_after_a_town_picks_its_namesake() -> None:
+    # An Irish Times headline (2018).
+    verdict = classify(page("In Boston, Lincolnshire, Brexit still means Brexit"))
+    assert ("Boston", "GB") in places(verdict)
+    assert verdict.region == "UK"
+
+
+def test_a_county_alone_is_not_read() -> None:
+    # Reuters-21578 #2732: an Irish county's name is a Texan firm's.
+    verdict = classify(
+        page(
+            "TIPPERARY NEGOTIATING WALKER <WEP> INVESTMENT",
+            "HOUSTON, March 6 - Walker Energy Partners said restructuring of the partnership is "
+            "being negotiated with <Tipperary Corp> which is considering a capital infusion into "
+            "the partnership. Walker Energy said Tipperary's investment will be conditioned upon "
+            "restructuring of the partnership's debt.",
+        )
+    )
+    assert "IE" not in countries(verdict)
+    assert verdict.region == "Americas"
+
+
+def test_dateline_reads_the_biggest_town_of_a_name() -> None:
+    # Reuters-21578 #536: Cleveland is also an English district's name.
+    verdict = classify(
+        page(
+            "TRANZONIC COS <TNZ> SETS QUARTERLY",
+            "CLEVELAND, March 2 - Qtly div 11 cts vs 11 cts prior Pay April 17 Record March 20",
+        )
+    )
+    assert dateline_of(verdict) == [("CLEVELAND", "US")]
+    assert verdict.region == "Americas"
+
+
+def test_places_outweigh_currency_and_company_cues() -> None:
+    # Reuters-21578 #1886: a Californian firm's South African sale is South African news.
+    verdict = classify(
+        page(
+            "WTC INTERNATIONAL <WAF> SETS SOUTH AFRICA TRUST",
+            "TORRANCE, Calif., March 4 - WTC International N.V. said it has sold its affiliates in "
+            "South Africa to an independent trust, created to continue the operations in that "
+            "country. The purchase price was about 8.4 mln dlrs, represented by a ten-year "
+            "interest-bearing note, payable annually at 11 pct, to be paid by the trust out of "
+            "proceeds from the South African operations, the company said.",
+            "WTC said its board concluded in view of the social, political and economic situatin "
+            "in South Africa, it was best to separate the company from its interests there.",
+        )
+    )
+    assert verdict.region == "Africa"
+    cues = [e for e in verdict.evidence if e.place == "dlrs"]
+    assert cues
+    assert all(e.weight < 1.0 for e in cues)
+
+
+def test_dateline_reads_an_older_name_of_a_capital() -> None:
+    # Reuters-21578 #2990 and #945: GeoNames' other names of capitals and the biggest cities.
+    berne = classify(
+        page("", "BERNE, March 9 - Swiss industrial output rose nine pct in the fourth quarter")
+    )
+    assert dateline_of(berne) == [("BERNE", "CH")]
+    peking = classify(page("", "PEKING, March 3 - Mobil Corp said it will open an office"))
+    assert dateline_of(peking) == [("PEKING", "CN")]
+
+
+def test_gazetteer_towns_and_subdivisions() -> None:
+    names = load_gazetteer().names
+    # A county (ISO 3166-2 "Two-tier county" or "Unitary authority") and a town under 100,000.
+    wiltshire = names["wiltshire"].readings[0]
+    assert (wiltshire.country, wiltshire.kind) == ("GB", "district")
+    assert any(r.country == "GB" for r in names["boston"].namesakes)
+    # GeoNames' short name of "Newcastle upon Tyne".
+    assert "GB" in {r.country for r in names["newcastle"].readings}
+    # A city of 100,000 or more is read before a district of its name elsewhere (Jamaica's
+    # Manchester parish), a state before a city ("Victoria").
+    assert names["manchester"].readings[0].country == "GB"
+    assert names["victoria"].readings[1].kind == "subdivision"
+    # Small towns named like frequent words are left out.
+    assert "march" not in names
+    assert "street" not in names
+
+
+def test_small_towns_are_not_read_in_capitals() -> None:
+    # Reuters-21578 #5382: Cocoa is a Florida town, and MAIZE one in Kansas (#1952).
+    for headline in ("COCOA CONSUMERS NARROW GAP ON BUFFER STOCK ISSUE", "TAIWAN BUYS U.S. MAIZE"):
+        verdict = classify(page(headline, "Delegates met in the U.S. on Monday."))
+        assert [e.place for e in verdict.evidence if e.where == "headline"] in (
+            [],
+            ["TAIWAN", "U.S."],
+        )
+
+
+def test_direction_words_are_not_towns() -> None:
+    # Reuters-21578 #3690: "West" names a Texan town, and is dropped as a word.
+    verdict = classify(
+        page("", "West German beet plantings are expected to rise, the Licht report said.")
+    )
+    assert places(verdict) == [("West German", "DE")]
+
+
+def test_a_county_shared_with_a_foreign_city_goes_with_its_towns() -> None:
+    # BBC News, "Elmbridge trees" (2021): Surrey is also a Canadian city of half a million.
+    verdict = classify(
+        page(
+            "Elmbridge trees: Police make arrest over Surrey tree felling",
+            "Police investigating the felling of dozens of trees in Surrey have arrested a "
+            "24-year-old man on suspicion of criminal damage.",
+            "Most of the felled trees were along a stretch of the River Thames between Weybridge "
+            "and Walton.",
+        )
+    )
+    assert ("Surrey", "GB") in places(verdict)
+    assert "CA" not in countries(verdict)
+    assert verdict.region == "UK"
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "gap"),
+    [
+        ("Exports went to the U.S., ", "U.S.", ", "),
+        ("Barley   n.a.   ", "n.a.", "   "),
+        ("said Mr O'Brien ", "O'Brien", " "),
+        ("Zola's ", "Zola's", " "),
+        ("", "", ""),
+        ("  12.5 - ", "", "  12.5 - "),
+    ],
+)
+def test_the_word_before_a_name(text: str, word: str, gap: str) -> None:
+    # Reuters-21578 phrasings; the look-back reads the reversed text.
+    from worker.pipeline.classify import _before
+
+    assert _before(text, len(text)) == (word, gap)
+
+
+def test_names_with_a_lower_case_word_and_names_before_one() -> None:
+    # Reuters-21578 #4647: "Isle of Man" is written with "of"; after "New" or "The", a word in
+    # lower case ends the look-up for a longer name.
+    verdict = classify(
+        page(
+            "",
+            "Fiji gold miner <Emperor Mines Ltd> said it will float a gold investment company in "
+            "the Isle of Man to be known as <Odin Mining and Investment Co Ltd>.",
+        )
+    )
+    assert ("Isle of Man", "IM") in places(verdict)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 ContentKind = Literal["text", "html"]
 Precision = Literal["minute", "day"]
 DateSource = Literal["jsonld", "meta", "time_tag", "text", "url", "feed", "script", "htmldate"]
-EvidenceWhere = Literal["headline", "lead", "body", "section", "url"]
+EvidenceWhere = Literal["dateline", "headline", "lead", "body", "section", "url"]
 
 RejectReason = Literal[
     "empty",  # nothing but whitespace

