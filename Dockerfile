@@ -4,7 +4,8 @@ COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY worker ./worker
 COPY migrations ./migrations
-RUN pip install --no-cache-dir . && useradd --create-home newsingest
+# Flower (the `monitor` extra) serves the compose stack's optional queue monitor.
+RUN pip install --no-cache-dir '.[monitor]' && useradd --create-home newsingest
 USER newsingest
 ENTRYPOINT ["newsingest"]
 CMD ["--help"]
