@@ -56,7 +56,7 @@ def test_every_setting_in_env_reaches_the_containers_but_the_stacks_own_urls_win
 @pytest.mark.parametrize("service", ["crawler", "beat"])
 def test_the_crawl_side_reads_a_mounted_sources_file(service: str) -> None:
     (mount,) = SERVICES[service]["volumes"]
-    source, target, mode = mount.split(":")
+    source, target, mode = mount.rsplit(":", 2)
     assert source == "${NEWSINGEST_SOURCES_FILE:-./examples/sources.toml}"
     assert (REPO / "examples" / "sources.toml").is_file()
     assert (target, mode) == (SERVICES[service]["environment"]["NEWSINGEST_SOURCES"], "ro")
