@@ -221,19 +221,21 @@ def test_a_message_past_the_size_limit_is_refused_unread_and_kept(
     _books_balance(service_env)
 
 
+def _queue_a_claim(env: dict[str, str], tmp_path: Path, key: str, *, pages: int) -> bytes:
+    """Keep a claim of `pages` dumps at `key` and queue the one message naming it; its bytes."""
+    _enqueue(env, *_good_dumps(tmp_path / "in", 1))
+    payload = zstd_compress(frame_pages([{"content": UNDATED} for _ in range(pages)]))
+    redis.Redis.from_url(env["NEWSINGEST_BROKER_URL"]).set(key, payload)
+    message = [[{"claim": key, "pages": pages}], {}, {"callbacks": None}]
+    _rewrite_queued(env, body=lambda _: json.dumps(message), headers={})
+    return payload
+
+
 def test_a_claim_with_more_pages_than_the_limit_is_a_rejection_keeping_its_bytes(
     service_env: dict[str, str], start_worker: StartWorker, db: str, tmp_path: Path
 ) -> None:
-    _enqueue(service_env, *_good_dumps(tmp_path / "in", 1))
-    broker = redis.Redis.from_url(service_env["NEWSINGEST_BROKER_URL"])
     key = f"{CLAIM_PREFIX}{service_env['NEWSINGEST_QUEUE']}:{uuid.uuid4().hex}"
-    payload = zstd_compress(frame_pages([{"content": UNDATED} for _ in range(50)]))
-    broker.set(key, payload)
-    _rewrite_queued(
-        service_env,
-        body=lambda _: json.dumps([[{"claim": key, "pages": 50}], {}, {"callbacks": None}]),
-        headers={},
-    )
+    payload = _queue_a_claim(service_env, tmp_path, key, pages=50)
     worker = start_worker(NEWSINGEST_MAX_MESSAGE_PAGES="20")
     wait_for(lambda: _count(db, "SELECT count(*) FROM raw_pages") == 1, what="the record")
     reason, content = query(db, "SELECT reason, convert_from(content, 'UTF8') FROM raw_pages")[0]
@@ -248,17 +250,10 @@ def test_a_claim_with_more_pages_than_the_limit_is_a_rejection_keeping_its_bytes
 def test_a_message_cannot_ingest_another_queues_claim(
     service_env: dict[str, str], start_worker: StartWorker, db: str, tmp_path: Path
 ) -> None:
-    _enqueue(service_env, *_good_dumps(tmp_path / "in", 1))
     broker = redis.Redis.from_url(service_env["NEWSINGEST_BROKER_URL"])
     other = f"{CLAIM_PREFIX}someone-else-{uuid.uuid4().hex[:6]}:{uuid.uuid4().hex}"
-    payload = zstd_compress(frame_pages([{"content": UNDATED}]))
-    broker.set(other, payload)
     try:
-        _rewrite_queued(
-            service_env,
-            body=lambda _: json.dumps([[{"claim": other, "pages": 1}], {}, {"callbacks": None}]),
-            headers={},
-        )
+        payload = _queue_a_claim(service_env, tmp_path, other, pages=1)
         start_worker()
         wait_for(lambda: _count(db, "SELECT count(*) FROM raw_pages") == 1, what="the record")
         assert query(db, "SELECT reason FROM raw_pages")[0][0] == "invalid_message"
