@@ -293,3 +293,40 @@ def test_a_fetch_time_no_driver_reads_back_is_rejected_at_the_door(
         assert result.returncode in (0, 1), result.stderr
         assert "Traceback" not in result.stderr
     _books_balance(service_env)
+
+
+def test_a_nul_in_a_page_travelling_in_a_claim_loses_nothing(
+    service_env: dict[str, str], start_worker: StartWorker, db: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):  # ~100 KB each: past the 256 K characters that make a batch a claim
+        text = _long_with_a_nul(f"Lock keeper {i}") + f"Appendix {i}. " * 8_000
+        (folder / f"long-{i}.txt").write_text(text)
+    _enqueue(service_env, folder)
+    broker = redis.Redis.from_url(service_env["NEWSINGEST_BROKER_URL"])
+    (raw,) = broker.lrange(service_env["NEWSINGEST_QUEUE"], 0, -1)
+    assert b"newsingest:claim:" in base64.b64decode(json.loads(raw)["body"])
+    worker = start_worker()
+    wait_for(lambda: _count(db, "SELECT count(*) FROM articles") == 3, what="the three articles")
+    _books_balance(service_env)
+    assert worker.poll() is None
+
+
+def test_a_dead_lettered_batch_with_a_nul_is_stored_by_replay(
+    service_env: dict[str, str], db: str
+) -> None:
+    from worker.config import Settings
+    from worker.deadletter import put_dead_batch
+
+    settings = Settings(
+        broker_url=service_env["NEWSINGEST_BROKER_URL"], queue=service_env["NEWSINGEST_QUEUE"]
+    )
+    pages = [{"content": _long_with_a_nul("Weir repairs"), "source": "dead"}]
+    put_dead_batch(settings=settings, pages=pages, task_id="t-nul", error="test")
+    replayed = run_cli("rejects", "replay", env=service_env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "dead-lettered batches ingested: 1" in replayed.stdout
+    (body,) = query(db, "SELECT body FROM articles WHERE source = 'dead'")[0]
+    assert "cap\ufffdtain" in body
+    _books_balance(service_env)

@@ -31,6 +31,9 @@ def story(n: str) -> bytes:
     return (
         f"<html><head><title>Story {n}: flood warning for Mombasa</title>"
         f'<meta property="article:published_time" content="2026-11-2{len(n) % 9}T08:00:00Z">'
+        # A NUL escaped in JSON-LD, as an ordinary page may carry: PostgreSQL text cannot hold it.
+        '<script type="application/ld+json">{"@type": "NewsArticle", '
+        '"author": {"name": "Jane\\u0000Doe"}}</script>'
         f"</head><body><article><h1>Story {n}: flood warning for Mombasa</h1>"
         f"<p>Kenya's meteorological department warned on Tuesday of heavy rain around Mombasa, "
         f"story {n}, and asked residents of low-lying areas to move to higher ground.</p>"
@@ -113,6 +116,7 @@ def test_two_workers_crawl_one_host_apart_and_the_pages_are_ingested(
         stop_workers(workers)
         sender.close()
 
+    assert query(crawl_db, "SELECT DISTINCT byline FROM articles") == [("Jane\ufffdDoe",)]
     sources_seen = query(crawl_db, "SELECT DISTINCT source FROM sightings ORDER BY source")
     assert sources_seen == [("alpha",), ("beta",)]
     recorded = dict(query(crawl_db, "SELECT url, last_outcome FROM crawl_urls WHERE kind = 'page'"))
