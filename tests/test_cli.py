@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import psycopg
-from conftest import EXAMPLES, REPO, SEED, query, run_cli, shared_data
+from conftest import EXAMPLES, REPO, SEED, newsingest_bin, query, run_cli, shared_data
 
 
 def test_help_lists_the_commands(service_env: dict[str, str]) -> None:
@@ -159,3 +160,28 @@ def test_a_malformed_setting_is_a_usage_error(service_env: dict[str, str]) -> No
     assert result.returncode == 2
     assert "NEWSINGEST_BATCH_SIZE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ingest_reads_gzipped_dumps_and_gzip_on_stdin(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    import gzip
+
+    for path in sorted(EXAMPLES.iterdir()):
+        (tmp_path / f"{path.name}.gz").write_bytes(gzip.compress(path.read_bytes()))
+    result = run_cli("ingest", str(tmp_path), env=service_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    regions = sorted(region for (region,) in query(db, "SELECT region FROM articles"))
+    assert regions == ["Africa", "Asia-Pacific"]
+    # run_cli passes standard input as text; gzip is not.
+    seed = gzip.compress(shared_data("seed", SEED.name).read_bytes())
+    piped = subprocess.run(
+        [newsingest_bin(), "ingest", "-"],
+        env=service_env,
+        input=seed,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stdout + piped.stderr
+    assert query(db, "SELECT count(*) FROM articles") == [(3,)]

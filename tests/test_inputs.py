@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.errors import ConfigError
+from worker.errors import ConfigError, UnreadableInput
 from worker.inputs import _read_file, _read_limited, batched, expand_paths, read_dumps
 
 
@@ -105,3 +105,56 @@ def test_a_dump_from_a_pipe_arriving_in_pieces_is_read_to_its_end(tmp_path: Path
         assert _read_file(str(fifo), 1000) == (b"".join(parts), None)
     finally:
         writer.join()
+
+
+def _compress(codec: str, data: bytes) -> bytes:
+    import bz2
+    import gzip
+    import lzma
+
+    from worker.packing import zstd
+
+    return {
+        "gzip": gzip.compress,
+        "bzip2": bz2.compress,
+        "xz": lzma.compress,
+        "zstd": zstd.compress,
+    }[codec](data)
+
+
+@pytest.mark.parametrize("codec", ["gzip", "bzip2", "xz", "zstd"])
+def test_a_compressed_dump_is_read_inflated_by_its_magic_bytes(codec: str, tmp_path: Path) -> None:
+    text = "Zürich council votes\n\nThe council voted on Tuesday.\n" * 50
+    (tmp_path / "page.html.gz").write_bytes(_compress(codec, text.encode("utf-8")))
+    # Compressed under a plain name: found by its first bytes, not its suffix.
+    (tmp_path / "notes.txt").write_bytes(_compress(codec, b"plain notes\n"))
+    (tmp_path / "stored.gz").write_bytes(b"not compressed at all\n")
+    dumps = list(read_dumps(expand_paths([str(tmp_path)]), source="t", max_page_bytes=100_000))
+    by_name = {Path(d.label).name: d.page for d in dumps}
+    assert by_name["page.html.gz"].content == text
+    assert by_name["page.html.gz"].content_type == "text/html"  # the name under the ".gz"
+    assert by_name["page.html.gz"].original_size is None
+    assert by_name["notes.txt"].content == "plain notes\n"
+    assert by_name["stored.gz"].content == "not compressed at all\n"
+
+
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+def test_a_decompression_bomb_is_cut_at_the_limit_and_measured_no_further_than_a_bound(
+    codec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("worker.inputs._MAX_INFLATED_COUNT", 8 << 20)
+    bomb = _compress(codec, b"\0" * (64 << 20))
+    assert len(bomb) < 100_000
+    (tmp_path / "bomb.txt.gz").write_bytes(bomb)
+    (dump,) = read_dumps([str(tmp_path / "bomb.txt.gz")], source="t", max_page_bytes=1 << 20)
+    assert len(dump.page.content) == 1 << 20  # NUL bytes are valid UTF-8
+    # Counted up to the bound (a lower bound of its size), not inflated to the end.
+    assert dump.page.original_size is not None
+    assert 1 << 20 < dump.page.original_size <= (8 << 20) + (1 << 20)
+
+
+def test_a_corrupt_compressed_dump_is_unreadable_input_naming_it(tmp_path: Path) -> None:
+    whole = _compress("gzip", b"a page that was cut short in transfer\n" * 1000)
+    (tmp_path / "cut.txt.gz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(UnreadableInput, match=r"cut\.txt\.gz.*corrupt or cut short"):
+        list(read_dumps([str(tmp_path / "cut.txt.gz")], source="t", max_page_bytes=1 << 20))

@@ -1,20 +1,35 @@
-"""Reading dumps from the paths a user names: files, folders, globs and `-` for standard input."""
+"""Reading dumps from the paths a user names: files, folders, globs and `-` for standard input.
+
+A file is one dump, read as it is or, when it starts with the magic bytes of gzip, bzip2, xz or
+zstd, through the matching decompressor (whatever its name), with the size limit applied to what it
+inflates to.
+"""
 
 from __future__ import annotations
 
 import base64
+import bz2
 import functools
 import glob
+import gzip
+import io
+import lzma
 import os
+import re
 import stat
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from schemas import RawPage
 from worker.errors import ConfigError, UnreadableInput
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
 
 T = TypeVar("T")
 
@@ -24,6 +39,20 @@ T = TypeVar("T")
 MAX_BATCH_CHARS = 4 * 1024 * 1024
 
 _CONTENT_TYPES = {".html": "text/html", ".htm": "text/html", ".txt": "text/plain"}
+_COMPRESSED_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zst"})
+
+# How a compressed dump starts, and what reads it. By its bytes, not its name: dumps saved by
+# scripts are often compressed under a plain name, and a ".gz" may hold plain text. bzip2 starts
+# "BZh", the block size as a digit, then the first block's magic (the digits of pi).
+_GZIP, _XZ, _ZSTD = b"\x1f\x8b", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd"
+_BZIP2 = re.compile(rb"BZh[1-9]1AY&SY")
+# Their first bytes: one look at a dump's first byte clears almost every plain one.
+_MAGIC_FIRST_BYTES = frozenset((b"\x1f", b"\xfd", b"\x28", b"B"))
+_SIGNATURE_BYTES = 10
+# A compressed dump past the size limit is inflated only to be measured, and no further than
+# this: a decompression bomb (a few KB that inflate to terabytes) must not run for hours. Its
+# recorded size is then what was counted, a lower bound.
+_MAX_INFLATED_COUNT = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +127,12 @@ def batched(
 
 
 def _read_limited(
-    read: Callable[[int], bytes], limit: int, *, short_read_ends: bool = True
+    read: Callable[[int], bytes],
+    limit: int,
+    *,
+    short_read_ends: bool = True,
+    first: bytes | None = None,
+    count_up_to: int | None = None,
 ) -> tuple[bytes, int | None]:
     """Up to `limit` bytes from `read`, and the whole size when there was more (else None).
 
@@ -107,13 +141,18 @@ def _read_limited(
     `newsingest enqueue` spent per file). Past the limit the rest is only counted, so a 50 MB
     file costs 50 MB of reading, not of memory. A regular file or a buffered stream returns less
     than asked only at its end (`short_read_ends`); a pipe or a terminal may hand over less at
-    any time, so for them only an empty read is the end.
+    any time, so for them only an empty read is the end. `first` is the first chunk, read by
+    the caller to look at the dump's first bytes. Past the limit, counting stops at `count_up_to`
+    bytes, if given.
     """
     chunks: list[bytes] = []
     size, chunk_size = 0, 1 << 16
     while size <= limit:
         wanted = min(chunk_size, limit + 1 - size)
-        chunk = read(wanted)
+        if first is not None:
+            chunk, first = first, None
+        else:
+            chunk = read(wanted)
         if not chunk:
             return b"".join(chunks), None
         chunks.append(chunk)
@@ -123,23 +162,78 @@ def _read_limited(
             return b"".join(chunks), None
         chunk_size = min(chunk_size * 2, 1 << 20)
     head = b"".join(chunks)
-    while chunk := read(1 << 20):
+    while (count_up_to is None or size < count_up_to) and (chunk := read(1 << 20)):
         size += len(chunk)
     return head[:limit], size
 
 
-def _read_file(path: str, limit: int) -> tuple[bytes, int | None]:
+def _read_file(path: str, limit: int) -> tuple[bytes, int | None] | None:
     """`_read_limited` on a file by its descriptor: open, fstat, one read and close per dump.
 
     Python's buffered open() cost seven system calls for a 4 KB dump (an isatty ioctl, an lseek,
-    a second read to see the end); `newsingest enqueue` reads tens of thousands of files.
+    a second read to see the end); `newsingest enqueue` reads tens of thousands of files. None
+    when the file is compressed: the first read shows it, and `_read_stream` reads it.
     """
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         regular = stat.S_ISREG(os.fstat(fd).st_mode)
-        return _read_limited(functools.partial(os.read, fd), limit, short_read_ends=regular)
+        read = functools.partial(os.read, fd)
+        first = read(min(1 << 16, limit + 1))
+        if first[:1] in _MAGIC_FIRST_BYTES and _opener(first) is not None:
+            return None
+        return _read_limited(read, limit, short_read_ends=regular, first=first)
     finally:
         os.close(fd)
+
+
+def _opener(head: bytes) -> Callable[[IO[bytes]], io.BufferedIOBase] | None:
+    """The decompressor for bytes starting with `head`, or None when they are not compressed."""
+    if head.startswith(_GZIP):
+        return _gunzip
+    if head.startswith(_ZSTD):
+        return zstd.ZstdFile
+    if head.startswith(_XZ):
+        return lzma.LZMAFile
+    if _BZIP2.match(head):
+        return bz2.BZ2File
+    return None
+
+
+def _gunzip(raw: IO[bytes]) -> io.BufferedIOBase:
+    """A gzip stream's inflated bytes (GzipFile takes a stream only by keyword)."""
+    return gzip.GzipFile(fileobj=raw, mode="rb")
+
+
+def _read_stream(label: str, raw: IO[bytes], limit: int) -> tuple[bytes, int | None]:
+    """A dump from a stream, inflated when its first bytes say it is compressed (a stream that
+    cannot show them without consuming them, which only a replaced sys.stdin is, is read as is).
+
+    Raises UnreadableInput, naming the dump, when the compressed data is corrupt or cut short.
+    """
+    opener = None
+    if isinstance(raw, io.BufferedReader):
+        opener = _opener(raw.peek(_SIGNATURE_BYTES)[:_SIGNATURE_BYTES])
+    if opener is None:
+        # A terminal hands over what was typed so far: only an empty read ends it.
+        return _read_limited(raw.read, limit, short_read_ends=not raw.isatty())
+    try:
+        with opener(raw) as inflated:
+            return _read_limited(
+                inflated.read, limit, short_read_ends=False, count_up_to=_MAX_INFLATED_COUNT
+            )
+    except (OSError, EOFError, lzma.LZMAError, zstd.ZstdError) as exc:
+        # gzip and bz2 say OSError (BadGzipFile), a stream cut short EOFError.
+        msg = f"cannot read {label!r}: its compressed data is corrupt or cut short ({exc})"
+        raise UnreadableInput(msg) from exc
+
+
+def _content_type(label: str) -> str | None:
+    """The MIME type a dump's name suggests, looking through a compression suffix."""
+    stem, suffix = os.path.splitext(label)
+    suffix = suffix.lower()
+    if suffix in _COMPRESSED_SUFFIXES:
+        suffix = os.path.splitext(stem)[1].lower()
+    return _CONTENT_TYPES.get(suffix)
 
 
 def read_dumps(files: Iterable[str], *, source: str, max_page_bytes: int) -> Iterator[InputDump]:
@@ -149,16 +243,17 @@ def read_dumps(files: Iterable[str], *, source: str, max_page_bytes: int) -> Ite
     run = uuid.uuid4().hex
     for index, label in enumerate(files):
         if label == "-":
-            # A terminal hands over what was typed so far: only an empty read ends it.
-            content, original_size = _read_limited(
-                sys.stdin.buffer.read, max_page_bytes, short_read_ends=not sys.stdin.isatty()
-            )
+            content, original_size = _read_stream(label, sys.stdin.buffer, max_page_bytes)
         else:
             try:
-                content, original_size = _read_file(label, max_page_bytes)
+                read = _read_file(label, max_page_bytes)
+                if read is None:
+                    with open(label, "rb") as raw:
+                        read = _read_stream(label, raw, max_page_bytes)
             except OSError as exc:  # listed, then gone, a dangling link, a folder's permissions
                 msg = f"cannot read {label!r}: {exc.strerror or exc}"
                 raise UnreadableInput(msg) from exc
+            content, original_size = read
         utf8: bytes | None = content
         try:
             text, encoding = content.decode("utf-8"), "text"
@@ -170,7 +265,7 @@ def read_dumps(files: Iterable[str], *, source: str, max_page_bytes: int) -> Ite
             page=RawPage(
                 content=text,
                 content_encoding=encoding,
-                content_type=_CONTENT_TYPES.get(os.path.splitext(label)[1].lower()),
+                content_type=_content_type(label),
                 source=source,
                 id=f"{run}-{index}",
                 original_size=original_size,
