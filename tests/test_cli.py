@@ -185,3 +185,36 @@ def test_ingest_reads_gzipped_dumps_and_gzip_on_stdin(
     )
     assert piped.returncode == 0, piped.stdout + piped.stderr
     assert query(db, "SELECT count(*) FROM articles") == [(3,)]
+
+
+def test_ingest_records_the_file_as_the_url_and_sums_up_rejections_by_reason(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    deep = tmp_path / "an archive of pages saved by a scraper over several years" / "2019"
+    deep.mkdir(parents=True)
+    for index in range(40):
+        (deep / f"blank-{index:03d}.txt").write_bytes(b"  \n")
+    (deep / "picture.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    (tmp_path / "kenya page.txt").write_bytes((EXAMPLES / "kenya-flood-warning.txt").read_bytes())
+    result = run_cli("ingest", str(tmp_path), env=service_env)
+    assert result.returncode == 1, result.stderr
+    # One row a reason, the most common first: its count and the first inputs, cut from the left
+    # so their names show, not the start of a long folder.
+    assert len(result.stdout.splitlines()) < 30, result.stdout
+    empty_row = result.stdout.index("empty")
+    assert empty_row < result.stdout.index("binary")
+    assert "40" in result.stdout
+    assert "…" in result.stdout
+    assert "blank-000.txt" in result.stdout
+    assert "and 37 more" in result.stdout
+    assert "blank-039.txt" not in result.stdout
+    verbose = run_cli("ingest", "--verbose", str(deep), env=service_env)
+    assert verbose.returncode == 1
+    assert "blank-039.txt" in verbose.stdout.replace("\n", "").replace("│", "").replace(" ", "")
+
+    # The file a dump came from is its URL when it has none of its own.
+    kenya = (tmp_path / "kenya page.txt").as_uri()
+    assert query(db, "SELECT url FROM articles") == [(kenya,)]
+    urls = {url for (url,) in query(db, "SELECT url FROM raw_pages")}
+    assert kenya in urls
+    assert (deep / "picture.txt").as_uri() in urls

@@ -72,6 +72,9 @@ SourceOpt = Annotated[
     str, typer.Option("--source", "-s", help="Source name recorded with each dump.")
 ]
 
+# The summary of `ingest` names this many rejected inputs of each reason; --verbose names all.
+_EXAMPLES_PER_REASON = 3
+
 
 @app.command()
 def ingest(
@@ -89,6 +92,12 @@ def ingest(
             f"{_PARALLEL_FROM_FILES:,} inputs or more, else 1]",
         ),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="List every rejected input, not only the first of each reason."
+        ),
+    ] = False,
 ) -> None:
     """Clean, classify and store dumps in-process (no broker needed), then print a summary."""
     import multiprocessing  # noqa: PLC0415 - keeps `--help` fast
@@ -172,7 +181,10 @@ def ingest(
     summary.add_column("duplicates", justify="right")
     summary.add_column("rejected", justify="right")
     summary.add_row(
-        str(len(labels)), str(counts["stored"]), str(counts["duplicate"]), str(counts["rejected"])
+        str(counts.total()),
+        str(counts["stored"]),
+        str(counts["duplicate"]),
+        str(counts["rejected"]),
     )
     out.print(summary)
     if regions:
@@ -183,14 +195,43 @@ def ingest(
             by_region.add_row(region, str(n))
         out.print(by_region)
     if rejected:
-        rejections = Table(title="rejected")
-        rejections.add_column("input")
-        rejections.add_column("reason")
-        rejections.add_column("detail")
-        for label, reason, detail in rejected:
-            rejections.add_row(label, reason, detail)
-        out.print(rejections)
+        _print_rejections(rejected, verbose=verbose)
         raise typer.Exit(EXIT_REJECTED)
+
+
+def _print_rejections(rejected: list[tuple[str, str, str]], *, verbose: bool) -> None:
+    """The rejected inputs by reason, most common first: how many, the first one's detail and the
+    first few inputs; with `verbose`, every one with its own detail."""
+    if verbose:
+        every = Table(title="rejected")
+        for column in ("input", "reason", "detail"):
+            every.add_column(column, overflow="fold")
+        for label, reason, detail in rejected:
+            every.add_row(label, reason, detail)
+        out.print(every)
+        return
+    by_reason: dict[str, list[tuple[str, str]]] = {}
+    for label, reason, detail in rejected:
+        by_reason.setdefault(reason, []).append((label, detail))
+    # Plain lines, one for a reason and one for each input named: a table with a column for the
+    # paths and one for the detail wrapped both into a tall narrow strip on an 80-column terminal.
+    width = max(out.width - 4, 20)
+    out.print(f"rejected, by reason ({len(rejected):,} inputs):", markup=False, highlight=False)
+    for reason, items in sorted(by_reason.items(), key=lambda item: -len(item[1])):
+        line = f"  {reason}: {len(items):,} — {items[0][1]}"
+        out.print(line, markup=False, highlight=False, no_wrap=True, overflow="ellipsis")
+        for label, _ in items[:_EXAMPLES_PER_REASON]:
+            out.print(f"    {_shortened(label, width)}", markup=False, highlight=False)
+        if len(items) > _EXAMPLES_PER_REASON:
+            out.print(f"    and {len(items) - _EXAMPLES_PER_REASON:,} more", highlight=False)
+    out.print("`--verbose` lists every rejected input; `newsingest rejects` the stored ones")
+
+
+def _shortened(label: str, width: int) -> str:
+    """An input's name cut from the left to fit `width`: its file name is what tells."""
+    if len(label) <= width:
+        return label
+    return "…" + label[-(width - 1) :]
 
 
 @app.command()
@@ -316,7 +357,7 @@ def _print_inspection(
 ) -> None:
     from worker.pipeline.types import Rejection  # noqa: PLC0415 - keeps `--help` fast
 
-    out.rule(record["input"])
+    out.rule(_shortened(record["input"], max(out.width - 8, 20)))
     if isinstance(result, Rejection):
         out.print(f"[red]rejected[/red] ({result.reason}): {result.detail}")
         return
