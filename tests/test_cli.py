@@ -218,3 +218,48 @@ def test_ingest_records_the_file_as_the_url_and_sums_up_rejections_by_reason(
     urls = {url for (url,) in query(db, "SELECT url FROM raw_pages")}
     assert kenya in urls
     assert (deep / "picture.txt").as_uri() in urls
+
+
+JAPANESE_PAGE = (
+    """<!DOCTYPE html><html><head><title>東京で大雨、交通機関に乱れ</title></head>
+<body><article><h1>東京で大雨、交通機関に乱れ</h1>
+<p>2026年3月3日 09:12</p>
+<p>気象庁によると、東京都心では午後から激しい雨が降り、鉄道各社で運転見合わせが相次いだ。</p>
+<p>首都圏の多くの路線で夕方の帰宅時間帯まで遅れが続き、駅には長い列ができた。</p>
+<p>気象庁は今夜にかけて土砂災害に警戒するよう呼びかけている。</p>
+"""
+    + "".join(
+        f"<p>{n}時の時点で、都内の観測所では一時間に{40 + n}ミリの雨を記録し、川の水位も上がった。"
+        "区役所は住民に対し、早めの避難と最新の情報の確認を求めている。</p>\n"
+        for n in range(10, 20)
+    )
+    + "</article></body></html>"
+)
+
+
+def test_ingest_detects_undeclared_legacy_charsets_and_takes_a_forced_one(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    # Undeclared Shift-JIS HTML was stored with a headline read as windows-1252, and undeclared
+    # cp1251 and KOI8-R text dumps were refused.
+    (tmp_path / "tokyo.html").write_bytes(JAPANESE_PAGE.encode("shift_jis"))
+    kenya = (EXAMPLES / "kenya-flood-warning.txt").read_text(encoding="utf-8")
+    (tmp_path / "kenya-latin1.txt").write_bytes(
+        kenya.replace("Nairobi", "Nairóbi").encode("cp1252")
+    )
+    result = run_cli("ingest", str(tmp_path), env=service_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    headlines = {headline for (headline,) in query(db, "SELECT headline FROM articles")}
+    assert "東京で大雨、交通機関に乱れ" in headlines
+    assert len(headlines) == 2
+
+    # --encoding decides over everything: these bytes are valid UTF-8 as well.
+    forced = tmp_path / "forced"
+    forced.mkdir()
+    (forced / "page.html").write_bytes(JAPANESE_PAGE.replace("東京", "大阪").encode("utf-8"))
+    result = run_cli("inspect", "--json", "--encoding", "latin-1", str(forced), env=service_env)
+    assert "大阪" not in result.stdout
+    assert json.loads(result.stdout)["headline"].startswith("å¤§é")  # UTF-8 read as Latin-1
+    unknown = run_cli("ingest", "--encoding", "klingon", str(forced), env=service_env)
+    assert unknown.returncode == 2
+    assert "unknown encoding 'klingon'" in unknown.stderr

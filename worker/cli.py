@@ -21,7 +21,14 @@ from worker.config import get_settings, redact_url
 from worker.consumers_cli import register as register_consumer_commands
 from worker.crawl.cli import register as register_crawl_commands
 from worker.errors import ConfigError, NewsingestError, ServiceUnavailable, UnreadableInput
-from worker.inputs import MAX_BATCH_CHARS, InputDump, batched, expand_paths, read_dumps
+from worker.inputs import (
+    MAX_BATCH_CHARS,
+    InputDump,
+    batched,
+    check_encoding,
+    expand_paths,
+    read_dumps,
+)
 from worker.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -71,6 +78,14 @@ PathsArg = Annotated[
 SourceOpt = Annotated[
     str, typer.Option("--source", "-s", help="Source name recorded with each dump.")
 ]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Read every input in this encoding (e.g. cp1251, shift_jis), whatever it declares "
+        "[default: its byte-order mark, UTF-8, its declaration, else detected]",
+    ),
+]
 
 # The summary of `ingest` names this many rejected inputs of each reason; --verbose names all.
 _EXAMPLES_PER_REASON = 3
@@ -79,7 +94,9 @@ _EXAMPLES_PER_REASON = 3
 @app.command()
 def ingest(
     paths: PathsArg,
+    *,
     source: SourceOpt = "local",
+    encoding: EncodingOpt = None,
     batch_size: Annotated[
         int | None,
         typer.Option(min=1, help="Pages per transaction [default: NEWSINGEST_BATCH_SIZE]"),
@@ -108,11 +125,14 @@ def ingest(
     from worker.store import Outcome, find_known_content, transaction  # noqa: PLC0415
 
     settings = get_settings()
+    codec = check_encoding(encoding) if encoding is not None else None
     labels = expand_paths(paths)
     counts: Counter[str] = Counter()
     regions: Counter[str] = Counter()
     rejected: list[tuple[str, str, str]] = []
-    dumps = read_dumps(labels, source=source, max_page_bytes=settings.max_page_bytes)
+    dumps = read_dumps(
+        labels, source=source, max_page_bytes=settings.max_page_bytes, encoding=codec
+    )
     if jobs is None:
         # A pool costs each process a second of start-up (the gazetteer): worth it for many pages.
         jobs = (os.cpu_count() or 1) if len(labels) >= _PARALLEL_FROM_FILES else 1
@@ -216,7 +236,8 @@ def _print_rejections(rejected: list[tuple[str, str, str]], *, verbose: bool) ->
     # Plain lines, one for a reason and one for each input named: a table with a column for the
     # paths and one for the detail wrapped both into a tall narrow strip on an 80-column terminal.
     width = max(out.width - 4, 20)
-    out.print(f"rejected, by reason ({len(rejected):,} inputs):", markup=False, highlight=False)
+    inputs = f"{len(rejected):,} input{'s' if len(rejected) > 1 else ''}"
+    out.print(f"rejected, by reason ({inputs}):", markup=False, highlight=False)
     for reason, items in sorted(by_reason.items(), key=lambda item: -len(item[1])):
         line = f"  {reason}: {len(items):,} — {items[0][1]}"
         out.print(line, markup=False, highlight=False, no_wrap=True, overflow="ellipsis")
@@ -238,6 +259,7 @@ def _shortened(label: str, width: int) -> str:
 def enqueue(
     paths: PathsArg,
     source: SourceOpt = "local",
+    encoding: EncodingOpt = None,
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Pages per batch [default: NEWSINGEST_BATCH_SIZE]")
     ] = None,
@@ -246,8 +268,11 @@ def enqueue(
     from worker.producer import enqueue_pages  # noqa: PLC0415 - keeps `--help` fast
 
     settings = get_settings()
+    codec = check_encoding(encoding) if encoding is not None else None
     labels = expand_paths(paths)
-    dumps = read_dumps(labels, source=source, max_page_bytes=settings.max_page_bytes)
+    dumps = read_dumps(
+        labels, source=source, max_page_bytes=settings.max_page_bytes, encoding=codec
+    )
     sent = Counter[str]()
 
     def accepted(batch: list[RawPage]) -> None:
@@ -301,6 +326,7 @@ def beat(ctx: typer.Context) -> None:
 @app.command()
 def inspect(
     paths: PathsArg,
+    encoding: EncodingOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show the region evidence for each page.")
@@ -311,9 +337,13 @@ def inspect(
     from worker.pipeline.types import Rejection  # noqa: PLC0415
 
     settings = get_settings()
+    codec = check_encoding(encoding) if encoding is not None else None
     any_rejected = False
     for dump in read_dumps(
-        expand_paths(paths), source="inspect", max_page_bytes=settings.max_page_bytes
+        expand_paths(paths),
+        source="inspect",
+        max_page_bytes=settings.max_page_bytes,
+        encoding=codec,
     ):
         result = process(
             receive(dump.page, receipt_key="inspect"), max_page_bytes=settings.max_page_bytes

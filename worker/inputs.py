@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import bz2
+import codecs
 import functools
 import glob
 import gzip
@@ -21,7 +22,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, TypeVar
+from typing import IO, Literal, TypeVar
 from urllib.parse import quote
 
 from schemas import RawPage
@@ -67,6 +68,18 @@ class InputDump:
     # The bytes read, when the page's content is their UTF-8 decoding: `receive` takes them
     # instead of encoding the text again (~70 µs for a 170 KB page).
     utf8: bytes | None = None
+
+
+def check_encoding(name: str) -> str:
+    """The Python codec a `--encoding` names; ConfigError when there is none, or it is not one
+    that turns bytes into text (base64, zlib)."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise ConfigError(f"unknown encoding {name!r}") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise ConfigError(f"{name!r} is not a text encoding")
+    return info.name
 
 
 def expand_paths(paths: Iterable[str]) -> list[str]:
@@ -268,9 +281,15 @@ def _content_type(name: str) -> str | None:
     return _CONTENT_TYPES.get(suffix)
 
 
-def read_dumps(files: Iterable[str], *, source: str, max_page_bytes: int) -> Iterator[InputDump]:
+def read_dumps(
+    files: Iterable[str], *, source: str, max_page_bytes: int, encoding: str | None = None
+) -> Iterator[InputDump]:
     """Each file (as `expand_paths` lists them) as a RawPage with a fresh idempotency key;
-    oversized ones cut. Raises UnreadableInput, naming the file, when one cannot be read."""
+    oversized ones cut. Raises UnreadableInput, naming the file, when one cannot be read.
+
+    With `encoding` (a codec name, see `check_encoding`), every dump is decoded by it here and
+    sent as text, whatever its bytes or declarations say; bytes it cannot decode become U+FFFD.
+    """
     # One random key for the run and a counter: a uuid4 per file cost a getrandom call each.
     run = uuid.uuid4().hex
     file_url = _FileUrls()
@@ -290,15 +309,19 @@ def read_dumps(files: Iterable[str], *, source: str, max_page_bytes: int) -> Ite
         folder, name = _split(label)
         utf8: bytes | None = content
         try:
-            text, encoding = content.decode("utf-8"), "text"
+            if encoding is not None:
+                text, utf8 = content.decode(encoding, errors="replace"), None
+            else:
+                text = content.decode("utf-8")
+            transfer: Literal["text", "base64"] = "text"
         except UnicodeDecodeError:
             # Bytes that are not UTF-8 travel as base64; the worker decodes them by their charset.
-            text, encoding, utf8 = base64.b64encode(content).decode("ascii"), "base64", None
+            text, transfer, utf8 = base64.b64encode(content).decode("ascii"), "base64", None
         yield InputDump(
             label=label,
             page=RawPage(
                 content=text,
-                content_encoding=encoding,
+                content_encoding=transfer,
                 content_type=_content_type(name),
                 url=None if label == "-" else file_url(folder, name),
                 source=source,
