@@ -263,3 +263,37 @@ def test_ingest_detects_undeclared_legacy_charsets_and_takes_a_forced_one(
     unknown = run_cli("ingest", "--encoding", "klingon", str(forced), env=service_env)
     assert unknown.returncode == 2
     assert "unknown encoding 'klingon'" in unknown.stderr
+
+
+def test_ingest_reads_each_page_of_a_warc_file_with_its_url_and_fetch_time(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    from test_inputs import _warc
+
+    kenya = (EXAMPLES / "kenya-flood-warning.txt").read_bytes()
+    osaka = (EXAMPLES / "osaka-trams.html").read_bytes()
+    _warc(
+        tmp_path / "CC-NEWS-20240501.warc.gz",
+        [
+            ("https://news.example/kenya", "200 OK", kenya, {"Content-Type": "text/plain"}),
+            ("https://news.example/osaka", "200 OK", osaka, {"Content-Type": "text/html"}),
+            (
+                "https://news.example/feed.json",
+                "200 OK",
+                b"{}",
+                {"Content-Type": "application/json"},
+            ),
+        ],
+    )
+    result = run_cli("ingest", str(tmp_path), env=service_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    said = " ".join(result.stdout.split())
+    assert "1 WARC responses that are not HTML or text" in said
+    assert "3 WARC request records" in said
+    rows = query(db, "SELECT url, region FROM articles ORDER BY url")
+    assert rows == [
+        ("https://news.example/kenya", "Africa"),
+        ("https://news.example/osaka", "Asia-Pacific"),
+    ]
+    fetched = query(db, "SELECT DISTINCT fetched_at FROM raw_pages")
+    assert [when.isoformat() for (when,) in fetched] == ["2024-05-01T10:20:30+00:00"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import threading
 import time
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -158,3 +161,113 @@ def test_a_corrupt_compressed_dump_is_unreadable_input_naming_it(tmp_path: Path)
     (tmp_path / "cut.txt.gz").write_bytes(whole[: len(whole) // 2])
     with pytest.raises(UnreadableInput, match=r"cut\.txt\.gz.*corrupt or cut short"):
         list(read_dumps([str(tmp_path / "cut.txt.gz")], source="t", max_page_bytes=1 << 20))
+
+
+def _warc(path: Path, responses: list[tuple[str, str, bytes, dict[str, str]]]) -> None:
+    """A WARC file written by warcio, as crawlers write them: a warcinfo record, then a request
+    and a response for each (uri, status, body, headers); gzipped per record for ".gz"."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with path.open("wb") as output:
+        writer = WARCWriter(output, gzip=path.suffix == ".gz")
+        records = [writer.create_warcinfo_record(path.name, {"software": "tests"})]
+        for uri, status, body, headers in responses:
+            request = StatusAndHeaders(
+                f"GET {uri} HTTP/1.1", [("Host", "e.x")], is_http_request=True
+            )
+            records.append(writer.create_warc_record(uri, "request", http_headers=request))
+            http = StatusAndHeaders(status, list(headers.items()), protocol="HTTP/1.1")
+            records.append(
+                writer.create_warc_record(
+                    uri,
+                    "response",
+                    payload=io.BytesIO(body),
+                    http_headers=http,
+                    warc_headers_dict={"WARC-Date": "2024-05-01T10:20:30Z"},
+                )
+            )
+        for record in records:
+            writer.write_record(record)
+            # warcio spools each record's block to a temporary file it leaves open.
+            record.raw_stream.close()
+
+
+def _chunked(body: bytes, size: int = 100) -> bytes:
+    pieces = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("name", ["crawl.warc", "crawl.warc.gz", "crawl-warc.bin"])
+def test_a_warc_file_gives_one_dump_per_html_or_text_response(tmp_path: Path, name: str) -> None:
+    import gzip
+
+    html = "<html><head><title>Zürich</title></head><body><p>Café</p></body></html>"
+    _warc(
+        tmp_path / name,
+        [
+            (
+                "https://news.example/2024/zurich",
+                "200 OK",
+                _chunked(gzip.compress(html.encode("cp1252"))),
+                {
+                    "Content-Type": "text/html; charset=windows-1252",
+                    "Content-Encoding": "gzip",
+                    "Transfer-Encoding": "chunked",
+                },
+            ),
+            (
+                "https://news.example/notes",
+                "200 OK",
+                b"Plain notes\n",
+                {"Content-Type": "text/plain"},
+            ),
+            (
+                "https://news.example/logo.png",
+                "200 OK",
+                b"\x89PNG\r\n",
+                {"Content-Type": "image/png"},
+            ),
+            (
+                "https://news.example/old",
+                "301 Moved Permanently",
+                b"<html></html>",
+                {"Content-Type": "text/html"},
+            ),
+        ],
+    )
+    skipped: Counter[str] = Counter()
+    dumps = list(
+        read_dumps([str(tmp_path / name)], source="t", max_page_bytes=1000, skipped=skipped)
+    )
+    assert [dump.page.url for dump in dumps] == [
+        "https://news.example/2024/zurich",
+        "https://news.example/notes",
+    ]
+    page = dumps[0].page
+    # De-chunked and inflated; still the bytes the server sent, decoded later by their charset.
+    assert base64.b64decode(page.content) == html.encode("cp1252")
+    assert page.content_type == "text/html; charset=windows-1252"
+    assert page.fetched_at == datetime(2024, 5, 1, 10, 20, 30, tzinfo=UTC)
+    assert dumps[1].page.content == "Plain notes\n"
+    assert dumps[0].label.endswith(" https://news.example/2024/zurich")
+    assert len({dump.page.id for dump in dumps}) == 2
+    assert skipped == Counter(
+        {
+            "WARC warcinfo records": 1,
+            "WARC request records": 4,
+            "WARC responses that are not HTML or text": 1,
+            "WARC responses that are redirects or errors": 1,
+        }
+    )
+
+
+def test_a_warc_response_past_the_limit_is_cut_and_measured(tmp_path: Path) -> None:
+    body = b"<html><body>" + b"<p>words and more words</p>" * 1000 + b"</body></html>"
+    _warc(
+        tmp_path / "big.warc.gz",
+        [("https://e.x/big", "200 OK", body, {"Content-Type": "text/html"})],
+    )
+    (dump,) = read_dumps([str(tmp_path / "big.warc.gz")], source="t", max_page_bytes=1000)
+    assert len(dump.page.content) == 1000
+    assert dump.page.original_size == len(body)

@@ -130,8 +130,13 @@ def ingest(
     counts: Counter[str] = Counter()
     regions: Counter[str] = Counter()
     rejected: list[tuple[str, str, str]] = []
+    skipped: Counter[str] = Counter()
     dumps = read_dumps(
-        labels, source=source, max_page_bytes=settings.max_page_bytes, encoding=codec
+        labels,
+        source=source,
+        max_page_bytes=settings.max_page_bytes,
+        encoding=codec,
+        skipped=skipped,
     )
     if jobs is None:
         # A pool costs each process a second of start-up (the gazetteer): worth it for many pages.
@@ -207,6 +212,7 @@ def ingest(
         str(counts["rejected"]),
     )
     out.print(summary)
+    _print_skipped(skipped)
     if regions:
         by_region = Table(title="stored, by region")
         by_region.add_column("region")
@@ -217,6 +223,13 @@ def ingest(
     if rejected:
         _print_rejections(rejected, verbose=verbose)
         raise typer.Exit(EXIT_REJECTED)
+
+
+def _print_skipped(skipped: Counter[str]) -> None:
+    """What was left out of the inputs (WARC records that are not pages), by kind."""
+    if skipped:
+        kinds = ", ".join(f"{n:,} {kind}" for kind, n in skipped.most_common())
+        out.print(f"skipped: {kinds}", markup=False, highlight=False)
 
 
 def _print_rejections(rejected: list[tuple[str, str, str]], *, verbose: bool) -> None:
@@ -270,8 +283,13 @@ def enqueue(
     settings = get_settings()
     codec = check_encoding(encoding) if encoding is not None else None
     labels = expand_paths(paths)
+    skipped: Counter[str] = Counter()
     dumps = read_dumps(
-        labels, source=source, max_page_bytes=settings.max_page_bytes, encoding=codec
+        labels,
+        source=source,
+        max_page_bytes=settings.max_page_bytes,
+        encoding=codec,
+        skipped=skipped,
     )
     sent = Counter[str]()
 
@@ -289,6 +307,7 @@ def enqueue(
             msg = f"{exc}; {sent['dumps']} dumps were enqueued before the run stopped"
             raise UnreadableInput(msg) from exc
     out.print(f"enqueued {report.pages} dumps in {report.batches} batches on {settings.queue!r}")
+    _print_skipped(skipped)
 
 
 @app.command(
@@ -339,11 +358,13 @@ def inspect(
     settings = get_settings()
     codec = check_encoding(encoding) if encoding is not None else None
     any_rejected = False
+    skipped: Counter[str] = Counter()
     for dump in read_dumps(
         expand_paths(paths),
         source="inspect",
         max_page_bytes=settings.max_page_bytes,
         encoding=codec,
+        skipped=skipped,
     ):
         result = process(
             receive(dump.page, receipt_key="inspect"), max_page_bytes=settings.max_page_bytes
@@ -354,6 +375,8 @@ def inspect(
             sys.stdout.write(orjson.dumps(record).decode() + "\n")
         else:
             _print_inspection(record, result, explain=explain)
+    if not as_json:
+        _print_skipped(skipped)
     if any_rejected:
         raise typer.Exit(EXIT_REJECTED)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import bz2
 import codecs
+import contextlib
 import functools
 import glob
 import gzip
@@ -20,12 +21,14 @@ import re
 import stat
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Literal, TypeVar
+from datetime import UTC, datetime
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
-from schemas import RawPage
+from schemas import EARLIEST_FETCHED_AT, RawPage
 from worker.errors import ConfigError, UnreadableInput
 
 if sys.version_info >= (3, 14):
@@ -49,8 +52,12 @@ _COMPRESSED_SUFFIXES = frozenset({"gz", "bz2", "xz", "zst"})
 _GZIP, _XZ, _ZSTD = b"\x1f\x8b", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd"
 _BZIP2 = re.compile(rb"BZh[1-9]1AY&SY")
 # Their first bytes: one look at a dump's first byte clears almost every plain one.
-_MAGIC_FIRST_BYTES = frozenset((b"\x1f", b"\xfd", b"\x28", b"B"))
+_MAGIC_FIRST_BYTES = frozenset((b"\x1f", b"\xfd", b"\x28", b"B", b"W"))
 _SIGNATURE_BYTES = 10
+_WARC = b"WARC/"
+_PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
+_WEB_URL = re.compile(r"https?://", re.IGNORECASE)
+_MAX_CONTENT_TYPE_CHARS = 200  # RawPage.content_type's limit
 _MAX_URL_CHARS = 4096  # RawPage.url's limit
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~-]+")  # a file name that quote() leaves as it is
 # A compressed dump past the size limit is inflated only to be measured, and no further than
@@ -188,14 +195,17 @@ def _read_file(path: str, limit: int) -> tuple[bytes, int | None] | None:
 
     Python's buffered open() cost seven system calls for a 4 KB dump (an isatty ioctl, an lseek,
     a second read to see the end); `newsingest enqueue` reads tens of thousands of files. None
-    when the file is compressed: the first read shows it, and `_read_stream` reads it.
+    when the file is compressed or a WARC file: the first read shows it, and `_stream_records`
+    reads it.
     """
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         regular = stat.S_ISREG(os.fstat(fd).st_mode)
         wanted = min(1 << 16, limit + 1)
         first = os.read(fd, wanted)
-        if first[:1] in _MAGIC_FIRST_BYTES and _opener(first) is not None:
+        if first[:1] in _MAGIC_FIRST_BYTES and (
+            _opener(first) is not None or first.startswith(_WARC)
+        ):
             return None
         if len(first) < wanted and regular:
             return first, None  # the whole of a small file, as most dumps are
@@ -223,27 +233,110 @@ def _gunzip(raw: IO[bytes]) -> io.BufferedIOBase:
     return gzip.GzipFile(fileobj=raw, mode="rb")
 
 
-def _read_stream(label: str, raw: IO[bytes], limit: int) -> tuple[bytes, int | None]:
-    """A dump from a stream, inflated when its first bytes say it is compressed (a stream that
-    cannot show them without consuming them, which only a replaced sys.stdin is, is read as is).
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """One dump read from a stream: a whole file, or a response inside a WARC file. The fields
+    left None are the file's own (its name's content type, its file: URL)."""
 
-    Raises UnreadableInput, naming the dump, when the compressed data is corrupt or cut short.
+    label: str
+    content: bytes
+    original_size: int | None
+    content_type: str | None = None
+    url: str | None = None
+    fetched_at: datetime | None = None
+
+
+def _stream_records(
+    label: str, raw: IO[bytes], limit: int, skipped: Counter[str]
+) -> Iterator[_Record]:
+    """The dumps in a stream: inflated when its first bytes say it is compressed, one for each
+    HTML or text response when it is a WARC file, else the one it is. (A stream that cannot show
+    its first bytes without consuming them, which only a replaced sys.stdin is, is read as is.)
+
+    Raises UnreadableInput, naming the input, when the compressed data or a WARC record is
+    corrupt or cut short.
     """
-    opener = None
-    if isinstance(raw, io.BufferedReader):
-        opener = _opener(raw.peek(_SIGNATURE_BYTES)[:_SIGNATURE_BYTES])
-    if opener is None:
-        # A terminal hands over what was typed so far: only an empty read ends it.
-        return _read_limited(raw.read, limit, short_read_ends=not raw.isatty())
+    if not isinstance(raw, io.BufferedReader):
+        yield _Record(label, *_read_limited(raw.read, limit, short_read_ends=not raw.isatty()))
+        return
+    opener = _opener(raw.peek(_SIGNATURE_BYTES)[:_SIGNATURE_BYTES])
     try:
-        with opener(raw) as inflated:
-            return _read_limited(
-                inflated.read, limit, short_read_ends=False, count_up_to=_MAX_INFLATED_COUNT
-            )
+        with opener(raw) if opener is not None else contextlib.nullcontext(raw) as stream:
+            if stream.peek(len(_WARC))[: len(_WARC)] == _WARC:  # type: ignore[attr-defined]
+                yield from _warc_records(label, stream, limit, skipped)
+            elif opener is None:
+                # A terminal hands over what was typed so far: only an empty read ends it.
+                yield _Record(
+                    label, *_read_limited(stream.read, limit, short_read_ends=not raw.isatty())
+                )
+            else:
+                yield _Record(
+                    label,
+                    *_read_limited(
+                        stream.read, limit, short_read_ends=False, count_up_to=_MAX_INFLATED_COUNT
+                    ),
+                )
     except (OSError, EOFError, lzma.LZMAError, zstd.ZstdError) as exc:
         # gzip and bz2 say OSError (BadGzipFile), a stream cut short EOFError.
         msg = f"cannot read {label!r}: its compressed data is corrupt or cut short ({exc})"
         raise UnreadableInput(msg) from exc
+
+
+def _warc_records(
+    label: str, stream: io.BufferedIOBase, limit: int, skipped: Counter[str]
+) -> Iterator[_Record]:
+    """Each response in a WARC file whose HTTP body is HTML or plain text, that body de-chunked
+    and its content encoding undone by warcio; the other records are counted in `skipped`."""
+    # Imported here: only WARC files need it. (The pipeline's sniff.mime_type is not imported
+    # either: importing the pipeline costs `enqueue` a second of startup.)
+    from warcio.archiveiterator import ArchiveIterator  # noqa: PLC0415
+    from warcio.exceptions import ArchiveLoadFailed  # noqa: PLC0415
+
+    records = ArchiveIterator(stream)
+    try:
+        for record in records:
+            if record.rec_type != "response" or record.http_headers is None:
+                skipped[f"WARC {record.rec_type} records"] += 1
+                continue
+            content_type = record.http_headers.get_header("Content-Type") or ""
+            if content_type.split(";", 1)[0].strip().lower() not in _PAGE_TYPES:
+                skipped["WARC responses that are not HTML or text"] += 1
+                continue
+            if not record.http_headers.get_statuscode().startswith("2"):
+                skipped["WARC responses that are redirects or errors"] += 1
+                continue
+            target = record.rec_headers.get_header("WARC-Target-URI") or ""
+            url = target if _WEB_URL.match(target) and len(target) <= _MAX_URL_CHARS else None
+            content, original_size = _read_limited(
+                record.content_stream().read,
+                limit,
+                short_read_ends=False,
+                count_up_to=_MAX_INFLATED_COUNT,
+            )
+            yield _Record(
+                label=f"{label} {target}" if target else f"{label} @{records.get_record_offset()}",
+                content=content,
+                original_size=original_size,
+                content_type=content_type[:_MAX_CONTENT_TYPE_CHARS],
+                url=url,
+                fetched_at=_warc_date(record.rec_headers.get_header("WARC-Date")),
+            )
+    except ArchiveLoadFailed as exc:
+        msg = f"cannot read {label!r}: a WARC record is corrupt ({exc})"
+        raise UnreadableInput(msg) from exc
+
+
+def _warc_date(value: str | None) -> datetime | None:
+    """A WARC-Date as an aware datetime, or None when missing, malformed or implausible."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if when.tzinfo is None or not EARLIEST_FETCHED_AT <= when <= datetime.now(UTC):
+        return None
+    return when
 
 
 class _FileUrls:
@@ -282,10 +375,17 @@ def _content_type(name: str) -> str | None:
 
 
 def read_dumps(
-    files: Iterable[str], *, source: str, max_page_bytes: int, encoding: str | None = None
+    files: Iterable[str],
+    *,
+    source: str,
+    max_page_bytes: int,
+    encoding: str | None = None,
+    skipped: Counter[str] | None = None,
 ) -> Iterator[InputDump]:
-    """Each file (as `expand_paths` lists them) as a RawPage with a fresh idempotency key;
-    oversized ones cut. Raises UnreadableInput, naming the file, when one cannot be read.
+    """Each file (as `expand_paths` lists them) as a RawPage with a fresh idempotency key, or for
+    a WARC file each HTML or text response in it; oversized ones cut. Raises UnreadableInput,
+    naming the file, when one cannot be read. WARC records that are not pages are counted by
+    kind in `skipped`.
 
     With `encoding` (a codec name, see `check_encoding`), every dump is decoded by it here and
     sent as text, whatever its bytes or declarations say; bytes it cannot decode become U+FFFD.
@@ -293,40 +393,67 @@ def read_dumps(
     # One random key for the run and a counter: a uuid4 per file cost a getrandom call each.
     run = uuid.uuid4().hex
     file_url = _FileUrls()
-    for index, label in enumerate(files):
+    skipped = skipped if skipped is not None else Counter()
+    index = 0
+    for label in files:
+        folder, name = _split(label)
+        content_type = _content_type(name)
+        url = None if label == "-" else file_url(folder, name)
         if label == "-":
-            content, original_size = _read_stream(label, sys.stdin.buffer, max_page_bytes)
+            records = _stream_records(label, sys.stdin.buffer, max_page_bytes, skipped)
         else:
             try:
                 read = _read_file(label, max_page_bytes)
-                if read is None:
-                    with open(label, "rb") as raw:
-                        read = _read_stream(label, raw, max_page_bytes)
             except OSError as exc:  # listed, then gone, a dangling link, a folder's permissions
                 msg = f"cannot read {label!r}: {exc.strerror or exc}"
                 raise UnreadableInput(msg) from exc
-            content, original_size = read
-        folder, name = _split(label)
-        utf8: bytes | None = content
-        try:
-            if encoding is not None:
-                text, utf8 = content.decode(encoding, errors="replace"), None
-            else:
-                text = content.decode("utf-8")
-            transfer: Literal["text", "base64"] = "text"
-        except UnicodeDecodeError:
-            # Bytes that are not UTF-8 travel as base64; the worker decodes them by their charset.
-            text, transfer, utf8 = base64.b64encode(content).decode("ascii"), "base64", None
-        yield InputDump(
-            label=label,
-            page=RawPage(
-                content=text,
-                content_encoding=transfer,
-                content_type=_content_type(name),
-                url=None if label == "-" else file_url(folder, name),
+            if read is not None:  # a plain file, as most are: no _Record on the way
+                page, utf8 = _raw_page(
+                    read[0],
+                    encoding,
+                    original_size=read[1],
+                    source=source,
+                    id=f"{run}-{index}",
+                    content_type=content_type,
+                    url=url,
+                )
+                yield InputDump(label, page, utf8)
+                index += 1
+                continue
+            records = _file_records(label, max_page_bytes, skipped)  # compressed, or WARC
+        for record in records:
+            page, utf8 = _raw_page(
+                record.content,
+                encoding,
+                original_size=record.original_size,
                 source=source,
                 id=f"{run}-{index}",
-                original_size=original_size,
-            ),
-            utf8=utf8,
-        )
+                content_type=record.content_type or content_type,
+                url=record.url or url,
+                fetched_at=record.fetched_at,
+            )
+            yield InputDump(record.label, page, utf8)
+            index += 1
+
+
+def _raw_page(content: bytes, encoding: str | None, **fields: Any) -> tuple[RawPage, bytes | None]:
+    """The RawPage of a dump's bytes, and the bytes when the page's content is their UTF-8."""
+    try:
+        if encoding is not None:
+            return RawPage(content=content.decode(encoding, errors="replace"), **fields), None
+        return RawPage(content=content.decode("utf-8"), **fields), content
+    except UnicodeDecodeError:
+        # Bytes that are not UTF-8 travel as base64; the worker decodes them by their charset.
+        text = base64.b64encode(content).decode("ascii")
+        return RawPage(content=text, content_encoding="base64", **fields), None
+
+
+def _file_records(label: str, limit: int, skipped: Counter[str]) -> Iterator[_Record]:
+    """`_stream_records` of a file, opened buffered (to peek at its first bytes)."""
+    try:
+        raw = open(label, "rb")  # noqa: SIM115 - closed below, after the generator is done
+    except OSError as exc:
+        msg = f"cannot read {label!r}: {exc.strerror or exc}"
+        raise UnreadableInput(msg) from exc
+    with raw:
+        yield from _stream_records(label, raw, limit, skipped)
