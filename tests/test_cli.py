@@ -297,3 +297,51 @@ def test_ingest_reads_each_page_of_a_warc_file_with_its_url_and_fetch_time(
     ]
     fetched = query(db, "SELECT DISTINCT fetched_at FROM raw_pages")
     assert [when.isoformat() for (when,) in fetched] == ["2024-05-01T10:20:30+00:00"]
+
+
+def _jsonl_pages() -> str:
+    kenya = (EXAMPLES / "kenya-flood-warning.txt").read_text(encoding="utf-8")
+    osaka = (EXAMPLES / "osaka-trams.html").read_text(encoding="utf-8")
+    return (
+        json.dumps({"content": kenya, "url": "https://news.example/kenya", "source": "feed"})
+        + "\n"
+        + json.dumps({"content": osaka, "content_type": "text/html"})
+        + "\n\n"
+        + '{"content": "a line cut short\n'
+        + json.dumps({"content": "x", "url": "ftp://news.example/x"})
+        + "\n"
+    )
+
+
+def test_ingest_reads_json_lines_and_records_an_invalid_line_as_a_rejection(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    (tmp_path / "pages.jsonl").write_text(_jsonl_pages(), encoding="utf-8")
+    result = run_cli("ingest", "--source", "mine", str(tmp_path), env=service_env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = query(db, "SELECT url, source, region FROM articles ORDER BY region")
+    assert rows == [
+        ("https://news.example/kenya", "feed", "Africa"),
+        (None, "mine", "Asia-Pacific"),
+    ]
+    rejected = query(
+        db, "SELECT reason, convert_from(content, 'UTF8') FROM raw_pages WHERE outcome = 'rejected'"
+    )
+    assert sorted(reason for reason, _ in rejected) == ["invalid_message", "invalid_message"]
+    assert '{"content": "a line cut short' in {content for _, content in rejected}
+    said = " ".join(result.stdout.split())
+    assert "invalid_message: 2" in said
+    assert "pages.jsonl:4" in said
+
+
+def test_enqueue_sends_json_lines_and_the_worker_records_invalid_ones(
+    service_env: dict[str, str], worker_process: subprocess.Popen[bytes], db: str
+) -> None:
+    from conftest import wait_for
+
+    sent = run_cli("enqueue", "--jsonl", "-", env=service_env, stdin=_jsonl_pages().encode())
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    wait_for(lambda: query(db, "SELECT count(*) FROM sightings") == [(4,)], what="4 sightings")
+    assert query(db, "SELECT count(*) FROM articles") == [(2,)]
+    reasons = query(db, "SELECT reason FROM raw_pages WHERE outcome = 'rejected'")
+    assert reasons == [("invalid_message",), ("invalid_message",)]

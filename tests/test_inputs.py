@@ -271,3 +271,59 @@ def test_a_warc_response_past_the_limit_is_cut_and_measured(tmp_path: Path) -> N
     (dump,) = read_dumps([str(tmp_path / "big.warc.gz")], source="t", max_page_bytes=1000)
     assert len(dump.page.content) == 1000
     assert dump.page.original_size == len(body)
+
+
+def test_a_jsonl_file_gives_its_raw_pages_and_keeps_invalid_lines(tmp_path: Path) -> None:
+    import gzip
+    import json
+
+    lines = [
+        json.dumps({"content": "<p>One</p>", "content_type": "text/html"}),
+        "",
+        json.dumps(
+            {
+                "content": "Two",
+                "url": "https://e.x/two",
+                "source": "feed",
+                "id": "two",
+                "fetched_at": "2024-05-01T10:20:30Z",
+            }
+        ),
+        '{"content": "cut',
+        "[1, 2]",
+        json.dumps({"content": "Three", "url": "ftp://e.x/three"}),
+    ]
+    text = "\n".join(lines) + "\n"
+    (tmp_path / "pages.jsonl").write_text(text, encoding="utf-8")
+    (tmp_path / "more.ndjson.gz").write_bytes(gzip.compress(text.encode()))
+    for name in ("pages.jsonl", "more.ndjson.gz"):
+        path = str(tmp_path / name)
+        dumps = list(read_dumps([path], source="run", max_page_bytes=1000))
+        assert [dump.label for dump in dumps] == [f"{path}:{n}" for n in (1, 3, 4, 5, 6)]
+        one, two, cut, array, ftp = dumps
+        assert one.invalid is None
+        assert (one.page.content, one.page.content_type) == ("<p>One</p>", "text/html")
+        assert one.page.source == "run"  # the run's, where the line names none
+        assert one.page.id
+        assert two.invalid is None
+        assert (two.page.source, two.page.id, two.page.url) == ("feed", "two", "https://e.x/two")
+        assert cut.invalid is not None
+        assert cut.invalid.value == '{"content": "cut'  # the line, kept
+        assert "not JSON" in cut.invalid.reason
+        assert array.invalid is not None
+        assert array.invalid.value == "[1, 2]"
+        assert "not an object" in array.invalid.reason
+        assert ftp.invalid is not None
+        assert ftp.invalid.value == {"content": "Three", "url": "ftp://e.x/three"}
+        assert "url" in ftp.invalid.reason
+        assert ftp.page.content == lines[-1]  # the stand-in batched in its place
+
+
+def test_jsonl_is_chosen_for_any_input_by_the_flag(tmp_path: Path) -> None:
+    (tmp_path / "pages.txt").write_text('{"content": "One"}\n{"content": "Two"}\n')
+    plain = list(read_dumps([str(tmp_path / "pages.txt")], source="t", max_page_bytes=1000))
+    assert len(plain) == 1
+    lines = list(
+        read_dumps([str(tmp_path / "pages.txt")], source="t", max_page_bytes=1000, jsonl=True)
+    )
+    assert [dump.page.content for dump in lines] == ["One", "Two"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import uuid
@@ -32,8 +33,7 @@ from worker.inputs import (
 from worker.logs import configure_logging
 
 if TYPE_CHECKING:
-    from schemas import RawPage
-    from worker.pipeline import Processed
+    from worker.pipeline import Processed, Received
     from worker.pipeline.types import Rejection
 
 # `newsingest ingest` cleans and classifies in a pool of processes from this many inputs on.
@@ -78,6 +78,14 @@ PathsArg = Annotated[
 SourceOpt = Annotated[
     str, typer.Option("--source", "-s", help="Source name recorded with each dump.")
 ]
+JsonlOpt = Annotated[
+    bool,
+    typer.Option(
+        "--jsonl",
+        help="Every input (stdin too) is JSON Lines: a RawPage object a line. Files named "
+        "*.jsonl or *.ndjson are read so without it.",
+    ),
+]
 EncodingOpt = Annotated[
     str | None,
     typer.Option(
@@ -97,6 +105,7 @@ def ingest(
     *,
     source: SourceOpt = "local",
     encoding: EncodingOpt = None,
+    jsonl: JsonlOpt = False,
     batch_size: Annotated[
         int | None,
         typer.Option(min=1, help="Pages per transaction [default: NEWSINGEST_BATCH_SIZE]"),
@@ -121,7 +130,6 @@ def ingest(
     from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
     from worker.ingest import PoolPipeline, ProcessPages, store_pages  # noqa: PLC0415
-    from worker.pipeline import Received, receive  # noqa: PLC0415
     from worker.store import Outcome, find_known_content, transaction  # noqa: PLC0415
 
     settings = get_settings()
@@ -137,6 +145,7 @@ def ingest(
         max_page_bytes=settings.max_page_bytes,
         encoding=codec,
         skipped=skipped,
+        jsonl=jsonl,
     )
     if jobs is None:
         # A pool costs each process a second of start-up (the gazetteer): worth it for many pages.
@@ -177,10 +186,7 @@ def ingest(
                 max_chars=MAX_BATCH_CHARS,
                 chars=lambda dump: len(dump.page.content),
             ):
-                received = [
-                    receive(d.page, receipt_key=d.page.id or str(uuid.uuid4()), utf8=d.utf8)
-                    for d in batch
-                ]
+                received = [_received(dump) for dump in batch]
                 processor = None
                 if pipeline is not None:
                     with transaction() as session:
@@ -273,6 +279,7 @@ def enqueue(
     paths: PathsArg,
     source: SourceOpt = "local",
     encoding: EncodingOpt = None,
+    jsonl: JsonlOpt = False,
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Pages per batch [default: NEWSINGEST_BATCH_SIZE]")
     ] = None,
@@ -290,18 +297,23 @@ def enqueue(
         max_page_bytes=settings.max_page_bytes,
         encoding=codec,
         skipped=skipped,
+        jsonl=jsonl,
     )
     sent = Counter[str]()
 
-    def accepted(batch: list[RawPage]) -> None:
+    def accepted(batch: list[Any]) -> None:
         sent["dumps"] += len(batch)
         progress.advance(task, len(batch))
 
     with progress_bar() as progress:
         task = progress.add_task("enqueueing", total=len(labels))
         try:
+            # A JSON Lines line that is no RawPage goes as it was: the worker records it as an
+            # invalid_message rejection, as it does any producer's.
             report = enqueue_pages(
-                (dump.page for dump in dumps), batch_size=batch_size, on_batch=accepted
+                (dump.page if dump.invalid is None else dump.invalid.value for dump in dumps),
+                batch_size=batch_size,
+                on_batch=accepted,
             )
         except UnreadableInput as exc:  # a file that could not be read stops the run
             msg = f"{exc}; {sent['dumps']} dumps were enqueued before the run stopped"
@@ -346,13 +358,14 @@ def beat(ctx: typer.Context) -> None:
 def inspect(
     paths: PathsArg,
     encoding: EncodingOpt = None,
+    jsonl: JsonlOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show the region evidence for each page.")
     ] = False,
 ) -> None:
     """Clean and classify dumps without storing them, and show what would be stored."""
-    from worker.pipeline import process, receive  # noqa: PLC0415 - keeps `--help` fast
+    from worker.pipeline import process  # noqa: PLC0415 - keeps `--help` fast
     from worker.pipeline.types import Rejection  # noqa: PLC0415
 
     settings = get_settings()
@@ -365,10 +378,9 @@ def inspect(
         max_page_bytes=settings.max_page_bytes,
         encoding=codec,
         skipped=skipped,
+        jsonl=jsonl,
     ):
-        result = process(
-            receive(dump.page, receipt_key="inspect"), max_page_bytes=settings.max_page_bytes
-        )
+        result = process(_received(dump), max_page_bytes=settings.max_page_bytes)
         any_rejected |= isinstance(result, Rejection)
         record = _inspect_record(dump.label, result)
         if as_json:
@@ -379,6 +391,20 @@ def inspect(
         _print_skipped(skipped)
     if any_rejected:
         raise typer.Exit(EXIT_REJECTED)
+
+
+def _received(dump: InputDump) -> Received:
+    """An input as the pipeline receives it; a JSON Lines line that is no RawPage as rejected."""
+    from worker.pipeline import receive  # noqa: PLC0415 - keeps `--help` fast
+    from worker.pipeline.types import Rejection  # noqa: PLC0415
+
+    page = dump.page
+    received = receive(page, receipt_key=page.id or str(uuid.uuid4()), utf8=dump.utf8)
+    if dump.invalid is None:
+        return received
+    return dataclasses.replace(
+        received, rejection=Rejection("invalid_message", dump.invalid.reason[:2000])
+    )
 
 
 def _inspect_record(label: str, result: Processed | Rejection) -> dict[str, Any]:

@@ -28,7 +28,10 @@ from datetime import UTC, datetime
 from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
-from schemas import EARLIEST_FETCHED_AT, RawPage
+import orjson
+from pydantic import ValidationError
+
+from schemas import EARLIEST_FETCHED_AT, MAX_CONTENT_CHARS, RawPage
 from worker.errors import ConfigError, UnreadableInput
 
 if sys.version_info >= (3, 14):
@@ -43,7 +46,15 @@ T = TypeVar("T")
 # pages: 100 to a batch (~17 MB) peaked at 544 MB per worker process, 20 (~3.4 MB) at 278 MB.
 MAX_BATCH_CHARS = 4 * 1024 * 1024
 
-_CONTENT_TYPES = {"html": "text/html", "htm": "text/html", "txt": "text/plain"}
+# Not a MIME type for a page: JSON Lines files hold RawPages, each with its own content_type.
+_JSONL = "application/jsonl"
+_CONTENT_TYPES = {
+    "html": "text/html",
+    "htm": "text/html",
+    "txt": "text/plain",
+    "jsonl": _JSONL,
+    "ndjson": _JSONL,
+}
 _COMPRESSED_SUFFIXES = frozenset({"gz", "bz2", "xz", "zst"})
 
 # How a compressed dump starts, and what reads it. By its bytes, not its name: dumps saved by
@@ -54,6 +65,10 @@ _BZIP2 = re.compile(rb"BZh[1-9]1AY&SY")
 # Their first bytes: one look at a dump's first byte clears almost every plain one.
 _MAGIC_FIRST_BYTES = frozenset((b"\x1f", b"\xfd", b"\x28", b"B", b"W"))
 _SIGNATURE_BYTES = 10
+# A JSON Lines line is one RawPage: its content (at most MAX_CONTENT_CHARS) may be escaped to six
+# bytes a character. Longer lines are refused unread past this, their first bytes kept.
+_MAX_LINE_BYTES = 64 * 1024 * 1024
+_KEPT_LINE_BYTES = 64 * 1024
 _WARC = b"WARC/"
 _PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 _WEB_URL = re.compile(r"https?://", re.IGNORECASE)
@@ -75,6 +90,18 @@ class InputDump:
     # The bytes read, when the page's content is their UTF-8 decoding: `receive` takes them
     # instead of encoding the text again (~70 µs for a 170 KB page).
     utf8: bytes | None = None
+    # A line of a JSON Lines file that is no valid RawPage: what it held, to be recorded as an
+    # invalid_message rejection (`page` then stands in for it, its text as the content).
+    invalid: InvalidLine | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidLine:
+    """A JSON Lines line that is no valid RawPage: its JSON object, or its text when it holds no
+    object (not JSON, or another JSON value), as `receive_message` and a worker take a message."""
+
+    value: dict[str, Any] | str
+    reason: str  # why it is no RawPage, for the rejection's detail
 
 
 def check_encoding(name: str) -> str:
@@ -381,11 +408,15 @@ def read_dumps(
     max_page_bytes: int,
     encoding: str | None = None,
     skipped: Counter[str] | None = None,
+    jsonl: bool = False,
 ) -> Iterator[InputDump]:
     """Each file (as `expand_paths` lists them) as a RawPage with a fresh idempotency key, or for
     a WARC file each HTML or text response in it; oversized ones cut. Raises UnreadableInput,
     naming the file, when one cannot be read. WARC records that are not pages are counted by
     kind in `skipped`.
+
+    A file named *.jsonl or *.ndjson (compressed or not), or every input with `jsonl`, holds a
+    RawPage as JSON on each line; the run's source and a fresh key fill in those it lacks.
 
     With `encoding` (a codec name, see `check_encoding`), every dump is decoded by it here and
     sent as text, whatever its bytes or declarations say; bytes it cannot decode become U+FFFD.
@@ -399,6 +430,11 @@ def read_dumps(
         folder, name = _split(label)
         content_type = _content_type(name)
         url = None if label == "-" else file_url(folder, name)
+        if jsonl or content_type == _JSONL:
+            for dump in _jsonl_dumps(label, source=source, keys=f"{run}-{index}-"):
+                yield dump
+                index += 1
+            continue
         if label == "-":
             records = _stream_records(label, sys.stdin.buffer, max_page_bytes, skipped)
         else:
@@ -446,6 +482,80 @@ def _raw_page(content: bytes, encoding: str | None, **fields: Any) -> tuple[RawP
         # Bytes that are not UTF-8 travel as base64; the worker decodes them by their charset.
         text = base64.b64encode(content).decode("ascii")
         return RawPage(content=text, content_encoding="base64", **fields), None
+
+
+def _jsonl_dumps(label: str, *, source: str, keys: str) -> Iterator[InputDump]:
+    """The RawPages of a JSON Lines file (or standard input), inflated when compressed; a line
+    that is no valid RawPage becomes a stand-in with `invalid` set. Blank lines are skipped.
+
+    A page without `source` or `id` gets the run's source and `keys` with its line number.
+    """
+    try:
+        raw = sys.stdin.buffer if label == "-" else open(label, "rb")  # noqa: SIM115
+    except OSError as exc:
+        msg = f"cannot read {label!r}: {exc.strerror or exc}"
+        raise UnreadableInput(msg) from exc
+    opener = None
+    if isinstance(raw, io.BufferedReader):
+        opener = _opener(raw.peek(_SIGNATURE_BYTES)[:_SIGNATURE_BYTES])
+    try:
+        with (
+            contextlib.nullcontext() if label == "-" else raw,
+            opener(raw) if opener is not None else contextlib.nullcontext(raw) as stream,
+        ):
+            number = 0
+            while line := stream.readline(_MAX_LINE_BYTES + 1):
+                number += 1
+                if len(line) > _MAX_LINE_BYTES and not line.endswith(b"\n"):
+                    while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
+                        pass  # the rest of an over-long line, unread
+                    yield _invalid_line(
+                        f"{label}:{number}",
+                        line[:_KEPT_LINE_BYTES].decode("utf-8", errors="replace"),
+                        f"line {number} is longer than {_MAX_LINE_BYTES:,} bytes",
+                        source,
+                    )
+                    continue
+                if line.isspace():
+                    continue
+                yield _jsonl_dump(f"{label}:{number}", line, source, f"{keys}{number}")
+    except (OSError, EOFError, lzma.LZMAError, zstd.ZstdError) as exc:
+        msg = f"cannot read {label!r}: its compressed data is corrupt or cut short ({exc})"
+        raise UnreadableInput(msg) from exc
+
+
+def _jsonl_dump(label: str, line: bytes, source: str, key: str) -> InputDump:
+    """One JSON Lines line as the RawPage it holds, or as an invalid line."""
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+        return _invalid_line(label, text, f"not JSON: {exc}", source)
+    if not isinstance(value, dict):
+        text = line.decode("utf-8").rstrip("\r\n")
+        return _invalid_line(label, text, f"a JSON {type(value).__name__}, not an object", source)
+    fields = {"source": source, "id": key, **value}
+    try:
+        return InputDump(label, RawPage.model_validate(fields))
+    except ValidationError as exc:
+        errors = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or 'line'}: {error['msg']}"
+            for error in exc.errors()[:5]
+        )
+        stand_in = _stand_in(line.decode("utf-8").rstrip("\r\n"), source)
+        reason = f"{label}: not a valid RawPage: {errors}"
+        return InputDump(label, stand_in, invalid=InvalidLine(value, reason))
+
+
+def _invalid_line(label: str, text: str, error: str, source: str) -> InputDump:
+    """An input standing for a line that holds no JSON object."""
+    reason = f"{label}: {error}"
+    return InputDump(label, _stand_in(text, source), invalid=InvalidLine(text, reason))
+
+
+def _stand_in(text: str, source: str) -> RawPage:
+    """The RawPage batched in place of an invalid line: its text, for its size."""
+    return RawPage(content=text[:MAX_CONTENT_CHARS], content_type="application/json", source=source)
 
 
 def _file_records(label: str, limit: int, skipped: Counter[str]) -> Iterator[_Record]:
