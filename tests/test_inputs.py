@@ -327,3 +327,18 @@ def test_jsonl_is_chosen_for_any_input_by_the_flag(tmp_path: Path) -> None:
         read_dumps([str(tmp_path / "pages.txt")], source="t", max_page_bytes=1000, jsonl=True)
     )
     assert [dump.page.content for dump in lines] == ["One", "Two"]
+
+
+def test_each_dump_says_how_many_input_files_came_before_its_own(tmp_path: Path) -> None:
+    # Progress is told over the files: a WARC or JSON Lines file holds many dumps.
+    _touch(tmp_path, "a.txt", "d.txt")
+    (tmp_path / "b.jsonl").write_text('{"content": "1"}\n{"content": "2"}\n')
+    _warc(
+        tmp_path / "c.warc.gz",
+        [
+            (f"https://e.x/{n}", "200 OK", b"<p>x</p>", {"Content-Type": "text/html"})
+            for n in range(3)
+        ],
+    )
+    dumps = list(read_dumps(expand_paths([str(tmp_path)]), source="t", max_page_bytes=1000))
+    assert [dump.file for dump in dumps] == [0, 1, 1, 2, 2, 2, 3]

@@ -8,13 +8,14 @@ import os
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 from pydantic import ValidationError
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from worker._console import err, out, progress_bar
@@ -161,7 +162,7 @@ def ingest(
                 regions[item.region] += 1
             if item.outcome is Outcome.REJECTED:
                 rejected.append((dump.label, item.reason or "", item.detail or ""))
-        progress.advance(task, len(batch))
+        _show_progress(progress, task, "ingested", counts.total(), batch[-1].file)
 
     with contextlib.ExitStack() as stack, progress_bar() as progress:
         pipeline = None
@@ -176,7 +177,7 @@ def ingest(
             pool = ProcessPoolExecutor(jobs, mp_context=context)
             stack.enter_context(pool)
             pipeline = PoolPipeline(pool, jobs=jobs, max_page_bytes=settings.max_page_bytes)
-        task = progress.add_task("ingesting", total=len(labels))
+        task = progress.add_task("ingesting", total=len(labels))  # files, with dumps counted
         # Each batch is read (and with a pool, sent to it) before the one before is stored.
         previous = None
         try:
@@ -229,6 +230,12 @@ def ingest(
     if rejected:
         _print_rejections(rejected, verbose=verbose)
         raise typer.Exit(EXIT_REJECTED)
+
+
+def _show_progress(progress: Progress, task: TaskID, done: str, dumps: int, file: int) -> None:
+    """Move a bar over the input files to the file being read, saying how many dumps were
+    `done`: a WARC or JSON Lines file holds thousands, so dumps do not measure the files."""
+    progress.update(task, completed=file, description=f"{dumps:,} dumps {done}; files")
 
 
 def _print_skipped(skipped: Counter[str]) -> None:
@@ -301,20 +308,23 @@ def enqueue(
     )
     sent = Counter[str]()
 
+    files_begun = [0]  # how many files came before the last dump read
+
+    def positioned() -> Iterator[Any]:
+        for dump in dumps:
+            files_begun[0] = dump.file
+            # A JSON Lines line that is no RawPage goes as it was: the worker records it as an
+            # invalid_message rejection, as it does any producer's.
+            yield dump.page if dump.invalid is None else dump.invalid.value
+
     def accepted(batch: list[Any]) -> None:
         sent["dumps"] += len(batch)
-        progress.advance(task, len(batch))
+        _show_progress(progress, task, "enqueued", sent["dumps"], files_begun[0])
 
     with progress_bar() as progress:
         task = progress.add_task("enqueueing", total=len(labels))
         try:
-            # A JSON Lines line that is no RawPage goes as it was: the worker records it as an
-            # invalid_message rejection, as it does any producer's.
-            report = enqueue_pages(
-                (dump.page if dump.invalid is None else dump.invalid.value for dump in dumps),
-                batch_size=batch_size,
-                on_batch=accepted,
-            )
+            report = enqueue_pages(positioned(), batch_size=batch_size, on_batch=accepted)
         except UnreadableInput as exc:  # a file that could not be read stops the run
             msg = f"{exc}; {sent['dumps']} dumps were enqueued before the run stopped"
             raise UnreadableInput(msg) from exc

@@ -11,6 +11,7 @@ import base64
 import bz2
 import codecs
 import contextlib
+import dataclasses
 import functools
 import glob
 import gzip
@@ -23,7 +24,6 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any, TypeVar
 from urllib.parse import quote
@@ -81,7 +81,7 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~-]+")  # a file name that quote() leaves
 _MAX_INFLATED_COUNT = 256 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class InputDump:
     """One dump read from the user's paths: where it came from and the RawPage to send."""
 
@@ -93,9 +93,12 @@ class InputDump:
     # A line of a JSON Lines file that is no valid RawPage: what it held, to be recorded as an
     # invalid_message rejection (`page` then stands in for it, its text as the content).
     invalid: InvalidLine | None = None
+    # How many of the inputs named came before its file: a WARC or JSON Lines file holds many
+    # dumps, so progress over the files is told by this, not by counting dumps.
+    file: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class InvalidLine:
     """A JSON Lines line that is no valid RawPage: its JSON object, or its text when it holds no
     object (not JSON, or another JSON value), as `receive_message` and a worker take a message."""
@@ -260,7 +263,7 @@ def _gunzip(raw: IO[bytes]) -> io.BufferedIOBase:
     return gzip.GzipFile(fileobj=raw, mode="rb")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Record:
     """One dump read from a stream: a whole file, or a response inside a WARC file. The fields
     left None are the file's own (its name's content type, its file: URL)."""
@@ -426,13 +429,13 @@ def read_dumps(
     file_url = _FileUrls()
     skipped = skipped if skipped is not None else Counter()
     index = 0
-    for label in files:
+    for file, label in enumerate(files):
         folder, name = _split(label)
         content_type = _content_type(name)
         url = None if label == "-" else file_url(folder, name)
         if jsonl or content_type == _JSONL:
             for dump in _jsonl_dumps(label, source=source, keys=f"{run}-{index}-"):
-                yield dump
+                yield dataclasses.replace(dump, file=file) if file else dump
                 index += 1
             continue
         if label == "-":
@@ -453,7 +456,7 @@ def read_dumps(
                     content_type=content_type,
                     url=url,
                 )
-                yield InputDump(label, page, utf8)
+                yield InputDump(label, page, utf8, file=file)
                 index += 1
                 continue
             records = _file_records(label, max_page_bytes, skipped)  # compressed, or WARC
@@ -468,7 +471,7 @@ def read_dumps(
                 url=record.url or url,
                 fetched_at=record.fetched_at,
             )
-            yield InputDump(record.label, page, utf8)
+            yield InputDump(record.label, page, utf8, file=file)
             index += 1
 
 
