@@ -234,6 +234,7 @@ def test_a_warc_file_gives_one_dump_per_html_or_text_response(tmp_path: Path, na
                 b"<html></html>",
                 {"Content-Type": "text/html"},
             ),
+            ("dns:news.example", "200 OK", b"<p>x</p>", {"Content-Type": "text/html"}),
         ],
     )
     skipped: Counter[str] = Counter()
@@ -255,7 +256,8 @@ def test_a_warc_file_gives_one_dump_per_html_or_text_response(tmp_path: Path, na
     assert skipped == Counter(
         {
             "WARC warcinfo records": 1,
-            "WARC request records": 4,
+            "WARC request records": 5,
+            "WARC responses that are not HTTP": 1,
             "WARC responses that are not HTML or text": 1,
             "WARC responses that are redirects or errors": 1,
         }

@@ -2,7 +2,8 @@
 
 A file is one dump, read as it is or, when it starts with the magic bytes of gzip, bzip2, xz or
 zstd, through the matching decompressor (whatever its name), with the size limit applied to what it
-inflates to.
+inflates to. A WARC file (inflated, if compressed) holds a dump in each HTML or text response, read
+with warcio; a JSON Lines file (*.jsonl, *.ndjson, or any with `jsonl`) a RawPage on each line.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ _MAX_LINE_BYTES = 64 * 1024 * 1024
 _KEPT_LINE_BYTES = 64 * 1024
 _WARC = b"WARC/"
 _PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
-_WEB_URL = re.compile(r"https?://", re.IGNORECASE)
+_WEB_URL = re.compile(r"https?://")  # as RawPage.url's pattern has it
 _MAX_CONTENT_TYPE_CHARS = 200  # RawPage.content_type's limit
 _MAX_URL_CHARS = 4096  # RawPage.url's limit
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~-]+")  # a file name that quote() leaves as it is
@@ -325,14 +326,17 @@ def _warc_records(
     records = ArchiveIterator(stream)
     try:
         for record in records:
-            if record.rec_type != "response" or record.http_headers is None:
+            if record.rec_type != "response":
                 skipped[f"WARC {record.rec_type} records"] += 1
+                continue
+            if record.http_headers is None:  # a dns: lookup, or a URI warcio does not read
+                skipped["WARC responses that are not HTTP"] += 1
                 continue
             content_type = record.http_headers.get_header("Content-Type") or ""
             if content_type.split(";", 1)[0].strip().lower() not in _PAGE_TYPES:
                 skipped["WARC responses that are not HTML or text"] += 1
                 continue
-            if not record.http_headers.get_statuscode().startswith("2"):
+            if not (record.http_headers.get_statuscode() or "").startswith("2"):
                 skipped["WARC responses that are redirects or errors"] += 1
                 continue
             target = record.rec_headers.get_header("WARC-Target-URI") or ""
