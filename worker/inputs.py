@@ -26,7 +26,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Literal, TypeVar
 from urllib.parse import quote
 
 import orjson
@@ -75,6 +75,7 @@ _PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 _WEB_URL = re.compile(r"https?://")  # as RawPage.url's pattern has it
 _MAX_CONTENT_TYPE_CHARS = 200  # RawPage.content_type's limit
 _MAX_URL_CHARS = 4096  # RawPage.url's limit
+_NO_FIELDS: dict[str, Any] = {}
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~-]+")  # a file name that quote() leaves as it is
 # A compressed dump past the size limit is inflated only to be measured, and no further than
 # this: a decompression bomb (a few KB that inflate to terabytes) must not run for hours. Its
@@ -452,15 +453,9 @@ def read_dumps(
                 raise UnreadableInput(msg) from exc
             if read is not None:  # a plain file, as most are: no _Record on the way
                 page, utf8 = _raw_page(
-                    read[0],
-                    encoding,
-                    original_size=read[1],
-                    source=source,
-                    id=f"{run}-{index}",
-                    content_type=content_type,
-                    url=url,
+                    read[0], encoding, source, f"{run}-{index}", content_type, url, read[1], None
                 )
-                yield InputDump(label, page, utf8, file=file)
+                yield InputDump(label, page, utf8, None, file)
                 index += 1
                 continue
             records = _file_records(label, max_page_bytes, skipped)  # compressed, or WARC
@@ -468,27 +463,51 @@ def read_dumps(
             page, utf8 = _raw_page(
                 record.content,
                 encoding,
-                original_size=record.original_size,
-                source=source,
-                id=f"{run}-{index}",
-                content_type=record.content_type or content_type,
-                url=record.url or url,
-                fetched_at=record.fetched_at,
+                source,
+                f"{run}-{index}",
+                record.content_type or content_type,
+                record.url or url,
+                record.original_size,
+                record.fetched_at,
             )
-            yield InputDump(record.label, page, utf8, file=file)
+            yield InputDump(record.label, page, utf8, None, file)
             index += 1
 
 
-def _raw_page(content: bytes, encoding: str | None, **fields: Any) -> tuple[RawPage, bytes | None]:
+def _raw_page(  # noqa: PLR0917 - called positionally once a file: keywords cost ~0.3 µs
+    content: bytes,
+    encoding: str | None,
+    source: str,
+    key: str,
+    content_type: str | None,
+    url: str | None,
+    original_size: int | None,
+    fetched_at: datetime | None,
+) -> tuple[RawPage, bytes | None]:
     """The RawPage of a dump's bytes, and the bytes when the page's content is their UTF-8."""
+    utf8: bytes | None = content
     try:
         if encoding is not None:
-            return RawPage(content=content.decode(encoding, errors="replace"), **fields), None
-        return RawPage(content=content.decode("utf-8"), **fields), content
+            text, utf8 = content.decode(encoding, errors="replace"), None
+        else:
+            text = content.decode("utf-8")
+        transfer: Literal["text", "base64"] = "text"
     except UnicodeDecodeError:
         # Bytes that are not UTF-8 travel as base64; the worker decodes them by their charset.
-        text = base64.b64encode(content).decode("ascii")
-        return RawPage(content=text, content_encoding="base64", **fields), None
+        text, transfer, utf8 = base64.b64encode(content).decode("ascii"), "base64", None
+    # fetched_at only when known (a WARC record's): a None given is still validated, ~0.25 µs.
+    when = {"fetched_at": fetched_at} if fetched_at is not None else _NO_FIELDS
+    page = RawPage(
+        content=text,
+        content_encoding=transfer,
+        content_type=content_type,
+        url=url,
+        source=source,
+        id=key,
+        original_size=original_size,
+        **when,
+    )
+    return page, utf8
 
 
 def _jsonl_dumps(label: str, *, source: str, keys: str) -> Iterator[InputDump]:
