@@ -143,7 +143,10 @@ class Article(BaseModel):
     region_confidence: float = Field(ge=0.0, le=1.0)
     region_scores: dict[str, float]
     region_evidence: list[EvidenceItem]
-    url: str | None
+    url: str | None = Field(
+        description="Where the page was fetched from: an http(s) address, or a file:/// URL for "
+        "a dump ingested from a local file."
+    )
     source: str
     content_type: Literal["text", "html"]
     first_seen_at: datetime
