@@ -345,3 +345,17 @@ def test_enqueue_sends_json_lines_and_the_worker_records_invalid_ones(
     assert query(db, "SELECT count(*) FROM articles") == [(2,)]
     reasons = query(db, "SELECT reason FROM raw_pages WHERE outcome = 'rejected'")
     assert reasons == [("invalid_message",), ("invalid_message",)]
+
+
+def test_ingest_starts_its_pool_for_a_few_large_files_as_for_many_small_ones(
+    tmp_path: Path,
+) -> None:
+    from worker.cli import _PARALLEL_FROM_BYTES, _PARALLEL_FROM_FILES, _many_pages
+
+    small = tmp_path / "page.txt"
+    small.write_text("x")
+    assert not _many_pages([str(small), "-"])
+    assert _many_pages([str(small)] * _PARALLEL_FROM_FILES)
+    with (tmp_path / "CC-NEWS.warc.gz").open("wb") as warc:
+        warc.truncate(_PARALLEL_FROM_BYTES)  # sparse: cheap to make
+    assert _many_pages([str(small), str(tmp_path / "CC-NEWS.warc.gz")])

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 # `newsingest ingest` cleans and classifies in a pool of processes from this many inputs on.
 _PARALLEL_FROM_FILES = 1_000
+# ... or from this many bytes of input files: one WARC or JSON Lines file may hold thousands of
+# pages (64 MiB is some 400 HTML pages of the e2e benchmark's ~170 KB, uncompressed).
+_PARALLEL_FROM_BYTES = 64 * 1024 * 1024
 
 # The pipeline and SQLAlchemy are imported by the commands that use them, not here: they are most
 # of a second of startup that `--help`, `enqueue` and `query` do not need.
@@ -116,7 +119,7 @@ def ingest(
         typer.Option(
             min=1,
             help="Processes that clean and classify side by side [default: one per CPU for "
-            f"{_PARALLEL_FROM_FILES:,} inputs or more, else 1]",
+            f"{_PARALLEL_FROM_FILES:,} inputs or {_PARALLEL_FROM_BYTES >> 20} MiB or more, else 1]",
         ),
     ] = None,
     verbose: Annotated[
@@ -150,7 +153,7 @@ def ingest(
     )
     if jobs is None:
         # A pool costs each process a second of start-up (the gazetteer): worth it for many pages.
-        jobs = (os.cpu_count() or 1) if len(labels) >= _PARALLEL_FROM_FILES else 1
+        jobs = (os.cpu_count() or 1) if _many_pages(labels) else 1
 
     def store(
         batch: list[InputDump], pages: list[Received], processor: ProcessPages | None
@@ -401,6 +404,18 @@ def inspect(
         _print_skipped(skipped)
     if any_rejected:
         raise typer.Exit(EXIT_REJECTED)
+
+
+def _many_pages(labels: list[str]) -> bool:
+    """Whether the inputs hold enough pages for `ingest`'s pool: by their count, or for a few
+    files (a WARC, JSON Lines) by their size."""
+    if len(labels) >= _PARALLEL_FROM_FILES:
+        return True
+    size = 0
+    for label in labels:
+        with contextlib.suppress(OSError):  # stdin, or gone: reading it will say so
+            size += os.stat(label).st_size
+    return size >= _PARALLEL_FROM_BYTES
 
 
 def _received(dump: InputDump) -> Received:
