@@ -7,10 +7,11 @@ language can validate (`python -m schemas` rewrites the files). This package imp
 """
 
 from schemas._models import (
+    EARLIEST_FETCHED_AT,
     MAX_CONTENT_CHARS,
     Article,
     EvidenceItem,
     RawPage,
 )
 
-__all__ = ["MAX_CONTENT_CHARS", "Article", "EvidenceItem", "RawPage"]
+__all__ = ["EARLIEST_FETCHED_AT", "MAX_CONTENT_CHARS", "Article", "EvidenceItem", "RawPage"]

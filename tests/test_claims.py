@@ -143,6 +143,15 @@ def test_a_framed_batch_gives_back_each_page_as_it_was_sent() -> None:
     assert unframe_batch(orjson.dumps(pages[:2]))[1] == [None, None]
 
 
+def test_an_element_that_is_no_object_travels_in_the_header_for_the_worker_to_judge() -> None:
+    # `enqueue --jsonl` sends a line that holds no JSON object as its text.
+    pages: list[object] = [{"content": "x" * PACK_MIN_BYTES}, '{"content": "cut', [1, 2]]
+    assert unframe_pages(frame_pages(list(pages))) == pages
+    rejected = receive_message(pages[1], fallback_key="k")
+    assert rejected.rejection is not None
+    assert rejected.rejection.reason == "invalid_message"
+
+
 def _osaka(part: str, *, min_bytes: int = PACK_MIN_BYTES) -> str:
     page = (EXAMPLES / "osaka-trams.html").read_text(encoding="utf-8")
     page = page.replace("Osaka brings back trams to its waterfront", f"Osaka trams, {part}")

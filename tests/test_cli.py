@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import EXAMPLES, REPO, SEED, query, run_cli, shared_data
+from conftest import EXAMPLES, REPO, SEED, newsingest_bin, query, run_cli, shared_data
 
 
 def test_help_lists_the_commands(service_env: dict[str, str]) -> None:
@@ -224,3 +225,202 @@ def test_rejects_replay_exits_1_while_dumps_stay_rejected(
     replayed = run_cli("rejects", "replay", env=service_env)
     assert replayed.returncode == 1, replayed.stderr
     assert "1 still rejected" in replayed.stdout
+
+
+def test_ingest_reads_gzipped_dumps_and_gzip_on_stdin(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    import gzip
+
+    for path in sorted(EXAMPLES.iterdir()):
+        (tmp_path / f"{path.name}.gz").write_bytes(gzip.compress(path.read_bytes()))
+    result = run_cli("ingest", str(tmp_path), env=service_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    regions = sorted(region for (region,) in query(db, "SELECT region FROM articles"))
+    assert regions == ["Africa", "Asia-Pacific"]
+    # run_cli passes standard input as text; gzip is not.
+    seed = gzip.compress(shared_data("seed", SEED.name).read_bytes())
+    piped = subprocess.run(
+        [newsingest_bin(), "ingest", "-"],
+        env=service_env,
+        input=seed,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stdout + piped.stderr
+    assert query(db, "SELECT count(*) FROM articles") == [(3,)]
+
+
+def test_ingest_records_the_file_as_the_url_and_sums_up_rejections_by_reason(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    deep = tmp_path / "an archive of pages saved by a scraper over several years" / "2019"
+    deep.mkdir(parents=True)
+    for index in range(40):
+        (deep / f"blank-{index:03d}.txt").write_bytes(b"  \n")
+    (deep / "picture.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    (tmp_path / "kenya page.txt").write_bytes((EXAMPLES / "kenya-flood-warning.txt").read_bytes())
+    result = run_cli("ingest", str(tmp_path), env=service_env)
+    assert result.returncode == 1, result.stderr
+    # One row a reason, the most common first: its count and the first inputs, cut from the left
+    # so their names show, not the start of a long folder.
+    assert len(result.stdout.splitlines()) < 30, result.stdout
+    empty_row = result.stdout.index("empty")
+    assert empty_row < result.stdout.index("binary")
+    assert "40" in result.stdout
+    assert "…" in result.stdout
+    assert "blank-000.txt" in result.stdout
+    assert "and 37 more" in result.stdout
+    assert "blank-039.txt" not in result.stdout
+    verbose = run_cli("ingest", "--verbose", str(deep), env=service_env)
+    assert verbose.returncode == 1
+    assert "blank-039.txt" in verbose.stdout.replace("\n", "").replace("│", "").replace(" ", "")
+
+    # The file a dump came from is its URL when it has none of its own.
+    kenya = (tmp_path / "kenya page.txt").as_uri()
+    assert query(db, "SELECT url FROM articles") == [(kenya,)]
+    urls = {url for (url,) in query(db, "SELECT url FROM raw_pages")}
+    assert kenya in urls
+    assert (deep / "picture.txt").as_uri() in urls
+
+
+JAPANESE_PAGE = (
+    """<!DOCTYPE html><html><head><title>東京で大雨、交通機関に乱れ</title></head>
+<body><article><h1>東京で大雨、交通機関に乱れ</h1>
+<p>2026年3月3日 09:12</p>
+<p>気象庁によると、東京都心では午後から激しい雨が降り、鉄道各社で運転見合わせが相次いだ。</p>
+<p>首都圏の多くの路線で夕方の帰宅時間帯まで遅れが続き、駅には長い列ができた。</p>
+<p>気象庁は今夜にかけて土砂災害に警戒するよう呼びかけている。</p>
+"""
+    + "".join(
+        f"<p>{n}時の時点で、都内の観測所では一時間に{40 + n}ミリの雨を記録し、川の水位も上がった。"
+        "区役所は住民に対し、早めの避難と最新の情報の確認を求めている。</p>\n"
+        for n in range(10, 20)
+    )
+    + "</article></body></html>"
+)
+
+
+def test_ingest_detects_undeclared_legacy_charsets_and_takes_a_forced_one(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    # Undeclared Shift-JIS HTML was stored with a headline read as windows-1252, and undeclared
+    # cp1251 and KOI8-R text dumps were refused.
+    (tmp_path / "tokyo.html").write_bytes(JAPANESE_PAGE.encode("shift_jis"))
+    kenya = (EXAMPLES / "kenya-flood-warning.txt").read_text(encoding="utf-8")
+    (tmp_path / "kenya-latin1.txt").write_bytes(
+        kenya.replace("Nairobi", "Nairóbi").encode("cp1252")
+    )
+    result = run_cli("ingest", str(tmp_path), env=service_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    headlines = {headline for (headline,) in query(db, "SELECT headline FROM articles")}
+    assert "東京で大雨、交通機関に乱れ" in headlines
+    assert len(headlines) == 2
+
+    # --encoding decides over everything: these bytes are valid UTF-8 as well.
+    forced = tmp_path / "forced"
+    forced.mkdir()
+    (forced / "page.html").write_bytes(JAPANESE_PAGE.replace("東京", "大阪").encode("utf-8"))
+    result = run_cli("inspect", "--json", "--encoding", "latin-1", str(forced), env=service_env)
+    assert "大阪" not in result.stdout
+    assert json.loads(result.stdout)["headline"].startswith("å¤§é")  # UTF-8 read as Latin-1
+    unknown = run_cli("ingest", "--encoding", "klingon", str(forced), env=service_env)
+    assert unknown.returncode == 2
+    assert "unknown encoding 'klingon'" in unknown.stderr
+
+
+def test_ingest_reads_each_page_of_a_warc_file_with_its_url_and_fetch_time(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    from test_inputs import _warc
+
+    kenya = (EXAMPLES / "kenya-flood-warning.txt").read_bytes()
+    osaka = (EXAMPLES / "osaka-trams.html").read_bytes()
+    _warc(
+        tmp_path / "CC-NEWS-20240501.warc.gz",
+        [
+            ("https://news.example/kenya", "200 OK", kenya, {"Content-Type": "text/plain"}),
+            ("https://news.example/osaka", "200 OK", osaka, {"Content-Type": "text/html"}),
+            (
+                "https://news.example/feed.json",
+                "200 OK",
+                b"{}",
+                {"Content-Type": "application/json"},
+            ),
+        ],
+    )
+    result = run_cli("ingest", str(tmp_path), env=service_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    said = " ".join(result.stdout.split())
+    assert "1 WARC responses that are not HTML or text" in said
+    assert "3 WARC request records" in said
+    rows = query(db, "SELECT url, region FROM articles ORDER BY url")
+    assert rows == [
+        ("https://news.example/kenya", "Africa"),
+        ("https://news.example/osaka", "Asia-Pacific"),
+    ]
+    fetched = query(db, "SELECT DISTINCT fetched_at FROM raw_pages")
+    assert [when.isoformat() for (when,) in fetched] == ["2024-05-01T10:20:30+00:00"]
+
+
+def _jsonl_pages() -> str:
+    kenya = (EXAMPLES / "kenya-flood-warning.txt").read_text(encoding="utf-8")
+    osaka = (EXAMPLES / "osaka-trams.html").read_text(encoding="utf-8")
+    return (
+        json.dumps({"content": kenya, "url": "https://news.example/kenya", "source": "feed"})
+        + "\n"
+        + json.dumps({"content": osaka, "content_type": "text/html"})
+        + "\n\n"
+        + '{"content": "a line cut short\n'
+        + json.dumps({"content": "x", "url": "ftp://news.example/x"})
+        + "\n"
+    )
+
+
+def test_ingest_reads_json_lines_and_records_an_invalid_line_as_a_rejection(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    (tmp_path / "pages.jsonl").write_text(_jsonl_pages(), encoding="utf-8")
+    result = run_cli("ingest", "--source", "mine", str(tmp_path), env=service_env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = query(db, "SELECT url, source, region FROM articles ORDER BY region")
+    assert rows == [
+        ("https://news.example/kenya", "feed", "Africa"),
+        (None, "mine", "Asia-Pacific"),
+    ]
+    rejected = query(
+        db, "SELECT reason, convert_from(content, 'UTF8') FROM raw_pages WHERE outcome = 'rejected'"
+    )
+    assert sorted(reason for reason, _ in rejected) == ["invalid_message", "invalid_message"]
+    assert '{"content": "a line cut short' in {content for _, content in rejected}
+    said = " ".join(result.stdout.split())
+    assert "invalid_message: 2" in said
+    assert "pages.jsonl:4" in said
+
+
+def test_enqueue_sends_json_lines_and_the_worker_records_invalid_ones(
+    service_env: dict[str, str], worker_process: subprocess.Popen[bytes], db: str
+) -> None:
+    from conftest import wait_for
+
+    sent = run_cli("enqueue", "--jsonl", "-", env=service_env, stdin=_jsonl_pages().encode())
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    wait_for(lambda: query(db, "SELECT count(*) FROM sightings") == [(4,)], what="4 sightings")
+    assert query(db, "SELECT count(*) FROM articles") == [(2,)]
+    reasons = query(db, "SELECT reason FROM raw_pages WHERE outcome = 'rejected'")
+    assert reasons == [("invalid_message",), ("invalid_message",)]
+
+
+def test_ingest_starts_its_pool_for_a_few_large_files_as_for_many_small_ones(
+    tmp_path: Path,
+) -> None:
+    from worker.cli import _PARALLEL_FROM_BYTES, _PARALLEL_FROM_FILES, _many_pages
+
+    small = tmp_path / "page.txt"
+    small.write_text("x")
+    assert not _many_pages([str(small), "-"])
+    assert _many_pages([str(small)] * _PARALLEL_FROM_FILES)
+    with (tmp_path / "CC-NEWS.warc.gz").open("wb") as warc:
+        warc.truncate(_PARALLEL_FROM_BYTES)  # sparse: cheap to make
+    assert _many_pages([str(small), str(tmp_path / "CC-NEWS.warc.gz")])

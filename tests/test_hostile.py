@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import random
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -172,6 +173,26 @@ def test_pathological_input_finishes(name: str) -> None:
     with budget(20):
         _stages(text)
         assert isinstance(_process_bytes(text.encode()), Processed | Rejection)
+
+
+# Bytes that are not UTF-8 and declare nothing: the charset detector's worst cases.
+UNDECLARED: dict[str, Callable[[], bytes]] = {
+    "4 MB of one accented byte": lambda: b"\xe9" * 4_000_000,
+    "4 MB of Latin-1 prose": lambda: ("Les élèves ont manifesté. " * 160_000).encode("latin-1"),
+    "4 MB of Shift-JIS": lambda: ("東京都心では激しい雨が降り。" * 100_000).encode("cp932"),
+    "4 MB of UTF-16 without a BOM": lambda: ("Council met. " * 160_000).encode("utf-16-le"),
+    "4 MB of high bytes and letters": lambda: bytes(
+        random.Random(1).choices([*range(0x80, 0x100), *b"abc \n"], k=4_000_000)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(UNDECLARED))
+def test_undeclared_bytes_are_decoded_or_refused_in_time(name: str) -> None:
+    raw = UNDECLARED[name]()
+    for content_type in (None, "text/html", "text/plain"):
+        with budget(20):
+            assert isinstance(_process_bytes(raw, content_type), Processed | Rejection)
 
 
 # --- a stage that crashes takes only its own page down ---------------------------------------

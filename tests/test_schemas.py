@@ -30,7 +30,9 @@ def test_a_minimal_raw_page_needs_only_content() -> None:
     "fields",
     [
         {},  # no content
-        {"content": "x", "url": "file:///etc/passwd"},  # not http(s)
+        {"content": "x", "url": "ftp://example.com/page.html"},  # neither http(s) nor a file
+        {"content": "x", "url": "javascript:alert(1)"},
+        {"content": "x", "url": "file:page.html"},  # a file: URL names an absolute path
         {"content": "x", "unexpected": 1},  # unknown fields are refused, not ignored
         {"content": "x", "fetched_at": "2020-01-01T10:00:00"},  # naive timestamp
         {"content": "x" * (MAX_CONTENT_CHARS + 1)},  # over the hard size ceiling
@@ -40,3 +42,8 @@ def test_a_minimal_raw_page_needs_only_content() -> None:
 def test_raw_page_refuses(fields: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         RawPage.model_validate(fields)
+
+
+def test_a_raw_page_url_is_a_web_address_or_a_local_file() -> None:
+    for url in ("https://example.com/a", "http://example.com/a", "file:///srv/dumps/a%20b.html"):
+        assert RawPage(content="x", url=url).url == url

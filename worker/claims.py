@@ -71,7 +71,7 @@ def _client(settings: Settings) -> redis.Redis:
     return client
 
 
-def put_claim(settings: Settings, pages: list[dict[str, Any]]) -> str:
+def put_claim(settings: Settings, pages: list[Any]) -> str:
     """Keep a batch in Redis, framed and zstd-compressed; returns its claim key."""
     key = f"{CLAIM_PREFIX}{settings.queue}:{uuid.uuid4().hex}"
     _client(settings).set(key, zstd_compress(frame_pages(pages)))
@@ -111,14 +111,15 @@ class Unframed(NamedTuple):
     packed: list[bytes | None]
 
 
-def frame_pages(pages: list[dict[str, Any]]) -> bytes:
-    """A batch of page dicts as one framed payload (see _FRAMED)."""
+def frame_pages(pages: list[Any]) -> bytes:
+    """A batch of page dicts as one framed payload (see _FRAMED); an element that is no dict
+    (an invalid line `enqueue --jsonl` read) travels in the header, for the worker to judge."""
     headers: list[dict[str, Any]] = []
     sizes: list[int] = []
     packed: list[int] = []
     contents: list[bytes] = []
     for page in pages:
-        content = page.get("content")
+        content = page.get("content") if isinstance(page, dict) else None
         if isinstance(content, str):
             data = content.encode()
             fields = dict(page)  # a copy less one key: a third of a comprehension's cost

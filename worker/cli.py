@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 from pydantic import ValidationError
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from worker._console import err, out, progress_bar
@@ -21,16 +23,25 @@ from worker.config import get_settings, redact_url
 from worker.consumers_cli import register as register_consumer_commands
 from worker.crawl.cli import register as register_crawl_commands
 from worker.errors import ConfigError, NewsingestError, ServiceUnavailable, UnreadableInput
-from worker.inputs import MAX_BATCH_CHARS, InputDump, batched, expand_paths, read_dumps
+from worker.inputs import (
+    MAX_BATCH_CHARS,
+    InputDump,
+    batched,
+    check_encoding,
+    expand_paths,
+    read_dumps,
+)
 from worker.logs import configure_logging
 
 if TYPE_CHECKING:
-    from schemas import RawPage
-    from worker.pipeline import Processed
+    from worker.pipeline import Processed, Received
     from worker.pipeline.types import Rejection
 
 # `newsingest ingest` cleans and classifies in a pool of processes from this many inputs on.
 _PARALLEL_FROM_FILES = 1_000
+# ... or from this many bytes of input files: one WARC or JSON Lines file may hold thousands of
+# pages (64 MiB is some 400 HTML pages of the e2e benchmark's ~170 KB, uncompressed).
+_PARALLEL_FROM_BYTES = 64 * 1024 * 1024
 
 # The pipeline and SQLAlchemy are imported by the commands that use them, not here: they are most
 # of a second of startup that `--help`, `enqueue` and `query` do not need.
@@ -91,12 +102,34 @@ PathsArg = Annotated[
 SourceOpt = Annotated[
     str, typer.Option("--source", "-s", help="Source name recorded with each dump.")
 ]
+JsonlOpt = Annotated[
+    bool,
+    typer.Option(
+        "--jsonl",
+        help="Every input (stdin too) is JSON Lines: a RawPage object a line. Files named "
+        "*.jsonl or *.ndjson are read so without it.",
+    ),
+]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Read every input in this encoding (e.g. cp1251, shift_jis), whatever it declares "
+        "[default: its byte-order mark, UTF-8, its declaration, else detected]",
+    ),
+]
+
+# The summary of `ingest` names this many rejected inputs of each reason; --verbose names all.
+_EXAMPLES_PER_REASON = 3
 
 
 @app.command()
 def ingest(
     paths: PathsArg,
+    *,
     source: SourceOpt = "local",
+    encoding: EncodingOpt = None,
+    jsonl: JsonlOpt = False,
     batch_size: Annotated[
         int | None,
         typer.Option(min=1, help="Pages per transaction [default: NEWSINGEST_BATCH_SIZE]"),
@@ -106,27 +139,41 @@ def ingest(
         typer.Option(
             min=1,
             help="Processes that clean and classify side by side [default: one per CPU for "
-            f"{_PARALLEL_FROM_FILES:,} inputs or more, else 1]",
+            f"{_PARALLEL_FROM_FILES:,} inputs or {_PARALLEL_FROM_BYTES >> 20} MiB or more, else 1]",
         ),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="List every rejected input, not only the first of each reason."
+        ),
+    ] = False,
 ) -> None:
     """Clean, classify and store dumps in-process (no broker needed), then print a summary."""
     import multiprocessing  # noqa: PLC0415 - keeps `--help` fast
     from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
     from worker.ingest import PoolPipeline, ProcessPages, store_pages  # noqa: PLC0415
-    from worker.pipeline import Received, receive  # noqa: PLC0415
     from worker.store import Outcome, find_known_content, transaction  # noqa: PLC0415
 
     settings = get_settings()
+    codec = check_encoding(encoding) if encoding is not None else None
     labels = expand_paths(paths)
     counts: Counter[str] = Counter()
     regions: Counter[str] = Counter()
     rejected: list[tuple[str, str, str]] = []
-    dumps = read_dumps(labels, source=source, max_page_bytes=settings.max_page_bytes)
+    skipped: Counter[str] = Counter()
+    dumps = read_dumps(
+        labels,
+        source=source,
+        max_page_bytes=settings.max_page_bytes,
+        encoding=codec,
+        skipped=skipped,
+        jsonl=jsonl,
+    )
     if jobs is None:
         # A pool costs each process a second of start-up (the gazetteer): worth it for many pages.
-        jobs = (os.cpu_count() or 1) if len(labels) >= _PARALLEL_FROM_FILES else 1
+        jobs = (os.cpu_count() or 1) if _many_pages(labels) else 1
 
     def store(
         batch: list[InputDump], pages: list[Received], processor: ProcessPages | None
@@ -138,7 +185,7 @@ def ingest(
                 regions[item.region] += 1
             if item.outcome is Outcome.REJECTED:
                 rejected.append((dump.label, item.reason or "", item.detail or ""))
-        progress.advance(task, len(batch))
+        _show_progress(progress, task, "ingested", counts.total(), batch[-1].file)
 
     with contextlib.ExitStack() as stack, progress_bar() as progress:
         pipeline = None
@@ -153,7 +200,7 @@ def ingest(
             pool = ProcessPoolExecutor(jobs, mp_context=context)
             stack.enter_context(pool)
             pipeline = PoolPipeline(pool, jobs=jobs, max_page_bytes=settings.max_page_bytes)
-        task = progress.add_task("ingesting", total=len(labels))
+        task = progress.add_task("ingesting", total=len(labels))  # files, with dumps counted
         # Each batch is read (and with a pool, sent to it) before the one before is stored.
         previous = None
         try:
@@ -163,10 +210,7 @@ def ingest(
                 max_chars=MAX_BATCH_CHARS,
                 chars=lambda dump: len(dump.page.content),
             ):
-                received = [
-                    receive(d.page, receipt_key=d.page.id or str(uuid.uuid4()), utf8=d.utf8)
-                    for d in batch
-                ]
+                received = [_received(dump) for dump in batch]
                 processor = None
                 if pipeline is not None:
                     with transaction() as session:
@@ -192,9 +236,13 @@ def ingest(
     summary.add_column("duplicates", justify="right")
     summary.add_column("rejected", justify="right")
     summary.add_row(
-        str(len(labels)), str(counts["stored"]), str(counts["duplicate"]), str(counts["rejected"])
+        str(counts.total()),
+        str(counts["stored"]),
+        str(counts["duplicate"]),
+        str(counts["rejected"]),
     )
     out.print(summary)
+    _print_skipped(skipped)
     if regions:
         by_region = Table(title="stored, by region")
         by_region.add_column("region")
@@ -203,20 +251,65 @@ def ingest(
             by_region.add_row(region, str(n))
         out.print(by_region)
     if rejected:
-        rejections = Table(title="rejected")
-        rejections.add_column("input")
-        rejections.add_column("reason")
-        rejections.add_column("detail")
-        for label, reason, detail in rejected:
-            rejections.add_row(label, reason, detail)
-        out.print(rejections)
+        _print_rejections(rejected, verbose=verbose)
         raise typer.Exit(EXIT_REJECTED)
+
+
+def _show_progress(progress: Progress, task: TaskID, done: str, dumps: int, file: int) -> None:
+    """Move a bar over the input files to the file being read, saying how many dumps were
+    `done`: a WARC or JSON Lines file holds thousands, so dumps do not measure the files."""
+    progress.update(task, completed=file, description=f"{dumps:,} dumps {done}; files")
+
+
+def _print_skipped(skipped: Counter[str]) -> None:
+    """What was left out of the inputs (WARC records that are not pages), by kind."""
+    if skipped:
+        kinds = ", ".join(f"{n:,} {kind}" for kind, n in skipped.most_common())
+        out.print(f"skipped: {kinds}", markup=False, highlight=False)
+
+
+def _print_rejections(rejected: list[tuple[str, str, str]], *, verbose: bool) -> None:
+    """The rejected inputs by reason, most common first: how many, the first one's detail and the
+    first few inputs; with `verbose`, every one with its own detail."""
+    if verbose:
+        every = Table(title="rejected")
+        for column in ("input", "reason", "detail"):
+            every.add_column(column, overflow="fold")
+        for label, reason, detail in rejected:
+            every.add_row(label, reason, detail)
+        out.print(every)
+        return
+    by_reason: dict[str, list[tuple[str, str]]] = {}
+    for label, reason, detail in rejected:
+        by_reason.setdefault(reason, []).append((label, detail))
+    # Plain lines, one for a reason and one for each input named: a table with a column for the
+    # paths and one for the detail wrapped both into a tall narrow strip on an 80-column terminal.
+    width = max(out.width - 4, 20)
+    inputs = f"{len(rejected):,} input{'s' if len(rejected) > 1 else ''}"
+    out.print(f"rejected, by reason ({inputs}):", markup=False, highlight=False)
+    for reason, items in sorted(by_reason.items(), key=lambda item: -len(item[1])):
+        line = f"  {reason}: {len(items):,} — {items[0][1]}"
+        out.print(line, markup=False, highlight=False, no_wrap=True, overflow="ellipsis")
+        for label, _ in items[:_EXAMPLES_PER_REASON]:
+            out.print(f"    {_shortened(label, width)}", markup=False, highlight=False)
+        if len(items) > _EXAMPLES_PER_REASON:
+            out.print(f"    and {len(items) - _EXAMPLES_PER_REASON:,} more", highlight=False)
+    out.print("`--verbose` lists every rejected input; `newsingest rejects` the stored ones")
+
+
+def _shortened(label: str, width: int) -> str:
+    """An input's name cut from the left to fit `width`: its file name is what tells."""
+    if len(label) <= width:
+        return label
+    return "…" + label[-(width - 1) :]
 
 
 @app.command()
 def enqueue(
     paths: PathsArg,
     source: SourceOpt = "local",
+    encoding: EncodingOpt = None,
+    jsonl: JsonlOpt = False,
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Pages per batch [default: NEWSINGEST_BATCH_SIZE]")
     ] = None,
@@ -225,24 +318,41 @@ def enqueue(
     from worker.producer import enqueue_pages  # noqa: PLC0415 - keeps `--help` fast
 
     settings = get_settings()
+    codec = check_encoding(encoding) if encoding is not None else None
     labels = expand_paths(paths)
-    dumps = read_dumps(labels, source=source, max_page_bytes=settings.max_page_bytes)
+    skipped: Counter[str] = Counter()
+    dumps = read_dumps(
+        labels,
+        source=source,
+        max_page_bytes=settings.max_page_bytes,
+        encoding=codec,
+        skipped=skipped,
+        jsonl=jsonl,
+    )
     sent = Counter[str]()
 
-    def accepted(batch: list[RawPage]) -> None:
+    files_begun = [0]  # how many files came before the last dump read
+
+    def positioned() -> Iterator[Any]:
+        for dump in dumps:
+            files_begun[0] = dump.file
+            # A JSON Lines line that is no RawPage goes as it was: the worker records it as an
+            # invalid_message rejection, as it does any producer's.
+            yield dump.page if dump.invalid is None else dump.invalid.value
+
+    def accepted(batch: list[Any]) -> None:
         sent["dumps"] += len(batch)
-        progress.advance(task, len(batch))
+        _show_progress(progress, task, "enqueued", sent["dumps"], files_begun[0])
 
     with progress_bar() as progress:
         task = progress.add_task("enqueueing", total=len(labels))
         try:
-            report = enqueue_pages(
-                (dump.page for dump in dumps), batch_size=batch_size, on_batch=accepted
-            )
+            report = enqueue_pages(positioned(), batch_size=batch_size, on_batch=accepted)
         except UnreadableInput as exc:  # a file that could not be read stops the run
             msg = f"{exc}; {sent['dumps']} dumps were enqueued before the run stopped"
             raise UnreadableInput(msg) from exc
     out.print(f"enqueued {report.pages} dumps in {report.batches} batches on {settings.queue!r}")
+    _print_skipped(skipped)
 
 
 @app.command(
@@ -281,31 +391,66 @@ def beat(ctx: typer.Context) -> None:
 @app.command()
 def inspect(
     paths: PathsArg,
+    encoding: EncodingOpt = None,
+    jsonl: JsonlOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input.")] = False,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show the region evidence for each page.")
     ] = False,
 ) -> None:
     """Clean and classify dumps without storing them, and show what would be stored."""
-    from worker.pipeline import process, receive  # noqa: PLC0415 - keeps `--help` fast
+    from worker.pipeline import process  # noqa: PLC0415 - keeps `--help` fast
     from worker.pipeline.types import Rejection  # noqa: PLC0415
 
     settings = get_settings()
+    codec = check_encoding(encoding) if encoding is not None else None
     any_rejected = False
+    skipped: Counter[str] = Counter()
     for dump in read_dumps(
-        expand_paths(paths), source="inspect", max_page_bytes=settings.max_page_bytes
+        expand_paths(paths),
+        source="inspect",
+        max_page_bytes=settings.max_page_bytes,
+        encoding=codec,
+        skipped=skipped,
+        jsonl=jsonl,
     ):
-        result = process(
-            receive(dump.page, receipt_key="inspect"), max_page_bytes=settings.max_page_bytes
-        )
+        result = process(_received(dump), max_page_bytes=settings.max_page_bytes)
         any_rejected |= isinstance(result, Rejection)
         record = _inspect_record(dump.label, result)
         if as_json:
             sys.stdout.write(orjson.dumps(record).decode() + "\n")
         else:
             _print_inspection(record, result, explain=explain)
+    if not as_json:
+        _print_skipped(skipped)
     if any_rejected:
         raise typer.Exit(EXIT_REJECTED)
+
+
+def _many_pages(labels: list[str]) -> bool:
+    """Whether the inputs hold enough pages for `ingest`'s pool: by their count, or for a few
+    files (a WARC, JSON Lines) by their size."""
+    if len(labels) >= _PARALLEL_FROM_FILES:
+        return True
+    size = 0
+    for label in labels:
+        with contextlib.suppress(OSError):  # stdin, or gone: reading it will say so
+            size += os.stat(label).st_size
+    return size >= _PARALLEL_FROM_BYTES
+
+
+def _received(dump: InputDump) -> Received:
+    """An input as the pipeline receives it; a JSON Lines line that is no RawPage as rejected."""
+    from worker.pipeline import receive  # noqa: PLC0415 - keeps `--help` fast
+    from worker.pipeline.types import Rejection  # noqa: PLC0415
+
+    page = dump.page
+    received = receive(page, receipt_key=page.id or str(uuid.uuid4()), utf8=dump.utf8)
+    if dump.invalid is None:
+        return received
+    return dataclasses.replace(
+        received, rejection=Rejection("invalid_message", dump.invalid.reason[:2000])
+    )
 
 
 def _inspect_record(label: str, result: Processed | Rejection) -> dict[str, Any]:
@@ -337,7 +482,7 @@ def _print_inspection(
 ) -> None:
     from worker.pipeline.types import Rejection  # noqa: PLC0415 - keeps `--help` fast
 
-    out.rule(record["input"])
+    out.rule(_shortened(record["input"], max(out.width - 8, 20)))
     if isinstance(result, Rejection):
         out.print(f"[red]rejected[/red] ({result.reason}): {result.detail}")
         return

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
@@ -30,15 +30,23 @@ class EnqueueReport:
     pages: int
 
 
-def _content_chars(page: RawPage) -> int:
-    return len(page.content)
+# What a batch may carry: RawPages, and as they were read, JSON Lines lines that are none (a JSON
+# object that does not validate, or a line's text), which the worker records as invalid_message.
+Message = RawPage | dict[str, Any] | str
+M = TypeVar("M", bound=Message)
+
+
+def _content_chars(page: Message) -> int:
+    if isinstance(page, RawPage):
+        return len(page.content)
+    return len(page) if isinstance(page, str) else len(str(page.get("content", "")))
 
 
 def enqueue_pages(
-    pages: Iterable[RawPage],
+    pages: Iterable[M],
     *,
     batch_size: int | None = None,
-    on_batch: Callable[[list[RawPage]], None] | None = None,
+    on_batch: Callable[[list[M]], None] | None = None,
 ) -> EnqueueReport:
     """Publish pages to the ingest queue in batches over one broker connection.
 
@@ -75,10 +83,13 @@ def enqueue_pages(
     return EnqueueReport(batches=batches, pages=sent)
 
 
-def _send_batch(producer: Any, batch: list[RawPage], *, use_claims: bool) -> None:
+def _send_batch(producer: Any, batch: Sequence[Message], *, use_claims: bool) -> None:
     """Publish one batch: inline, compressed inline, or as a claim check when it is large."""
-    size = sum(len(page.content) for page in batch)
-    dicts = [page.model_dump(mode="json", exclude_none=True) for page in batch]
+    size = sum(_content_chars(page) for page in batch)
+    dicts = [
+        page.model_dump(mode="json", exclude_none=True) if isinstance(page, RawPage) else page
+        for page in batch
+    ]
     options: dict[str, Any] = {}
     claim = None
     if size > COMPRESS_ABOVE_CHARS and use_claims:

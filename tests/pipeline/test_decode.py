@@ -142,17 +142,64 @@ def test_binary_is_rejected_even_when_declared_html() -> None:
     assert result.reason == "binary"
 
 
-def test_invalid_utf8_plain_text_is_undecodable() -> None:
-    result = decode("Café au lait, naïve".encode("latin-1"), content_type="text/plain")
-    assert isinstance(result, Rejection)
-    assert result.reason == "undecodable"
-    assert "0xe9" in result.detail
+RUSSIAN = "Москва, 3 марта. Правительство объявило о новых мерах поддержки экономики. "
+FRENCH = "Zürich, le 3 mars. Les élèves ont manifesté devant l'hôtel de ville, naïvement. "
+JAPANESE = "気象庁によると、東京都心では午後から激しい雨が降り、鉄道各社で運転見合わせが相次いだ。"
 
 
-def test_invalid_utf8_text_without_type_is_undecodable() -> None:
-    result = decode("Prix: 5 €\nSource: Le Monde".encode("cp1252"), content_type=None)
+@pytest.mark.parametrize(
+    ("text", "codec"),
+    [
+        ("Café au lait, naïve", "latin-1"),  # windows-1250 reads it the same: 1252 is likelier
+        (FRENCH * 3, "latin-1"),
+        ("Prix : 5 €, “en solde”. " * 4, "cp1252"),
+        (RUSSIAN * 3, "cp1251"),
+        (RUSSIAN * 3, "koi8-r"),
+        ("Ελλάδα: η κυβέρνηση ανακοίνωσε νέα μέτρα για την οικονομία. " * 3, "cp1253"),
+        (FRENCH * 3, "utf-16-le"),  # no byte-order mark: NUL bytes in every other byte
+        (FRENCH * 3, "utf-16-be"),
+        (JAPANESE * 3, "utf-16-le"),  # no NULs, but control bytes among the halves
+    ],
+)
+@pytest.mark.parametrize("content_type", ["text/plain", None])
+def test_undeclared_legacy_text_is_read_by_the_charset_it_reads_best_in(
+    text: str, codec: str, content_type: str | None
+) -> None:
+    assert decode(text.encode(codec), content_type=content_type) == text
+
+
+def test_undeclared_shift_jis_html_is_not_read_as_windows_1252() -> None:
+    raw = _html("東京で大雨、交通機関に乱れ").replace("<p>", "<p>" + JAPANESE * 10).encode("cp932")
+    text = decode(raw, content_type="text/html")
+    assert isinstance(text, str)
+    assert "東京で大雨、交通機関に乱れ" in text
+
+
+def test_text_that_reads_as_no_charset_is_undecodable_and_says_so_once() -> None:
+    rng = random.Random(5)
+    garbled = bytes(rng.choice([*range(0x80, 0x100), *b"ab "]) for _ in range(600))
+    result = decode(garbled, content_type="text/plain")
     assert isinstance(result, Rejection)
     assert result.reason == "undecodable"
+    assert "declares nothing, is not UTF-8" in result.detail
+    assert "and and" not in result.detail
+    declared = decode(garbled, content_type="text/plain; charset=utf-16")
+    assert isinstance(declared, Rejection)
+    assert "declares 'utf-16', which does not fit, is not UTF-8" in declared.detail
+
+
+def test_utf8_and_declared_pages_never_call_the_detector(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the detector ran")
+
+    monkeypatch.setattr("charset_normalizer.from_bytes", refuse)
+    assert HEADLINE in str(decode(_html(HEADLINE).encode("utf-8"), content_type=None))
+    latin1 = "Café au lait".encode("latin-1")
+    assert decode(latin1, content_type="text/plain; charset=latin-1") == "Café au lait"
+    meta = _html(HEADLINE, '<meta charset="windows-1252">').encode("cp1252")
+    assert HEADLINE in str(decode(meta, content_type=None))
+    few = _html("Café — “déjà vu”").encode("cp1252")  # too few non-ASCII bytes to ask
+    assert "Café — “déjà vu”" in str(decode(few, content_type=None))
 
 
 def test_declared_charset_rescues_non_utf8_text() -> None:

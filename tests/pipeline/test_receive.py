@@ -53,3 +53,26 @@ def test_results_come_back_from_a_pool_process_as_they_were() -> None:
     assert [type(item) for item in back[0].verdict.evidence] == [
         type(item) for item in processed.verdict.evidence
     ]
+
+
+def test_a_file_url_is_provenance_only_and_the_page_reads_as_without_one() -> None:
+    # A page in a folder that names a place and a date: the user's filing, not the site's.
+    text = (EXAMPLES / "kenya-flood-warning.txt").read_text(encoding="utf-8")
+    results = [
+        process(
+            receive(RawPage(content=text, url=url, source="t"), receipt_key="k"),
+            max_page_bytes=1 << 20,
+        )
+        for url in (
+            None,
+            "file:///srv/news/world/asia/2001/02/03/osaka-trams.txt",
+            "https://example.com/news/world/asia/2001/02/03/osaka-trams",
+        )
+    ]
+    without, with_file, with_web_url = results
+    assert isinstance(with_web_url, Processed)
+    assert with_web_url.verdict != without.verdict  # the same path on the web votes "Asia"
+    assert isinstance(without, Processed)
+    assert isinstance(with_file, Processed)
+    assert with_file.verdict == without.verdict
+    assert with_file.clean == without.clean

@@ -185,6 +185,12 @@ def _as_json(item: object) -> str:
         return json.dumps(item, ensure_ascii=True, default=repr)
 
 
+def _web_url(url: str | None) -> str | None:
+    """The page's URL when it is a web address; None for the file: URL of a local dump, whose
+    folder names are the user's filing, not the site's (no dates, slugs or places from them)."""
+    return None if url is not None and url.startswith("file:") else url
+
+
 def clean(received: Received, *, max_page_bytes: int) -> CleanPage | Rejection:
     """Received → CleanPage | Rejection: size check, decode, sniff and the matching cleaner."""
     page = received.page
@@ -201,7 +207,7 @@ def clean(received: Received, *, max_page_bytes: int) -> CleanPage | Rejection:
     decoded = DecodedPage(
         text=text,
         kind=sniff(text, content_type=page.content_type),
-        url=page.url,
+        url=_web_url(page.url),
         fetched_at=page.fetched_at,
         # The text it arrived as, whose UTF-8 `content` is (see `receive`).
         utf8=received.content if text is received.text else None,
@@ -248,7 +254,7 @@ def process(
         if not key:
             return Rejection("no_headline", f"the headline {cleaned.headline!r} has no words")
         started = time.process_time() if clock is not None else 0.0
-        verdict = classify(cleaned, url=received.page.url)
+        verdict = classify(cleaned, url=_web_url(received.page.url))
         if clock is not None:
             clock.classify += time.process_time() - started
         return Processed(clean=cleaned, headline_key=key, verdict=verdict)
