@@ -424,3 +424,18 @@ def test_ingest_starts_its_pool_for_a_few_large_files_as_for_many_small_ones(
     with (tmp_path / "CC-NEWS.warc.gz").open("wb") as warc:
         warc.truncate(_PARALLEL_FROM_BYTES)  # sparse: cheap to make
     assert _many_pages([str(small), str(tmp_path / "CC-NEWS.warc.gz")])
+
+
+def test_an_empty_folder_is_a_usage_error_and_one_batch_is_one_batch(
+    service_env: dict[str, str], tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / ".hidden.txt").write_text("not read")
+    for command in ("ingest", "enqueue"):
+        result = run_cli(command, str(empty), env=service_env)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "no files in the folder" in result.stderr
+    sent = run_cli("enqueue", str(EXAMPLES / "osaka-trams.html"), env=service_env)
+    assert sent.returncode == 0, sent.stderr
+    assert "enqueued 1 dump in 1 batch on" in sent.stdout

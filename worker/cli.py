@@ -73,6 +73,13 @@ rejects_app = typer.Typer(
 app.add_typer(rejects_app, name="rejects")
 
 
+def _counted(n: int, noun: str) -> str:
+    """'1 batch', '2 batches': a count with its noun in the number it takes."""
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n:,} {noun}{'es' if noun.endswith(('s', 'sh', 'ch', 'x')) else 's'}"
+
+
 def _print_version(wanted: bool) -> None:
     if wanted:
         from importlib.metadata import version  # noqa: PLC0415 - only for --version
@@ -351,7 +358,10 @@ def enqueue(
         except UnreadableInput as exc:  # a file that could not be read stops the run
             msg = f"{exc}; {sent['dumps']} dumps were enqueued before the run stopped"
             raise UnreadableInput(msg) from exc
-    out.print(f"enqueued {report.pages} dumps in {report.batches} batches on {settings.queue!r}")
+    out.print(
+        f"enqueued {_counted(report.pages, 'dump')} in {_counted(report.batches, 'batch')} "
+        f"on {settings.queue!r}"
+    )
     _print_skipped(skipped)
 
 

@@ -125,14 +125,18 @@ def expand_paths(paths: Iterable[str]) -> list[str]:
     """Files named directly, found under folders (recursively) or matched by globs, in order.
 
     Hidden files and folders (a name starting with ".") inside a named folder are skipped. Raises
-    ConfigError for a path that matches nothing, so a typo is not a silent no-op.
+    ConfigError for a path that matches nothing or a folder with no file in it, so a typo or a
+    wrong folder is not a silent no-op.
     """
     found: list[str] = []
     for path in paths:
         if path == "-":
             found.append(path)
         elif os.path.isdir(path):
-            found.extend(_files_under(path))
+            files = _files_under(path)
+            if not files:
+                raise ConfigError(f"no files in the folder {path!r} (hidden ones are skipped)")
+            found.extend(files)
         elif os.path.isfile(path):
             found.append(path)
         elif glob.has_magic(path):

@@ -20,24 +20,29 @@ EXIT_FAILED = 1  # a crawl failed, or could not start because another was runnin
 crawl_app = typer.Typer(help="Crawl the news sources listed in NEWSINGEST_SOURCES.")
 
 
-# Outcomes in the order a reader wants them, each with the words the progress line uses.
+# Outcomes in the order a reader wants them, each with the words the progress line uses for one
+# and for more.
 _SHOWN = (
-    ("enqueued", "enqueued"),
-    ("not_modified", "not modified"),
-    ("unchanged", "unchanged"),
-    ("disallowed", "disallowed by robots.txt"),
-    ("unwanted_type", "other content types"),
-    ("too_large", "too large"),
-    ("http_error", "HTTP errors"),
-    ("failed", "failed"),
-    ("refused", "refused"),
-    ("recent", "fetched recently"),
+    ("enqueued", "enqueued", "enqueued"),
+    ("not_modified", "not modified", "not modified"),
+    ("unchanged", "unchanged", "unchanged"),
+    ("disallowed", "disallowed by robots.txt", "disallowed by robots.txt"),
+    ("unwanted_type", "other content type", "other content types"),
+    ("too_large", "too large", "too large"),
+    ("http_error", "HTTP error", "HTTP errors"),
+    ("failed", "failed", "failed"),
+    ("refused", "refused", "refused"),
+    ("recent", "fetched recently", "fetched recently"),
 )
 
 
-def _summary(counts: Counter[str]) -> str:
-    parts = [f"{counts[key]} {words}" for key, words in _SHOWN if counts[key]]
-    return " · ".join(parts) or "nothing to fetch"
+def _summary(counts: Counter[str], *, empty: str = "nothing to fetch") -> str:
+    parts = [
+        f"{counts[key]} {one if counts[key] == 1 else many}"
+        for key, one, many in _SHOWN
+        if counts[key]
+    ]
+    return " · ".join(parts) or empty
 
 
 def crawl(
@@ -94,7 +99,7 @@ def _crawl_one(name: str) -> bool:
 
         def heard(outcome: str, url: str) -> None:
             counts[outcome] += 1
-            progress.update(task, description=f"{_summary(counts)}  {url[:60]}")
+            progress.update(task, description=f"{_summary(counts, empty='fetching')}  {url[:60]}")
 
         report = crawl_named(name=name, on_event=heard)
     if report is None:
