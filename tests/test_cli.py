@@ -439,3 +439,23 @@ def test_an_empty_folder_is_a_usage_error_and_one_batch_is_one_batch(
     sent = run_cli("enqueue", str(EXAMPLES / "osaka-trams.html"), env=service_env)
     assert sent.returncode == 0, sent.stderr
     assert "enqueued 1 dump in 1 batch on" in sent.stdout
+
+
+def test_rejects_show_writes_a_rejected_dumps_raw_content(
+    service_env: dict[str, str], db: str, tmp_path: Path
+) -> None:
+    raw = "Caf\u00e9 menu only\n".encode("latin-1") + b"\x00\x01binary tail"
+    (tmp_path / "odd.bin").write_bytes(raw)
+    assert run_cli("ingest", str(tmp_path), env=service_env).returncode == 1
+    (raw_id,) = query(db, "SELECT id FROM raw_pages WHERE outcome = 'rejected'")[0]
+    shown = subprocess.run(
+        [newsingest_bin(), "rejects", "--show", str(raw_id)],
+        env=service_env,
+        capture_output=True,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == raw
+    missing = run_cli("rejects", "--show", "999999", env=service_env)
+    assert missing.returncode == 2
+    assert "no rejected dump has the id 999999" in missing.stderr

@@ -547,6 +547,15 @@ def rejects(
     ctx: typer.Context,
     reason: Annotated[str | None, typer.Option(help="Only this reason, e.g. no_body.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 50,
+    show: Annotated[
+        int | None,
+        typer.Option(
+            "--show",
+            metavar="ID",
+            help="Write the raw content of rejected dump ID (from the list) to stdout, as it "
+            "came, instead of the list.",
+        ),
+    ] = None,
 ) -> None:
     """List rejected dumps, newest first, with their reasons."""
     if ctx.invoked_subcommand is not None:
@@ -555,6 +564,16 @@ def rejects(
 
     from worker.store import transaction  # noqa: PLC0415
     from worker.store.models import Outcome, RawPage  # noqa: PLC0415
+
+    if show is not None:
+        with transaction() as session:
+            page = session.get(RawPage, show)
+            if page is None or page.outcome is not Outcome.REJECTED:
+                raise ConfigError(f"no rejected dump has the id {show} (see `newsingest rejects`)")
+            content = page.dump_bytes()
+        sys.stdout.buffer.write(content)
+        sys.stdout.buffer.flush()
+        return
 
     query = (
         select(
