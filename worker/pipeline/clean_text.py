@@ -132,9 +132,7 @@ _MONTHS_SHORT = frozenset(
     )
 )
 _BYLINE_CUT = re.compile(r"\s+(?:[-–—|,•/]|on|am|le|el)\s+|,\s+|\s+\|\s*|\s+-\s+")
-_CAPTION = re.compile(
-    r"(?i:photo|image|picture|caption|getty|foto|bild)(?!\w)|\([^()]{0,80}\)$"
-)
+_CAPTION = re.compile(r"(?i:photo|image|picture|caption|getty|foto|bild)(?!\w)|\([^()]{0,80}\)$")
 # How captions and credits announce themselves, in the languages the service reads.
 _CAPTION_CUE = re.compile(
     r"(?i:^in this [^\n]{0,40}?\b(?:photo|image)|"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -26,6 +26,7 @@ from worker.store.batch import (
     upsert_articles,
 )
 from worker.store.models import Article, Match, Outcome, RawPage, Sighting
+from worker.store.stories import story_rules
 
 log = structlog.get_logger(__name__)
 
@@ -102,9 +103,7 @@ def replay_rejections(*, session: Session, ids: Sequence[int], settings: Setting
     }
     report.examined = len(rows)
     passed = {h: r for h, r in results.items() if isinstance(r, Processed)}
-    created_by, article_ids = upsert_articles(
-        session, passed, received, timedelta(hours=settings.story_window_hours)
-    )
+    created_by, article_ids = upsert_articles(session, passed, received, story_rules(settings))
     for row in rows:
         result = results[bytes(row.content_hash)]
         if isinstance(result, Rejection):

@@ -1,0 +1,293 @@
+"""Which story a new article joins: a revision by headline, or a near-duplicate by body.
+
+Called by the batch upsert inside its transaction, before the articles are inserted (a new story's
+id is its first article's id, drawn beforehand). A link never deletes or merges rows: it sets the
+new article's `story_id` and says why (`link_reason`), like which article (`linked_to`) and how
+alike the bodies are (`link_similarity`).
+
+- Revision: a stored or earlier article of the batch with the same headline_key published within
+  the story window, whose body is the same (by hash, at any distance) or similar.
+- Near-duplicate: an article with another headline whose body shares an LSH band with this one
+  (`story_bands`, indexed by band and time) within the window, and is similar.
+
+Similar means `worker.pipeline.shingles.similarity` at least `StoryRules.min_similarity`, both
+bodies long enough to tell apart (a brief or a recurring column's few lines never link by body).
+Undated articles are placed in time by when they were first seen.
+
+Concurrency: story assignment by headline is serialized per headline (advisory locks, as before).
+Body links are not: two batches storing near-duplicates of each other at the same moment do not
+see each other's uncommitted rows, and each begins its own story; `newsingest reprocess --stories`
+joins them afterwards. Linking to a story already committed is always seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from sqlalchemy import ARRAY, BigInteger, Text, any_, bindparam, func, select, text
+from sqlalchemy.orm import Session
+
+from worker.config import Settings
+from worker.pipeline.shingles import BodyPrint, body_print, similarity
+from worker.store.models import Article, StoryLink, story_bands
+
+# Stored articles sharing bands with a new body that are compared with it exactly, the most bands
+# shared first: a wire story carried by fifty outlets needs one of them to join, not fifty.
+_MOST_CANDIDATES = 6
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRules:
+    """How close two articles must be to be one story."""
+
+    window: timedelta = timedelta(days=7)
+    # Chosen on bench/stories.py's tuning part (see docs/performance.md).
+    min_similarity: float = 0.6
+
+
+def story_rules(settings: Settings) -> StoryRules:
+    """The StoryRules the settings give (NEWSINGEST_STORY_WINDOW_HOURS, _STORY_SIMILARITY)."""
+    return StoryRules(
+        window=timedelta(hours=settings.story_window_hours),
+        min_similarity=settings.story_similarity,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoryLinkChoice:
+    """The story a new article joins and why; reason None: it begins its own."""
+
+    story_id: int
+    reason: StoryLink | None = None
+    linked_to: int | None = None
+    similarity: float | None = None
+
+
+@dataclass(slots=True)
+class _Member:
+    """An article a new one may join: stored, or earlier in the same batch."""
+
+    article_id: int
+    story_id: int
+    headline_key: str
+    anchored_at: datetime
+    body_hash: bytes
+    print: BodyPrint
+
+
+_NEW_ARTICLE_IDS = bindparam("ids", type_=ARRAY(BigInteger))
+_HEADLINE_KEYS = bindparam("headline_keys", type_=ARRAY(Text))
+
+# The stored articles sharing a band with each new body within its window, with how many bands.
+_BAND_CANDIDATES = """
+SELECT q.n, b.article_id, count(*) AS shared
+FROM unnest(%(bands)b::bigint[], %(lows)b::timestamptz[], %(highs)b::timestamptz[],
+            %(ns)b::int[]) AS q(band, low, high, n)
+JOIN story_bands AS b ON b.band = q.band AND b.anchored_at BETWEEN q.low AND q.high
+GROUP BY q.n, b.article_id
+"""
+_INSERT_BANDS = """
+INSERT INTO story_bands (band, anchored_at, article_id)
+SELECT * FROM unnest(%(bands)b::bigint[], %(anchors)b::timestamptz[], %(ids)b::bigint[])
+"""
+
+
+def _driver_cursor(session: Session) -> psycopg.Cursor[Any]:
+    connection = session.connection().connection.driver_connection
+    assert isinstance(connection, psycopg.Connection)  # the only driver the store supports
+    return connection.cursor()
+
+
+def assign_stories(
+    *,
+    session: Session,
+    articles: Mapping[int, Mapping[str, Any]],
+    prints: Mapping[int, BodyPrint],
+    anchors: Mapping[int, datetime],
+    rules: StoryRules,
+) -> dict[int, StoryLinkChoice]:
+    """The story each new article joins, by its pre-drawn id; `articles` are their rows
+    (headline_key, body_hash), `prints` their bodies' prints and `anchors` the time each is placed
+    at in the window."""
+    stored = _stored_candidates(session, articles, anchors, prints, rules)
+    batch: list[_Member] = []
+    choices: dict[int, StoryLinkChoice] = {}
+    # Earliest first, so that a batch holding a story's copies makes the earliest its first.
+    for article_id in sorted(articles, key=lambda i: (anchors[i], i)):
+        row, own = articles[article_id], prints[article_id]
+        member = _Member(
+            article_id,
+            article_id,
+            row["headline_key"],
+            anchors[article_id],
+            row["body_hash"],
+            own,
+        )
+        choice = _best_link(member, [*stored.get(article_id, ()), *batch], rules)
+        if choice is not None:
+            member.story_id = choice.story_id
+            choices[article_id] = choice
+        else:
+            choices[article_id] = StoryLinkChoice(article_id)
+        batch.append(member)
+    return choices
+
+
+def _best_link(
+    new: _Member, candidates: Iterable[_Member], rules: StoryRules
+) -> StoryLinkChoice | None:
+    """The closest candidate `new` may join, or None."""
+    best: tuple[tuple[float, float], StoryLinkChoice] | None = None
+    for other in candidates:
+        if other.article_id == new.article_id:
+            continue
+        same_headline = other.headline_key == new.headline_key
+        distance = abs(new.anchored_at - other.anchored_at)
+        if same_headline and other.body_hash == new.body_hash:
+            # The very same text under the same headline, at any distance (a retransmission).
+            score, similar = 2.0, None
+        elif distance > rules.window or not (new.print.linkable and other.print.linkable):
+            continue
+        else:
+            similar = similarity(new.print, other.print)
+            if similar < rules.min_similarity:
+                continue
+            score = similar
+        reason = StoryLink.REVISION if same_headline else StoryLink.NEAR_DUPLICATE
+        rank = (score, -distance.total_seconds())
+        if best is None or rank > best[0]:
+            best = (
+                rank,
+                StoryLinkChoice(
+                    other.story_id,
+                    reason,
+                    other.article_id,
+                    None if similar is None else round(similar, 4),
+                ),
+            )
+    return None if best is None else best[1]
+
+
+def _stored_candidates(
+    session: Session,
+    articles: Mapping[int, Mapping[str, Any]],
+    anchors: Mapping[int, datetime],
+    prints: Mapping[int, BodyPrint],
+    rules: StoryRules,
+) -> dict[int, list[_Member]]:
+    """For each new article, the stored articles it may join: same headline, or shared bands."""
+    wanted: dict[int, set[int]] = {article_id: set() for article_id in articles}
+    by_headline: dict[str, list[int]] = {}
+    for article_id, row in articles.items():
+        by_headline.setdefault(row["headline_key"], []).append(article_id)
+    for stored_id, headline, anchored_at, stored_hash in session.execute(
+        select(
+            Article.id,
+            Article.headline_key,
+            func.coalesce(Article.published_at, Article.first_seen_at),
+            Article.body_hash,
+        ).where(Article.headline_key == any_(_HEADLINE_KEYS)),
+        {"headline_keys": sorted(by_headline)},
+    ):
+        for article_id in by_headline[headline]:
+            near = abs(anchors[article_id] - anchored_at) <= rules.window
+            if near or bytes(stored_hash) == articles[article_id]["body_hash"]:
+                wanted[article_id].add(stored_id)
+
+    linkable = [article_id for article_id in articles if prints[article_id].linkable]
+    if linkable:
+        params: dict[str, list[Any]] = {"bands": [], "lows": [], "highs": [], "ns": []}
+        for article_id in linkable:
+            for band in prints[article_id].bands:
+                params["bands"].append(band)
+                params["lows"].append(anchors[article_id] - rules.window)
+                params["highs"].append(anchors[article_id] + rules.window)
+                params["ns"].append(article_id)
+        shared: dict[int, list[tuple[int, int]]] = {}
+        with _driver_cursor(session) as cursor:
+            cursor.execute(_BAND_CANDIDATES, params, prepare=True)
+            for article_id, stored_id, count in cursor.fetchall():
+                shared.setdefault(article_id, []).append((count, stored_id))
+        for article_id, found in shared.items():
+            found.sort(reverse=True)
+            wanted[article_id].update(stored_id for _, stored_id in found[:_MOST_CANDIDATES])
+
+    ids = sorted(set().union(*wanted.values()))
+    if not ids:
+        return {}
+    members = {
+        row.id: _Member(
+            row.id,
+            row.story_id,
+            row.headline_key,
+            row.anchored_at,
+            bytes(row.body_hash),
+            body_print(row.body),
+        )
+        for row in session.execute(
+            select(
+                Article.id,
+                Article.story_id,
+                Article.headline_key,
+                func.coalesce(Article.published_at, Article.first_seen_at).label("anchored_at"),
+                Article.body_hash,
+                Article.body,
+            ).where(Article.id == any_(_NEW_ARTICLE_IDS)),
+            {"ids": ids},
+        )
+    }
+    return {
+        article_id: [members[i] for i in sorted(found) if i in members]
+        for article_id, found in wanted.items()
+    }
+
+
+def insert_bands(
+    *,
+    session: Session,
+    prints: Mapping[int, BodyPrint],
+    anchors: Mapping[int, datetime],
+) -> None:
+    """Record the band keys of these stored articles' bodies (a brief's are never needed)."""
+    params: dict[str, list[Any]] = {"bands": [], "anchors": [], "ids": []}
+    for article_id in sorted(prints):
+        found = prints[article_id]
+        if not found.linkable:
+            continue
+        for band in found.bands:
+            params["bands"].append(band)
+            params["anchors"].append(anchors[article_id])
+            params["ids"].append(article_id)
+    if params["ids"]:
+        with _driver_cursor(session) as cursor:
+            cursor.execute(_INSERT_BANDS, params, prepare=True)
+
+
+def delete_bands(*, session: Session, article_ids: Collection[int]) -> None:
+    """Forget the band keys of these articles (before they are computed again)."""
+    session.execute(
+        story_bands.delete().where(story_bands.c.article_id == any_(_NEW_ARTICLE_IDS)),
+        {"ids": sorted(article_ids)},
+    )
+
+
+def now(session: Session) -> datetime:
+    """The transaction's time: what undated articles are placed at (their first_seen_at)."""
+    value = session.scalar(text("SELECT now()"))
+    assert isinstance(value, datetime)
+    return value
+
+
+__all__: Sequence[str] = [
+    "StoryLinkChoice",
+    "StoryRules",
+    "assign_stories",
+    "delete_bands",
+    "insert_bands",
+    "now",
+    "story_rules",
+]
