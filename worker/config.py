@@ -68,7 +68,7 @@ class Settings(BaseSettings):
         "count from when they were first seen).",
     )
     story_similarity: float = Field(
-        default=0.6,
+        default=0.7,
         gt=0,
         le=1,
         description="How alike two bodies must be to be one story: the share of the shorter "

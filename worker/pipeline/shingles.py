@@ -30,11 +30,13 @@ __all__ = [
 # Three-word shingles: short enough that a re-wrapped or lightly edited paragraph keeps most of
 # them, long enough that two texts on one topic share few (see bench/stories.py).
 SHINGLE_WORDS = 3
-# 24 bands of 2 rows: a pair at Jaccard similarity 0.5 becomes a candidate with probability
-# 0.999, at 0.3 with 0.90, at 0.23 (an HTML page against its text dump that kept the page's
-# chrome) with 0.73, at 0.05 (two texts on one topic) with 0.06, refused then by the exact check.
+# 24 bands of 3 rows: a pair at Jaccard similarity 0.7 (a copy with a paragraph cut, or an
+# outlet's header and footer) becomes a candidate with probability 0.9997, at 0.5 with 0.96, at
+# 0.3 with 0.48; two texts on one topic (~0.01) with 0.00002, so that a week of a busy feed
+# gives a new body few false candidates to refuse. Copies under the same headline (an HTML page
+# and its text dump that kept the site's chrome, Jaccard 0.2-0.5) are found by headline instead.
 BANDS = 24
-ROWS = 2
+ROWS = 3
 # Fewer shingles than this (about 60 words) and a body is a brief: too little text to tell one
 # story's copy from another story written to the same template, so it is never linked by body.
 MIN_SHINGLES = 60

@@ -14,7 +14,6 @@ import hashlib
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 import psycopg
@@ -384,17 +383,13 @@ def upsert_articles(
     ids = dict(zip(ordered, _allocate_article_ids(session, len(ordered)), strict=True))
     by_id = {ids[key]: row for key, row in rows.items()}
     prints = {ids[key]: body_print(row["body"]) for key, row in rows.items()}
-    # Undated articles are placed in time by when they are first seen: now, for new ones.
-    first_seen = story_clock(session) if any(key[1] is None for key in ordered) else None
-    anchors: dict[int, datetime] = {
-        ids[key]: key[1] if key[1] is not None else first_seen  # type: ignore[misc] # set above
-        for key in ordered
-    }
+    # The transaction's time: when these articles are first seen (their first_seen_at).
+    seen_at = story_clock(session)
     dated_headlines = sorted({key[0] for key in ordered if key[1] is not None})
     if dated_headlines:
         session.execute(LOCK_HEADLINES, {"keys": dated_headlines})
     links = assign_stories(
-        session=session, articles=by_id, prints=prints, anchors=anchors, rules=story_rules
+        session=session, articles=by_id, prints=prints, seen_at=seen_at, rules=story_rules
     )
     for key, row in rows.items():
         seen = seen_counts.get(key, 0) if seen_counts else 0
@@ -419,7 +414,7 @@ def upsert_articles(
     insert_bands(
         session=session,
         prints={i: prints[i] for i in article_ids.values()},
-        anchors={i: anchors[i] for i in article_ids.values()},
+        anchors={i: by_id[i]["published_at"] or seen_at for i in article_ids.values()},
     )
 
     missing = [key for key in ordered if key not in article_ids]

@@ -12,7 +12,8 @@ alike the bodies are (`link_similarity`).
 
 Similar means `worker.pipeline.shingles.similarity` at least `StoryRules.min_similarity`, both
 bodies long enough to tell apart (a brief or a recurring column's few lines never link by body).
-Undated articles are placed in time by when they were first seen.
+Two dated articles are near in time by their publication; when either is undated, by when each
+was first seen (the bands of an undated article are stored at its first sighting).
 
 Concurrency: story assignment by headline is serialized per headline (advisory locks, as before).
 Body links are not: two batches storing near-duplicates of each other at the same moment do not
@@ -24,11 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import ARRAY, BigInteger, Text, any_, bindparam, func, select, text
+from sqlalchemy import ARRAY, BigInteger, Text, any_, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
@@ -46,7 +47,7 @@ class StoryRules:
 
     window: timedelta = timedelta(days=7)
     # Chosen on bench/stories.py's tuning part (see docs/performance.md).
-    min_similarity: float = 0.6
+    min_similarity: float = 0.7
 
 
 def story_rules(settings: Settings) -> StoryRules:
@@ -74,11 +75,21 @@ class _Member:
     article_id: int
     story_id: int
     headline_key: str
-    anchored_at: datetime
+    published_at: datetime | None
+    first_seen_at: datetime
     body_hash: bytes
     print: BodyPrint
 
+    def distance(self, other: _Member) -> timedelta:
+        """How far apart in time: by publication when both are dated, else by first sighting
+        (an undated text dump of an old page is the story's copy seen now, not a later story)."""
+        if self.published_at is not None and other.published_at is not None:
+            return abs(self.published_at - other.published_at)
+        return abs(self.first_seen_at - other.first_seen_at)
 
+
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 _NEW_ARTICLE_IDS = bindparam("ids", type_=ARRAY(BigInteger))
 _HEADLINE_KEYS = bindparam("headline_keys", type_=ARRAY(Text))
 
@@ -87,7 +98,8 @@ _BAND_CANDIDATES = """
 SELECT q.n, b.article_id, count(*) AS shared
 FROM unnest(%(bands)b::bigint[], %(lows)b::timestamptz[], %(highs)b::timestamptz[],
             %(ns)b::int[]) AS q(band, low, high, n)
-JOIN story_bands AS b ON b.band = q.band AND b.anchored_at BETWEEN q.low AND q.high
+JOIN story_bands AS b ON b.band = q.band
+ AND (b.anchored_at BETWEEN q.low AND q.high OR b.anchored_at >= %(recent)s)
 GROUP BY q.n, b.article_id
 """
 _INSERT_BANDS = """
@@ -107,26 +119,30 @@ def assign_stories(
     session: Session,
     articles: Mapping[int, Mapping[str, Any]],
     prints: Mapping[int, BodyPrint],
-    anchors: Mapping[int, datetime],
+    seen_at: datetime,
     rules: StoryRules,
 ) -> dict[int, StoryLinkChoice]:
     """The story each new article joins, by its pre-drawn id; `articles` are their rows
-    (headline_key, body_hash), `prints` their bodies' prints and `anchors` the time each is placed
-    at in the window."""
-    stored = _stored_candidates(session, articles, anchors, prints, rules)
-    batch: list[_Member] = []
-    choices: dict[int, StoryLinkChoice] = {}
-    # Earliest first, so that a batch holding a story's copies makes the earliest its first.
-    for article_id in sorted(articles, key=lambda i: (anchors[i], i)):
-        row, own = articles[article_id], prints[article_id]
-        member = _Member(
+    (headline_key, published_at, body_hash), `prints` their bodies' prints and `seen_at` the
+    time they are first seen (the transaction's)."""
+    new = {
+        article_id: _Member(
             article_id,
             article_id,
             row["headline_key"],
-            anchors[article_id],
+            row["published_at"],
+            seen_at,
             row["body_hash"],
-            own,
+            prints[article_id],
         )
+        for article_id, row in articles.items()
+    }
+    stored = _stored_candidates(session, new, seen_at, rules)
+    batch: list[_Member] = []
+    choices: dict[int, StoryLinkChoice] = {}
+    # Earliest first, so that a batch holding a story's copies makes the earliest its first.
+    for article_id in sorted(new, key=lambda i: (new[i].published_at or seen_at, i)):
+        member = new[article_id]
         choice = _best_link(member, [*stored.get(article_id, ()), *batch], rules)
         if choice is not None:
             member.story_id = choice.story_id
@@ -146,7 +162,7 @@ def _best_link(
         if other.article_id == new.article_id:
             continue
         same_headline = other.headline_key == new.headline_key
-        distance = abs(new.anchored_at - other.anchored_at)
+        distance = new.distance(other)
         if same_headline and other.body_hash == new.body_hash:
             # The very same text under the same headline, at any distance (a retransmission).
             score, similar = 2.0, None
@@ -173,39 +189,47 @@ def _best_link(
 
 
 def _stored_candidates(
-    session: Session,
-    articles: Mapping[int, Mapping[str, Any]],
-    anchors: Mapping[int, datetime],
-    prints: Mapping[int, BodyPrint],
-    rules: StoryRules,
+    session: Session, new: Mapping[int, _Member], seen_at: datetime, rules: StoryRules
 ) -> dict[int, list[_Member]]:
     """For each new article, the stored articles it may join: same headline, or shared bands."""
-    wanted: dict[int, set[int]] = {article_id: set() for article_id in articles}
+    wanted: dict[int, set[int]] = {article_id: set() for article_id in new}
     by_headline: dict[str, list[int]] = {}
-    for article_id, row in articles.items():
-        by_headline.setdefault(row["headline_key"], []).append(article_id)
-    for stored_id, headline, anchored_at, stored_hash in session.execute(
+    for article_id, member in new.items():
+        by_headline.setdefault(member.headline_key, []).append(article_id)
+    for stored_id, headline, published_at, first_seen_at, stored_hash in session.execute(
         select(
             Article.id,
             Article.headline_key,
-            func.coalesce(Article.published_at, Article.first_seen_at),
+            Article.published_at,
+            Article.first_seen_at,
             Article.body_hash,
         ).where(Article.headline_key == any_(_HEADLINE_KEYS)),
         {"headline_keys": sorted(by_headline)},
     ):
         for article_id in by_headline[headline]:
-            near = abs(anchors[article_id] - anchored_at) <= rules.window
-            if near or bytes(stored_hash) == articles[article_id]["body_hash"]:
+            member = new[article_id]
+            if member.published_at is not None and published_at is not None:
+                near = abs(member.published_at - published_at) <= rules.window
+            else:
+                near = abs(seen_at - first_seen_at) <= rules.window
+            if near or bytes(stored_hash) == member.body_hash:
                 wanted[article_id].add(stored_id)
 
-    linkable = [article_id for article_id in articles if prints[article_id].linkable]
+    linkable = [article_id for article_id, member in new.items() if member.print.linkable]
     if linkable:
-        params: dict[str, list[Any]] = {"bands": [], "lows": [], "highs": [], "ns": []}
+        # A dated article's bands are looked up around its publication and among those stored
+        # lately (an undated article's are stored at its first sighting); an undated one's at any
+        # time (the copy it is may be dated long ago). `distance` then decides.
+        params: dict[str, Any] = {"bands": [], "lows": [], "highs": [], "ns": []}
+        params["recent"] = seen_at - rules.window
         for article_id in linkable:
-            for band in prints[article_id].bands:
+            published_at = new[article_id].published_at
+            low = _EARLIEST if published_at is None else published_at - rules.window
+            high = _LATEST if published_at is None else published_at + rules.window
+            for band in new[article_id].print.bands:
                 params["bands"].append(band)
-                params["lows"].append(anchors[article_id] - rules.window)
-                params["highs"].append(anchors[article_id] + rules.window)
+                params["lows"].append(low)
+                params["highs"].append(high)
                 params["ns"].append(article_id)
         shared: dict[int, list[tuple[int, int]]] = {}
         with _driver_cursor(session) as cursor:
@@ -224,7 +248,8 @@ def _stored_candidates(
             row.id,
             row.story_id,
             row.headline_key,
-            row.anchored_at,
+            row.published_at,
+            row.first_seen_at,
             bytes(row.body_hash),
             body_print(row.body),
         )
@@ -233,7 +258,8 @@ def _stored_candidates(
                 Article.id,
                 Article.story_id,
                 Article.headline_key,
-                func.coalesce(Article.published_at, Article.first_seen_at).label("anchored_at"),
+                Article.published_at,
+                Article.first_seen_at,
                 Article.body_hash,
                 Article.body,
             ).where(Article.id == any_(_NEW_ARTICLE_IDS)),
