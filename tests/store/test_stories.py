@@ -9,7 +9,7 @@ import threading
 import uuid
 from functools import cache
 
-from conftest import query, shared_data
+from conftest import query, run_cli, shared_data
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
@@ -17,9 +17,10 @@ from schemas import RawPage
 from worker.config import Settings, sqlalchemy_url
 from worker.ingest import ingest_batch
 from worker.pipeline import Received, receive
-from worker.pipeline.shingles import body_print, similarity
-from worker.store import Outcome, transaction
+from worker.pipeline.shingles import BANDS, body_print, similarity
+from worker.store import Outcome, story_rules, transaction
 from worker.store.stats import read_books
+from worker.store.stories import list_relink_ids, relink_stories
 
 
 @cache
@@ -256,3 +257,84 @@ def test_concurrent_batches_link_to_the_same_story(db: str) -> None:
     assert query(db, "SELECT outcome::text, count(*) FROM sightings GROUP BY 1") == [
         (Outcome.STORED.value, 9)
     ]
+
+
+def test_reprocess_stories_relinks_after_a_threshold_change(
+    db: str, service_env: dict[str, str]
+) -> None:
+    body = _reuters(QUAKE)
+    # A page that quotes four paragraphs of the story among text of its own: one story at a
+    # threshold of 0.5, two at the default.
+    local = [f"Local reaction, part {n}: {p}" for n, p in enumerate(_reuters(EGYPT)[:3])]
+    half = body[:4] + local
+    pages = [
+        _page("Ecuador quake to cut oil revenues", "1987-03-09T15:31:00Z", body),
+        # The same headline, so that it is a candidate whatever bands the two share.
+        _page("Ecuador quake to cut oil revenues", "1987-03-09T18:00:00Z", half, source="other"),
+    ]
+    similar = similarity(body_print("\n\n".join(body)), body_print("\n\n".join(half)))
+    assert 0.5 <= similar < Settings().story_similarity
+    _ingest(pages)
+    assert query(db, "SELECT count(DISTINCT story_id) FROM articles") == [(2,)]
+    seq_before = query(db, "SELECT max(ingest_seq) FROM articles")[0][0]
+
+    looser = {**service_env, "NEWSINGEST_STORY_SIMILARITY": "0.5"}
+    result = run_cli("reprocess", "--stories", "--since", "2000-01-01", env=looser)
+    assert result.returncode == 0, result.stderr
+    assert "1 changed" in result.stdout
+    assert query(db, "SELECT count(DISTINCT story_id) FROM articles") == [(1,)]
+    # The relinked article is pulled again by consumers.
+    assert query(db, "SELECT count(*) FROM articles WHERE ingest_seq > %s", seq_before) == [(1,)]
+
+    shown = run_cli("stories", "show", str(query(db, "SELECT max(id) FROM articles")[0][0]),
+                    "--format", "table", env=service_env)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "story 1: 2 articles from 2 sources (other, wire)" in shown.stdout
+    as_json = run_cli("stories", "show", "1", "--format", "json", env=service_env)
+    members = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [(m["article_id"], m["link_reason"], m["linked_to"]) for m in members] == [
+        (1, "first", None),
+        (2, "revision", 1),
+    ]
+    assert 0.5 <= members[1]["link_similarity"] < 0.7
+
+    # Back at the default: the link is undone, and running it again changes nothing.
+    assert "1 changed" in run_cli("reprocess", "--stories", env=service_env).stdout
+    assert "0 changed" in run_cli("reprocess", "--stories", env=service_env).stdout
+    assert query(db, "SELECT count(DISTINCT story_id) FROM articles") == [(2,)]
+    assert query(db, "SELECT count(*) FROM story_bands") == [(2 * BANDS,)]
+
+
+def test_reprocess_stories_joins_copies_stored_at_the_same_moment(db: str) -> None:
+    """Two batches storing copies of one story concurrently cannot see each other; relinking
+    afterwards makes them one story."""
+    body = _reuters(QUAKE)
+    _ingest_at_once(
+        db,
+        [
+            [_page(f"Ecuador quake, outlet {n}", f"1987-03-09T1{n}:00:00Z", body, source=f"o{n}")]
+            for n in range(2)
+        ],
+    )
+    with transaction() as session:
+        relink_stories(
+            session=session, ids=list_relink_ids(session=session), rules=story_rules(Settings())
+        )
+    assert query(db, "SELECT count(DISTINCT story_id), count(*) FROM articles") == [(1, 2)]
+    assert query(db, "SELECT headline FROM articles WHERE id = story_id") == [
+        ("Ecuador quake, outlet 0",)
+    ]
+
+
+def test_v1_stories_says_who_carried_the_story(db: str) -> None:
+    body = _reuters(QUAKE)
+    _ingest(
+        [_page("Ecuador quake to cut oil revenues", "1987-03-09T15:31:00Z", body)],
+        [_page("Quake hits Ecuador oil", "1987-03-09T19:00:00Z", body[1:], source="courier")],
+    )
+    rows = query(
+        db,
+        "SELECT revisions, member_count, sources, story_first_seen_at <= story_last_seen_at "
+        "FROM newsingest.v1_stories",
+    )
+    assert rows == [(2, 2, ["courier", "wire"], True)]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from schemas import RawPage as WireRawPage
 from worker.config import Settings
 from worker.pipeline import Processed, Received, process
+from worker.pipeline.shingles import body_print
 from worker.pipeline.types import Rejection
 from worker.store.batch import (
     article_row,
@@ -26,7 +27,7 @@ from worker.store.batch import (
     upsert_articles,
 )
 from worker.store.models import Article, Match, Outcome, RawPage, Sighting
-from worker.store.stories import story_rules
+from worker.store.stories import delete_bands, insert_bands, story_rules
 
 log = structlog.get_logger(__name__)
 
@@ -183,6 +184,14 @@ def reprocess_articles(*, session: Session, ids: Sequence[int], settings: Settin
             report.merged += 1
             continue
         session.execute(update(Article).where(Article.id == article.id).values(**changes))
+        if "body" in changes or "published_at" in changes:
+            # Its bands follow the body and the time; its story stays until `reprocess --stories`.
+            delete_bands(session=session, article_ids=[article.id])
+            insert_bands(
+                session=session,
+                prints={article.id: body_print(fresh["body"])},
+                anchors={article.id: fresh["published_at"] or article.first_seen_at},
+            )
         report.updated += 1
     return report
 
@@ -233,6 +242,10 @@ def _merge_article(session: Session, *, source_id: int, target_id: int) -> None:
     session.execute(
         update(Article).where(Article.story_id == source_id).values(story_id=target_story)
     )
+    session.execute(
+        update(Article).where(Article.linked_to == source_id).values(linked_to=target_id)
+    )
+    delete_bands(session=session, article_ids=[source_id])
     session.execute(
         update(Article).where(Article.id == target_id).values(seen_count=Article.seen_count + seen)
     )

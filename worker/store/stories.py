@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import ARRAY, BigInteger, Text, any_, bindparam, select, text
+from sqlalchemy import ARRAY, BigInteger, Text, any_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
@@ -137,7 +137,7 @@ def assign_stories(
         )
         for article_id, row in articles.items()
     }
-    stored = _stored_candidates(session, new, seen_at, rules)
+    stored = _stored_candidates(session, new, rules)
     batch: list[_Member] = []
     choices: dict[int, StoryLinkChoice] = {}
     # Earliest first, so that a batch holding a story's copies makes the earliest its first.
@@ -189,7 +189,7 @@ def _best_link(
 
 
 def _stored_candidates(
-    session: Session, new: Mapping[int, _Member], seen_at: datetime, rules: StoryRules
+    session: Session, new: Mapping[int, _Member], rules: StoryRules
 ) -> dict[int, list[_Member]]:
     """For each new article, the stored articles it may join: same headline, or shared bands."""
     wanted: dict[int, set[int]] = {article_id: set() for article_id in new}
@@ -211,7 +211,7 @@ def _stored_candidates(
             if member.published_at is not None and published_at is not None:
                 near = abs(member.published_at - published_at) <= rules.window
             else:
-                near = abs(seen_at - first_seen_at) <= rules.window
+                near = abs(member.first_seen_at - first_seen_at) <= rules.window
             if near or bytes(stored_hash) == member.body_hash:
                 wanted[article_id].add(stored_id)
 
@@ -221,7 +221,7 @@ def _stored_candidates(
         # lately (an undated article's are stored at its first sighting); an undated one's at any
         # time (the copy it is may be dated long ago). `distance` then decides.
         params: dict[str, Any] = {"bands": [], "lows": [], "highs": [], "ns": []}
-        params["recent"] = seen_at - rules.window
+        params["recent"] = min(new[i].first_seen_at for i in linkable) - rules.window
         for article_id in linkable:
             published_at = new[article_id].published_at
             low = _EARLIEST if published_at is None else published_at - rules.window
@@ -301,6 +301,99 @@ def delete_bands(*, session: Session, article_ids: Collection[int]) -> None:
     )
 
 
+def relink_stories(*, session: Session, ids: Sequence[int], rules: StoryRules) -> int:
+    """Decide the story of these stored articles again, in order (`list_relink_ids`); returns
+    how many changed.
+
+    Each joins the best of the articles before it (by the rules given, against their links as
+    decided again), or begins its own story; its bands are written afresh. Run chunk by chunk
+    in order, oldest first, from the first article whose link may have changed to the newest.
+    """
+    rows = session.execute(
+        select(
+            Article.id,
+            Article.story_id,
+            Article.headline_key,
+            Article.published_at,
+            Article.first_seen_at,
+            Article.body_hash,
+            Article.body,
+            Article.link_reason,
+            Article.linked_to,
+            Article.link_similarity,
+        ).where(Article.id == any_(_NEW_ARTICLE_IDS)),
+        {"ids": list(ids)},
+    ).all()
+    new = {
+        row.id: _Member(
+            row.id,
+            row.id,
+            row.headline_key,
+            row.published_at,
+            row.first_seen_at,
+            bytes(row.body_hash),
+            body_print(row.body),
+        )
+        for row in rows
+    }
+    before = {row.id: (row.story_id, row.link_reason, row.linked_to, row.link_similarity)
+              for row in rows}  # fmt: skip
+    stored = _stored_candidates(session, new, rules)
+
+    def order(member: _Member) -> tuple[datetime, int]:
+        return (member.published_at or member.first_seen_at, member.article_id)
+
+    changed = []
+    for member in sorted(new.values(), key=order):
+        earlier = [
+            new.get(other.article_id, other)  # one of these, as decided again just now
+            for other in stored.get(member.article_id, ())
+            if order(other) < order(member)
+        ]
+        choice = _best_link(member, earlier, rules) or StoryLinkChoice(member.article_id)
+        member.story_id = choice.story_id
+        after = (choice.story_id, choice.reason, choice.linked_to, choice.similarity)
+        if after != before[member.article_id]:
+            changed.append(
+                {
+                    "article_id": member.article_id,
+                    "story_id": choice.story_id,
+                    "link_reason": choice.reason,
+                    "linked_to": choice.linked_to,
+                    "link_similarity": choice.similarity,
+                }
+            )
+    if changed:
+        session.execute(
+            update(Article.__table__)  # type: ignore[arg-type]
+            .where(Article.__table__.c.id == bindparam("article_id"))
+            .values(
+                story_id=bindparam("story_id"),
+                link_reason=bindparam("link_reason"),
+                linked_to=bindparam("linked_to"),
+                link_similarity=bindparam("link_similarity"),
+            ),
+            changed,
+        )
+    delete_bands(session=session, article_ids=list(new))
+    insert_bands(
+        session=session,
+        prints={i: m.print for i, m in new.items()},
+        anchors={i: m.published_at or m.first_seen_at for i, m in new.items()},
+    )
+    return len(changed)
+
+
+def list_relink_ids(*, session: Session, since: datetime | None = None) -> list[int]:
+    """Articles first seen at or after `since` (all when None), in the order they relink."""
+    query = select(Article.id).order_by(
+        func.coalesce(Article.published_at, Article.first_seen_at), Article.id
+    )
+    if since is not None:
+        query = query.where(Article.first_seen_at >= since)
+    return list(session.scalars(query))
+
+
 def now(session: Session) -> datetime:
     """The transaction's time: what undated articles are placed at (their first_seen_at)."""
     value = session.scalar(text("SELECT now()"))
@@ -314,6 +407,8 @@ __all__: Sequence[str] = [
     "assign_stories",
     "delete_bands",
     "insert_bands",
+    "list_relink_ids",
     "now",
+    "relink_stories",
     "story_rules",
 ]
