@@ -11,7 +11,6 @@ bodies of Jaccard similarity s share a band with probability 1 - (1 - s^ROWS)^BA
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from dataclasses import dataclass
 
@@ -50,6 +49,8 @@ _WORD_CACHE_SIZE = 200_000
 _RANDOM = np.random.default_rng(20)
 _MULTIPLIERS = _RANDOM.integers(1, 2**63, BANDS * ROWS, dtype=np.uint64) | np.uint64(1)
 _ADDENDS = _RANDOM.integers(0, 2**63, BANDS * ROWS, dtype=np.uint64)
+_BAND_MIXERS = _RANDOM.integers(1, 2**63, ROWS, dtype=np.uint64) | np.uint64(1)
+_BAND_SALTS = _RANDOM.integers(0, 2**63, BANDS, dtype=np.uint64)
 # Per word position in a shingle, so that "a b c" and "c b a" hash apart.
 _MIXERS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D], dtype=np.uint64)[:SHINGLE_WORDS]
 
@@ -108,18 +109,11 @@ def body_print(body: str) -> BodyPrint:
         return BodyPrint(frozenset(), ())
     # Multiply-shift hashing, one per signature row, min over the shingles.
     signature = ((np.outer(hashes, _MULTIPLIERS) + _ADDENDS) >> np.uint64(32)).min(axis=0)
-    bands = tuple(
-        int.from_bytes(
-            hashlib.blake2b(
-                signature[band * ROWS : (band + 1) * ROWS].tobytes(),
-                digest_size=8,
-                salt=band.to_bytes(2, "little"),
-            ).digest(),
-            "little",
-            signed=True,
-        )
-        for band in range(BANDS)
-    )
+    # A band's key mixes its rows' minima and its number (multiplications wrap modulo 2^64), read
+    # as PostgreSQL's signed bigint: a blake2b digest per band cost ~25 µs an article.
+    rows = signature.reshape(BANDS, ROWS) * _BAND_MIXERS
+    keys = rows.sum(axis=1, dtype=np.uint64) + _BAND_SALTS
+    bands = tuple((keys ^ (keys >> np.uint64(29))).view(np.int64).tolist())
     return BodyPrint(frozenset(hashes.tolist()), bands)
 
 

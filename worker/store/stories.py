@@ -138,18 +138,28 @@ def assign_stories(
         for article_id, row in articles.items()
     }
     stored = _stored_candidates(session, new, rules)
-    batch: list[_Member] = []
+    # The batch's own earlier articles, by headline and by band: comparing each with every one
+    # before it would cost a set intersection per pair (~125,000 for 500 pages).
+    by_headline: dict[str, list[_Member]] = {}
+    by_band: dict[int, list[_Member]] = {}
     choices: dict[int, StoryLinkChoice] = {}
     # Earliest first, so that a batch holding a story's copies makes the earliest its first.
     for article_id in sorted(new, key=lambda i: (new[i].published_at or seen_at, i)):
         member = new[article_id]
-        choice = _best_link(member, [*stored.get(article_id, ()), *batch], rules)
+        earlier = {m.article_id: m for m in by_headline.get(member.headline_key, ())}
+        if member.print.linkable:
+            for band in member.print.bands:
+                earlier.update((m.article_id, m) for m in by_band.get(band, ()))
+        choice = _best_link(member, [*stored.get(article_id, ()), *earlier.values()], rules)
         if choice is not None:
             member.story_id = choice.story_id
             choices[article_id] = choice
         else:
             choices[article_id] = StoryLinkChoice(article_id)
-        batch.append(member)
+        by_headline.setdefault(member.headline_key, []).append(member)
+        if member.print.linkable:
+            for band in member.print.bands:
+                by_band.setdefault(band, []).append(member)
     return choices
 
 
