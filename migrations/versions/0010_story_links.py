@@ -7,7 +7,7 @@ Create Date: 2026-12-08
 An article now joins a story either as a revision (same headline within the story window, with a
 similar body) or as a near-duplicate (another headline, a near-identical body). Articles record
 why (`link_reason`), which article they were found like (`linked_to`) and how alike the bodies
-were (`link_similarity`); `story_bands` holds the LSH band keys of each linkable body so that any
+were (`link_similarity`); `ix_articles_url` finds the other forms of a page; `story_bands` holds the LSH band keys of each linkable body so that any
 worker finds candidates with an indexed query. Articles stored before keep their story; their
 links are recorded as revisions (the only rule there was), and their bands come from
 `newsingest reprocess --stories`.
@@ -155,6 +155,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_story_bands_band_anchored_at", "story_bands", ["band", "anchored_at"])
     op.create_index("ix_story_bands_article_id", "story_bands", ["article_id"])
+    op.create_index("ix_articles_url", "articles", ["url"], postgresql_using="hash")
 
     op.execute(V1_STORIES)
     op.execute(V1_STORY_MEMBERS)
@@ -177,6 +178,7 @@ def downgrade() -> None:
         "'One row per story, at its latest revision (latest published_at, then id).'"
     )
     op.execute("GRANT SELECT ON newsingest.v1_stories TO newsingest_reader")
+    op.drop_index("ix_articles_url", table_name="articles")
     op.drop_index("ix_story_bands_article_id", table_name="story_bands")
     op.drop_index("ix_story_bands_band_anchored_at", table_name="story_bands")
     op.drop_table("story_bands")

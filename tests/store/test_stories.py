@@ -338,3 +338,30 @@ def test_v1_stories_says_who_carried_the_story(db: str) -> None:
         "FROM newsingest.v1_stories",
     )
     assert rows == [(2, 2, ["courier", "wire"], True)]
+
+
+def test_two_forms_of_one_page_link_whatever_dates_they_show(db: str) -> None:
+    """The same URL with a similar body: one story even when the forms' dates are years apart."""
+    body = _reuters(QUAKE)
+    url = "https://example.com/world/ecuador-quake"
+    pages = [
+        _page("Ecuador quake to cut oil revenues", "1987-03-09T15:31:00Z", body),
+        _page("Ecuador counts the cost", "1989-06-01T00:00:00Z", body[1:], source="dumps"),
+        _page("Another page, same text", "1988-01-01T00:00:00Z", body[1:], source="other"),
+    ]
+    pages[:2] = [
+        receive(page.page.model_copy(update={"url": url}), receipt_key=page.receipt_key)
+        for page in pages[:2]
+    ]
+    _ingest(pages[:1], pages[1:])
+    rows = query(
+        db,
+        "SELECT a.source, a.link_reason::text, f.source FROM articles AS a "
+        "JOIN articles AS f ON f.id = a.story_id ORDER BY a.source",
+    )
+    # The page's other form joins; the same text from another URL months later does not.
+    assert rows == [
+        ("dumps", "near_duplicate", "wire"),
+        ("other", None, "other"),
+        ("wire", None, "wire"),
+    ]

@@ -213,6 +213,9 @@ Index(
     Article.published_at.desc().nulls_last(),
     Article.id.desc(),
 )
+# Story linking finds the other copies of a page by its URL (worker/store/stories.py). A hash
+# index: equality is all it serves, and a B-tree refuses keys over ~2.7 kB, which a URL may be.
+Index("ix_articles_url", Article.url, postgresql_using="hash")
 Index(
     "ix_articles_source_newest",
     Article.source,

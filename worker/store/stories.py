@@ -9,6 +9,8 @@ alike the bodies are (`link_similarity`).
   the story window, whose body is the same (by hash, at any distance) or similar.
 - Near-duplicate: an article with another headline whose body shares an LSH band with this one
   (`story_bands`, indexed by band and time) within the window, and is similar.
+- Either, at any distance in time, for the same page: an article from the same URL (a page saved
+  as HTML and as a text dump) with a similar body.
 
 Similar means `worker.pipeline.shingles.similarity` at least `StoryRules.min_similarity`, both
 bodies long enough to tell apart (a brief or a recurring column's few lines never link by body).
@@ -29,7 +31,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import ARRAY, BigInteger, Text, any_, bindparam, func, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Text,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
@@ -79,6 +92,7 @@ class _Member:
     first_seen_at: datetime
     body_hash: bytes
     print: BodyPrint
+    url: str | None = None
 
     def distance(self, other: _Member) -> timedelta:
         """How far apart in time: by publication when both are dated, else by first sighting
@@ -92,6 +106,7 @@ _EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 _LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 _NEW_ARTICLE_IDS = bindparam("ids", type_=ARRAY(BigInteger))
 _HEADLINE_KEYS = bindparam("headline_keys", type_=ARRAY(Text))
+_URLS = bindparam("urls", type_=ARRAY(Text))
 
 # The stored articles sharing a band with each new body within its window, with how many bands.
 _BAND_CANDIDATES = """
@@ -134,6 +149,7 @@ def assign_stories(
             seen_at,
             row["body_hash"],
             prints[article_id],
+            row["url"],
         )
         for article_id, row in articles.items()
     }
@@ -142,11 +158,14 @@ def assign_stories(
     # before it would cost a set intersection per pair (~125,000 for 500 pages).
     by_headline: dict[str, list[_Member]] = {}
     by_band: dict[int, list[_Member]] = {}
+    by_url: dict[str, list[_Member]] = {}
     choices: dict[int, StoryLinkChoice] = {}
     # Earliest first, so that a batch holding a story's copies makes the earliest its first.
     for article_id in sorted(new, key=lambda i: (new[i].published_at or seen_at, i)):
         member = new[article_id]
         earlier = {m.article_id: m for m in by_headline.get(member.headline_key, ())}
+        if member.url is not None:
+            earlier.update((m.article_id, m) for m in by_url.get(member.url, ()))
         if member.print.linkable:
             for band in member.print.bands:
                 earlier.update((m.article_id, m) for m in by_band.get(band, ()))
@@ -157,6 +176,8 @@ def assign_stories(
         else:
             choices[article_id] = StoryLinkChoice(article_id)
         by_headline.setdefault(member.headline_key, []).append(member)
+        if member.url is not None:
+            by_url.setdefault(member.url, []).append(member)
         if member.print.linkable:
             for band in member.print.bands:
                 by_band.setdefault(band, []).append(member)
@@ -172,11 +193,16 @@ def _best_link(
         if other.article_id == new.article_id:
             continue
         same_headline = other.headline_key == new.headline_key
+        # One page, fetched twice or saved in two forms: its two dates may be years apart when
+        # one form shows another date than the other (the cleaners read what each form holds).
+        same_page = new.url is not None and other.url == new.url
         distance = new.distance(other)
         if same_headline and other.body_hash == new.body_hash:
             # The very same text under the same headline, at any distance (a retransmission).
             score, similar = 2.0, None
-        elif distance > rules.window or not (new.print.linkable and other.print.linkable):
+        elif (distance > rules.window and not same_page) or not (
+            new.print.linkable and other.print.linkable
+        ):
             continue
         else:
             similar = similarity(new.print, other.print)
@@ -204,19 +230,30 @@ def _stored_candidates(
     """For each new article, the stored articles it may join: same headline, or shared bands."""
     wanted: dict[int, set[int]] = {article_id: set() for article_id in new}
     by_headline: dict[str, list[int]] = {}
+    by_url: dict[str, list[int]] = {}
     for article_id, member in new.items():
         by_headline.setdefault(member.headline_key, []).append(article_id)
-    for stored_id, headline, published_at, first_seen_at, stored_hash in session.execute(
+        if member.url is not None:
+            by_url.setdefault(member.url, []).append(article_id)
+    for stored_id, headline, url, published_at, first_seen_at, stored_hash in session.execute(
         select(
             Article.id,
             Article.headline_key,
+            Article.url,
             Article.published_at,
             Article.first_seen_at,
             Article.body_hash,
-        ).where(Article.headline_key == any_(_HEADLINE_KEYS)),
-        {"headline_keys": sorted(by_headline)},
+        ).where(
+            or_(
+                Article.headline_key == any_(_HEADLINE_KEYS),
+                Article.url == any_(_URLS),
+            )
+        ),
+        {"headline_keys": sorted(by_headline), "urls": sorted(by_url)},
     ):
-        for article_id in by_headline[headline]:
+        for article_id in by_url.get(url, ()) if url is not None else ():
+            wanted[article_id].add(stored_id)
+        for article_id in by_headline.get(headline, ()):
             member = new[article_id]
             if member.published_at is not None and published_at is not None:
                 near = abs(member.published_at - published_at) <= rules.window
@@ -262,6 +299,7 @@ def _stored_candidates(
             row.first_seen_at,
             bytes(row.body_hash),
             body_print(row.body),
+            row.url,
         )
         for row in session.execute(
             select(
@@ -272,6 +310,7 @@ def _stored_candidates(
                 Article.first_seen_at,
                 Article.body_hash,
                 Article.body,
+                Article.url,
             ).where(Article.id == any_(_NEW_ARTICLE_IDS)),
             {"ids": ids},
         )
@@ -328,6 +367,7 @@ def relink_stories(*, session: Session, ids: Sequence[int], rules: StoryRules) -
             Article.first_seen_at,
             Article.body_hash,
             Article.body,
+            Article.url,
             Article.link_reason,
             Article.linked_to,
             Article.link_similarity,
@@ -343,6 +383,7 @@ def relink_stories(*, session: Session, ids: Sequence[int], rules: StoryRules) -
             row.first_seen_at,
             bytes(row.body_hash),
             body_print(row.body),
+            row.url,
         )
         for row in rows
     }
