@@ -154,7 +154,6 @@ def upgrade() -> None:
         sa.Column("article_id", sa.BigInteger(), nullable=False),
     )
     op.create_index("ix_story_bands_band_anchored_at", "story_bands", ["band", "anchored_at"])
-    op.create_index("ix_story_bands_article_id", "story_bands", ["article_id"])
     op.create_index("ix_articles_url", "articles", ["url"], postgresql_using="hash")
 
     op.execute(V1_STORIES)
@@ -179,7 +178,6 @@ def downgrade() -> None:
     )
     op.execute("GRANT SELECT ON newsingest.v1_stories TO newsingest_reader")
     op.drop_index("ix_articles_url", table_name="articles")
-    op.drop_index("ix_story_bands_article_id", table_name="story_bands")
     op.drop_index("ix_story_bands_band_anchored_at", table_name="story_bands")
     op.drop_table("story_bands")
     op.execute("DROP TRIGGER articles_stamp_ingest_seq_on_update ON public.articles")

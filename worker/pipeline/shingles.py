@@ -29,12 +29,13 @@ __all__ = [
 # Three-word shingles: short enough that a re-wrapped or lightly edited paragraph keeps most of
 # them, long enough that two texts on one topic share few (see bench/stories.py).
 SHINGLE_WORDS = 3
-# 24 bands of 3 rows: a pair at Jaccard similarity 0.7 (a copy with a paragraph cut, or an
-# outlet's header and footer) becomes a candidate with probability 0.9997, at 0.5 with 0.96, at
-# 0.3 with 0.48; two texts on one topic (~0.01) with 0.00002, so that a week of a busy feed
-# gives a new body few false candidates to refuse. Copies under the same headline (an HTML page
-# and its text dump that kept the site's chrome, Jaccard 0.2-0.5) are found by headline instead.
-BANDS = 24
+# 16 bands of 3 rows: a pair at Jaccard similarity 0.7 (a copy with a paragraph cut, or an
+# outlet's header and footer) becomes a candidate with probability 0.999, at 0.5 with 0.88, at
+# 0.3 with 0.36; two texts on one topic (~0.01) with 0.00002, so that a week of a busy feed
+# gives a new body few false candidates to refuse. Copies under the same headline or URL (an
+# HTML page and its text dump that kept the site's chrome, Jaccard 0.2-0.5) are found by those.
+# 24 bands found no more copies in bench/stories.py and cost ~80 µs more a text page.
+BANDS = 16
 ROWS = 3
 # Fewer shingles than this (about 60 words) and a body is a brief: too little text to tell one
 # story's copy from another story written to the same template, so it is never linked by body.
@@ -59,13 +60,15 @@ _MIXERS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D], dtype=np.uint64)[:SHING
 class BodyPrint:
     """What a cleaned body is compared by: its shingle hashes and the LSH band keys."""
 
-    shingles: frozenset[int]
+    # The distinct shingle hashes, sorted (a NumPy array: a frozenset of Python ints cost ~15 µs
+    # an article to build and free, for the few bodies ever compared).
+    shingles: np.ndarray
     bands: tuple[int, ...]  # BANDS signed 64-bit keys, band number folded in
 
     @property
     def linkable(self) -> bool:
         """Long enough to be linked to another body by similarity."""
-        return len(self.shingles) >= MIN_SHINGLES
+        return int(self.shingles.size) >= MIN_SHINGLES
 
 
 def _word_hash(token: str) -> int:
@@ -106,7 +109,7 @@ def body_print(body: str) -> BodyPrint:
     """A cleaned body → its BodyPrint (a brief's bands are computed all the same)."""
     hashes = np.unique(_shingle_hashes(body))
     if hashes.size == 0:
-        return BodyPrint(frozenset(), ())
+        return BodyPrint(hashes, ())
     # Multiply-shift hashing, one per signature row, min over the shingles.
     signature = ((np.outer(hashes, _MULTIPLIERS) + _ADDENDS) >> np.uint64(32)).min(axis=0)
     # A band's key mixes its rows' minima and its number (multiplications wrap modulo 2^64), read
@@ -114,7 +117,7 @@ def body_print(body: str) -> BodyPrint:
     rows = signature.reshape(BANDS, ROWS) * _BAND_MIXERS
     keys = rows.sum(axis=1, dtype=np.uint64) + _BAND_SALTS
     bands = tuple((keys ^ (keys >> np.uint64(29))).view(np.int64).tolist())
-    return BodyPrint(frozenset(hashes.tolist()), bands)
+    return BodyPrint(hashes, bands)
 
 
 def similarity(first: BodyPrint, second: BodyPrint) -> float:
@@ -126,7 +129,7 @@ def similarity(first: BodyPrint, second: BodyPrint) -> float:
     development pages' HTML and text copies had a Jaccard index of 0.2-0.5 with ~1.0 of the
     smaller set contained (bench/stories.py).
     """
-    if not first.shingles or not second.shingles:
+    if not first.shingles.size or not second.shingles.size:
         return 0.0
-    shared = len(first.shingles & second.shingles)
-    return shared / min(len(first.shingles), len(second.shingles))
+    shared = np.intersect1d(first.shingles, second.shingles, assume_unique=True).size
+    return float(shared / min(first.shingles.size, second.shingles.size))

@@ -183,10 +183,11 @@ def reprocess_articles(*, session: Session, ids: Sequence[int], settings: Settin
             _merge_article(session, source_id=article.id, target_id=owner)
             report.merged += 1
             continue
+        stored_print = body_print(article.body)  # before the update refreshes `article`
         session.execute(update(Article).where(Article.id == article.id).values(**changes))
         if "body" in changes or "published_at" in changes:
             # Its bands follow the body and the time; its story stays until `reprocess --stories`.
-            delete_bands(session=session, article_ids=[article.id])
+            delete_bands(session=session, prints={article.id: stored_print})
             insert_bands(
                 session=session,
                 prints={article.id: body_print(fresh["body"])},
@@ -245,7 +246,8 @@ def _merge_article(session: Session, *, source_id: int, target_id: int) -> None:
     session.execute(
         update(Article).where(Article.linked_to == source_id).values(linked_to=target_id)
     )
-    delete_bands(session=session, article_ids=[source_id])
+    source_body = session.scalar(select(Article.body).where(Article.id == source_id)) or ""
+    delete_bands(session=session, prints={source_id: body_print(source_body)})
     session.execute(
         update(Article).where(Article.id == target_id).values(seen_count=Article.seen_count + seen)
     )

@@ -25,7 +25,7 @@ joins them afterwards. Linking to a story already committed is always seen.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,8 +46,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
-from worker.pipeline.shingles import BodyPrint, body_print, similarity
-from worker.store.models import Article, StoryLink, story_bands
+from worker.pipeline.shingles import BANDS, BodyPrint, body_print, similarity
+from worker.store.models import Article, StoryLink
 
 # Stored articles sharing bands with a new body that are compared with it exactly, the most bands
 # shared first: a wire story carried by fifty outlets needs one of them to join, not fifty.
@@ -109,18 +109,34 @@ _HEADLINE_KEYS = bindparam("headline_keys", type_=ARRAY(Text))
 _URLS = bindparam("urls", type_=ARRAY(Text))
 
 # The stored articles sharing a band with each new body within its window, with how many bands.
+# Every article's BANDS keys go as one array in PostgreSQL's text form, the k-th article's at
+# positions k*BANDS+1..(k+1)*BANDS beside the per-article arrays: psycopg dumps a Python list
+# one element at a time (profiled: ~130 µs a page for the seven band-long lists this took).
 _BAND_CANDIDATES = """
 SELECT q.n, b.article_id, count(*) AS shared
-FROM unnest(%(bands)b::bigint[], %(lows)b::timestamptz[], %(highs)b::timestamptz[],
-            %(ns)b::int[]) AS q(band, low, high, n)
-JOIN story_bands AS b ON b.band = q.band
+FROM unnest(CAST(%(bands)s AS bigint[])) WITH ORDINALITY AS k(band, i)
+JOIN unnest(%(ns)b::bigint[], %(lows)b::timestamptz[], %(highs)b::timestamptz[])
+     WITH ORDINALITY AS q(n, low, high, j) ON q.j = (k.i - 1) / %(per)s + 1
+JOIN story_bands AS b ON b.band = k.band
  AND (b.anchored_at BETWEEN q.low AND q.high OR b.anchored_at >= %(recent)s)
 GROUP BY q.n, b.article_id
 """
 _INSERT_BANDS = """
 INSERT INTO story_bands (band, anchored_at, article_id)
-SELECT * FROM unnest(%(bands)b::bigint[], %(anchors)b::timestamptz[], %(ids)b::bigint[])
+SELECT k.band, a.anchored_at, a.article_id
+FROM unnest(CAST(%(bands)s AS bigint[])) WITH ORDINALITY AS k(band, i)
+JOIN unnest(%(ids)b::bigint[], %(anchors)b::timestamptz[])
+     WITH ORDINALITY AS a(article_id, anchored_at, j) ON a.j = (k.i - 1) / %(per)s + 1
 """
+_DELETE_BANDS = """
+DELETE FROM story_bands
+WHERE band = ANY(CAST(%(bands)s AS bigint[])) AND article_id = ANY(%(ids)b::bigint[])
+"""
+
+
+def _bands_text(prints: Iterable[BodyPrint]) -> str:
+    """The band keys of these prints, in order, as a PostgreSQL array literal."""
+    return "{" + ",".join(",".join(map(str, found.bands)) for found in prints) + "}"
 
 
 def _driver_cursor(session: Session) -> psycopg.Cursor[Any]:
@@ -168,7 +184,9 @@ def assign_stories(
             earlier.update((m.article_id, m) for m in by_url.get(member.url, ()))
         if member.print.linkable:
             for band in member.print.bands:
-                earlier.update((m.article_id, m) for m in by_band.get(band, ()))
+                hits = by_band.get(band)
+                if hits is not None:
+                    earlier.update((m.article_id, m) for m in hits)
         choice = _best_link(member, [*stored.get(article_id, ()), *earlier.values()], rules)
         if choice is not None:
             member.story_id = choice.story_id
@@ -267,17 +285,20 @@ def _stored_candidates(
         # A dated article's bands are looked up around its publication and among those stored
         # lately (an undated article's are stored at its first sighting); an undated one's at any
         # time (the copy it is may be dated long ago). `distance` then decides.
-        params: dict[str, Any] = {"bands": [], "lows": [], "highs": [], "ns": []}
-        params["recent"] = min(new[i].first_seen_at for i in linkable) - rules.window
+        params: dict[str, Any] = {
+            "bands": _bands_text(new[i].print for i in linkable),
+            "per": BANDS,
+            "ns": linkable,
+            "lows": [],
+            "highs": [],
+            "recent": min(new[i].first_seen_at for i in linkable) - rules.window,
+        }
         for article_id in linkable:
             published_at = new[article_id].published_at
-            low = _EARLIEST if published_at is None else published_at - rules.window
-            high = _LATEST if published_at is None else published_at + rules.window
-            for band in new[article_id].print.bands:
-                params["bands"].append(band)
-                params["lows"].append(low)
-                params["highs"].append(high)
-                params["ns"].append(article_id)
+            params["lows"].append(
+                _EARLIEST if published_at is None else published_at - rules.window
+            )
+            params["highs"].append(_LATEST if published_at is None else published_at + rules.window)
         shared: dict[int, list[tuple[int, int]]] = {}
         with _driver_cursor(session) as cursor:
             cursor.execute(_BAND_CANDIDATES, params, prepare=True)
@@ -328,26 +349,26 @@ def insert_bands(
     anchors: Mapping[int, datetime],
 ) -> None:
     """Record the band keys of these stored articles' bodies (a brief's are never needed)."""
-    params: dict[str, list[Any]] = {"bands": [], "anchors": [], "ids": []}
-    for article_id in sorted(prints):
-        found = prints[article_id]
-        if not found.linkable:
-            continue
-        for band in found.bands:
-            params["bands"].append(band)
-            params["anchors"].append(anchors[article_id])
-            params["ids"].append(article_id)
-    if params["ids"]:
+    ids = sorted(article_id for article_id, found in prints.items() if found.linkable)
+    if ids:
+        params = {
+            "bands": _bands_text(prints[i] for i in ids),
+            "per": BANDS,
+            "ids": ids,
+            "anchors": [anchors[i] for i in ids],
+        }
         with _driver_cursor(session) as cursor:
             cursor.execute(_INSERT_BANDS, params, prepare=True)
 
 
-def delete_bands(*, session: Session, article_ids: Collection[int]) -> None:
-    """Forget the band keys of these articles (before they are computed again)."""
-    session.execute(
-        story_bands.delete().where(story_bands.c.article_id == any_(_NEW_ARTICLE_IDS)),
-        {"ids": sorted(article_ids)},
-    )
+def delete_bands(*, session: Session, prints: Mapping[int, BodyPrint]) -> None:
+    """Forget the band keys of these articles, given the prints of the bodies they were stored
+    for (found by band: the table has no index by article)."""
+    linkable = [found for found in prints.values() if found.linkable]
+    if linkable:
+        params = {"bands": _bands_text(linkable), "ids": sorted(prints)}
+        with _driver_cursor(session) as cursor:
+            cursor.execute(_DELETE_BANDS, params, prepare=True)
 
 
 def relink_stories(*, session: Session, ids: Sequence[int], rules: StoryRules) -> int:
@@ -426,7 +447,7 @@ def relink_stories(*, session: Session, ids: Sequence[int], rules: StoryRules) -
             ),
             changed,
         )
-    delete_bands(session=session, article_ids=list(new))
+    delete_bands(session=session, prints={i: m.print for i, m in new.items()})
     insert_bands(
         session=session,
         prints={i: m.print for i, m in new.items()},
