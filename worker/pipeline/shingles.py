@@ -44,6 +44,9 @@ MIN_SHINGLES = 60
 _PUNCTUATION = (
     "".join(chr(c) for c in range(0x2000, 0x2070)) + "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~«»"
 )
+# A body's first words only: a page at the size limit holds ~150,000, whose signature would take
+# ~40 MB and tens of ms; copies of one story agree on their beginning.
+_MOST_WORDS = 20_000
 _WORD_HASHES: dict[str, int] = {}
 _WORD_CACHE_SIZE = 200_000
 # The signature's hash functions; changing the seed changes every stored band key.
@@ -83,7 +86,7 @@ def _shingle_hashes(body: str) -> np.ndarray:
     """The 32-bit hashes of the body's word shingles (lower-cased words), in text order."""
     # str.split and a cache of word hashes looked up in C: a Unicode regex over the body cost
     # ~110 µs a text page, and hashing each word afresh ~35 (profiled on 4.4 KB bodies).
-    tokens = body.lower().split()
+    tokens = body.lower().split()[:_MOST_WORDS]
     known = list(map(_WORD_HASHES.get, tokens))
     if None in known:
         if len(_WORD_HASHES) >= _WORD_CACHE_SIZE:

@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from worker.config import Settings
 from worker.pipeline.shingles import BANDS, BodyPrint, body_print, similarity
+from worker.store._storable import storable_text
 from worker.store.models import Article, StoryLink
 
 # Stored articles sharing bands with a new body that are compared with it exactly, the most bands
@@ -165,7 +166,8 @@ def assign_stories(
             seen_at,
             row["body_hash"],
             prints[article_id],
-            row["url"],
+            # As stored (`_storable`): compared with stored URLs, and sent in a query.
+            None if row["url"] is None else storable_text(row["url"]),
         )
         for article_id, row in articles.items()
     }
