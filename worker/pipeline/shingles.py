@@ -29,13 +29,14 @@ __all__ = [
 # Three-word shingles: short enough that a re-wrapped or lightly edited paragraph keeps most of
 # them, long enough that two texts on one topic share few (see bench/stories.py).
 SHINGLE_WORDS = 3
-# 16 bands of 3 rows: a pair at Jaccard similarity 0.7 (a copy with a paragraph cut, or an
-# outlet's header and footer) becomes a candidate with probability 0.999, at 0.5 with 0.88, at
-# 0.3 with 0.36; two texts on one topic (~0.01) with 0.00002, so that a week of a busy feed
-# gives a new body few false candidates to refuse. Copies under the same headline or URL (an
-# HTML page and its text dump that kept the site's chrome, Jaccard 0.2-0.5) are found by those.
-# 24 bands found no more copies in bench/stories.py and cost ~80 µs more a text page.
-BANDS = 16
+# 12 bands of 3 rows: a pair at Jaccard similarity 0.7 (a copy with a paragraph cut, or an
+# outlet's header and footer) becomes a candidate with probability 0.99, at 0.5 with 0.80, at 0.3
+# with 0.28; two texts on one topic (~0.01) with 0.00001, so that a week of a busy feed gives a
+# new body few false candidates to refuse. Copies under the same headline or URL (an HTML page
+# and its text dump that kept the site's chrome, Jaccard 0.2-0.5) are found by those instead.
+# bench/stories.py: 24 and 16 bands found 0.2-0.3% more copies, for ~80 and ~30 µs more a
+# text page end to end.
+BANDS = 12
 ROWS = 3
 # Fewer shingles than this (about 60 words, repeats counted) and a body is a brief: too little
 # text to tell one story's copy from another written to the same template; never linked by body.
