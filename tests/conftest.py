@@ -96,7 +96,9 @@ def database_url(empty_database: Callable[[], str]) -> Iterator[str]:
 def db(database_url: str) -> str:
     """The run's database, emptied before the test."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE sightings, raw_pages, articles RESTART IDENTITY CASCADE")
+        conn.execute(
+            "TRUNCATE sightings, raw_pages, articles, story_bands RESTART IDENTITY CASCADE"
+        )
     return database_url
 
 

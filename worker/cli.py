@@ -651,6 +651,15 @@ def reprocess(
         datetime | None, typer.Option(help="Only articles first seen at or after this time (UTC).")
     ] = None,
     source: Annotated[str | None, typer.Option(help="Only articles from this source.")] = None,
+    stories: Annotated[
+        bool,
+        typer.Option(
+            "--stories",
+            help="Decide again which story each article belongs to (after a change of "
+            "NEWSINGEST_STORY_SIMILARITY or _STORY_WINDOW_HOURS), oldest first; nothing is "
+            "cleaned again.",
+        ),
+    ] = False,
 ) -> None:
     """Clean and classify stored articles again after an extractor or classifier change."""
     from worker.store import transaction  # noqa: PLC0415 - keeps `--help` fast
@@ -658,6 +667,14 @@ def reprocess(
 
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
+    if stories:
+        if source is not None:
+            # A story spans sources: relinking one source's articles alone would leave the
+            # others pointing at stories decided by the old rules.
+            err.print("--stories relinks every source; --source does not apply")
+            raise typer.Exit(EXIT_USAGE)
+        _relink_stories(since)
+        return
     with transaction() as session:
         ids = list_article_ids(session=session, since=since, source=source)
     total = _revise_in_chunks("reprocessing", ids, reprocess_articles)
@@ -668,6 +685,25 @@ def reprocess(
     )
     if total.rejected:
         raise typer.Exit(EXIT_REJECTED)
+
+
+def _relink_stories(since: datetime | None) -> None:
+    """`reprocess --stories`: relink articles first seen since then, oldest first, in chunks."""
+    from worker.store import story_rules, transaction  # noqa: PLC0415 - keeps `--help` fast
+    from worker.store.stories import list_relink_ids, relink_stories  # noqa: PLC0415
+
+    settings = get_settings()
+    with transaction() as session:
+        ids = list_relink_ids(session=session, since=since)
+    changed = 0
+    with progress_bar() as progress:
+        task = progress.add_task("relinking stories", total=len(ids))
+        # In order, one transaction per chunk: each chunk joins the stories decided before it.
+        for chunk in batched(ids, batch_size=settings.batch_size):
+            with transaction() as session:
+                changed += relink_stories(session=session, ids=chunk, rules=story_rules(settings))
+            progress.advance(task, len(chunk))
+    out.print(f"relinked {len(ids)} articles: {changed} changed story or link")
 
 
 def _revise_in_chunks(label: str, ids: list[int], revise: Callable[..., Any]) -> Any:

@@ -63,7 +63,17 @@ class Settings(BaseSettings):
         default=7 * 24,
         gt=0,
         description="An article with the headline of one published this many hours before or "
-        "after it is a revision of the same story.",
+        "after it, and a similar body, is a revision of the same story; one with another "
+        "headline and a near-identical body within it is a near-duplicate (undated articles "
+        "count from when they were first seen).",
+    )
+    story_similarity: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="How alike two bodies must be to be one story: the share of the shorter "
+        "body's three-word shingles found in the other. After a change, run "
+        "`newsingest reprocess --stories`.",
     )
     visibility_timeout: int = Field(
         default=3600,

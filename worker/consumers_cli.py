@@ -83,9 +83,48 @@ AfterSeqOpt = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `query` and `export` commands to the `newsingest` app."""
+    """Add the `query`, `export` and `stories` commands to the `newsingest` app."""
     app.command("query")(query)
     app.command("export")(export)
+    stories_app = typer.Typer(help="Stories: articles from any source that tell one story.")
+    stories_app.command("show")(stories_show)
+    app.add_typer(stories_app, name="stories")
+
+
+def stories_show(
+    article_id: Annotated[int, typer.Argument(metavar="ID", help="A story id or any member's id.")],
+    output: Annotated[
+        QueryFormat | None,
+        typer.Option("--format", help="table or json [default: table on a terminal]"),
+    ] = None,
+) -> None:
+    """Print a story's members, oldest first, and why each belongs to it."""
+    from worker.store import transaction  # noqa: PLC0415 - keeps `--help` fast
+    from worker.store.read import list_story_members  # noqa: PLC0415
+
+    with transaction() as session:
+        members = list_story_members(session=session, article_id=article_id)
+    if not members:
+        err.print(f"no article {article_id}")
+        raise typer.Exit(1)
+    chosen = output or (QueryFormat.TABLE if sys.stdout.isatty() else QueryFormat.JSON)
+    if chosen is not QueryFormat.TABLE:
+        for member in members:
+            sys.stdout.write(orjson.dumps(member).decode() + "\n")
+        return
+    table = Table(show_lines=False)
+    columns = ("article_id", "link_reason", "linked_to", "link_similarity", "published_at",
+               "source", "content_type", "headline")  # fmt: skip
+    for name in columns:
+        table.add_column(name, overflow="fold", max_width=60 if name == "headline" else None)
+    for member in members:
+        table.add_row(*(_cell(name, member.get(name)) for name in columns))
+    out.print(table)
+    sources = sorted({member["source"] for member in members})
+    out.print(
+        f"story {members[0]['story_id']}: {len(members)} articles from {len(sources)} sources "
+        f"({', '.join(sources)})"
+    )
 
 
 # PostgreSQL turns a search into a tree of terms; tens of thousands of words fail deep inside it
@@ -265,7 +304,7 @@ def _cell(name: str, value: Any) -> str:
         return ""
     if isinstance(value, datetime):
         return f"{value.astimezone(UTC):%Y-%m-%d %H:%M}"
-    if name == "rank":
+    if name in ("rank", "link_similarity"):
         return f"{value:.3f}"
     return str(value)
 

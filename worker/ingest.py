@@ -10,7 +10,6 @@ import itertools
 import time
 from collections.abc import Callable, Sequence, Set
 from concurrent.futures import Executor
-from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -43,6 +42,7 @@ from worker.store import (
     ContentRaced,
     Outcome,
     find_known_content,
+    story_rules,
     transaction,
     upsert_batch,
 )
@@ -155,7 +155,7 @@ def ingest_batch(
         pages=pages,
         results=results,
         known=known,
-        story_window=timedelta(hours=settings.story_window_hours),
+        story_rules=story_rules(settings),
     )
     finished = time.process_time()
     # This process's CPU and its pool's (not the database server's); bench/e2e.py sums these.

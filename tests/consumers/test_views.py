@@ -169,7 +169,12 @@ def test_the_reader_role_gets_no_table_privilege_from_the_migration(db: str) -> 
         "SELECT table_name FROM information_schema.role_table_grants "
         "WHERE grantee = 'newsingest_reader' ORDER BY table_name",
     )
-    assert granted == [("v1_articles",), ("v1_sightings",), ("v1_stories",)]
+    assert granted == [
+        ("v1_articles",),
+        ("v1_sightings",),
+        ("v1_stories",),
+        ("v1_story_members",),
+    ]
 
 
 _EXPLAIN = "EXPLAIN SELECT id FROM articles WHERE "

@@ -53,8 +53,8 @@ def test_downgrade_base_leaves_nothing_but_alembic(empty_database: Callable[[], 
 def test_every_pulled_column_restamps_the_pull_cursor() -> None:
     """A column added to articles must be named in the ingest_seq trigger, or its changes would
     never reach consumers who pull by ingest_seq."""
-    path = Path(__file__).parents[2] / "migrations" / "versions" / "0006_light_sightings.py"
-    spec = importlib.util.spec_from_file_location("migration_0006", path)
+    path = Path(__file__).parents[2] / "migrations" / "versions" / "0010_story_links.py"
+    spec = importlib.util.spec_from_file_location("migration_0010", path)
     assert spec is not None
     assert spec.loader is not None
     migration = importlib.util.module_from_spec(spec)

@@ -14,7 +14,8 @@ from worker.store.engine import (
     transaction,
     upgrade_database,
 )
-from worker.store.models import Match, Outcome
+from worker.store.models import Match, Outcome, StoryLink
+from worker.store.stories import StoryRules, story_rules
 
 __all__ = [
     "BatchOutcome",
@@ -22,10 +23,13 @@ __all__ = [
     "ItemOutcome",
     "Match",
     "Outcome",
+    "StoryLink",
+    "StoryRules",
     "database_url",
     "find_known_content",
     "get_engine",
     "reset_engine",
+    "story_rules",
     "transaction",
     "upgrade_database",
     "upsert_batch",

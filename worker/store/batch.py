@@ -14,7 +14,6 @@ import hashlib
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, cast
 
 import psycopg
@@ -23,7 +22,6 @@ from sqlalchemy import (
     Enum,
     LargeBinary,
     Table,
-    Text,
     any_,
     bindparam,
     func,
@@ -37,14 +35,17 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from worker.pipeline import Processed, Received
+from worker.pipeline.shingles import body_print
 from worker.pipeline.types import Rejection
 from worker.store._storable import storable_json, storable_text
 from worker.store.models import Article, Match, Outcome, RawPage, Sighting
+from worker.store.stories import StoryRules, assign_stories, insert_bands
+from worker.store.stories import now as story_clock
 
 # (headline_key, published_at, undated_source): exactly the columns of uq_articles_dedupe_key.
 DedupeKey = tuple[str, Any, str | None]
 
-DEFAULT_STORY_WINDOW = timedelta(days=7)
+DEFAULT_STORY_RULES = StoryRules()
 
 
 class _BulkInsert:
@@ -116,8 +117,9 @@ class _BulkInsert:
 _INSERT_ARTICLES = _BulkInsert(
     Article.__table__,  # type: ignore[arg-type]
     [
-        "id", "story_id", "headline", "headline_key", "published_at", "undated_source",
-        "published_precision", "published_source", "published_utc_offset_minutes", "body",
+        "id", "story_id", "link_reason", "linked_to", "link_similarity", "headline",
+        "headline_key", "published_at", "undated_source", "published_precision",
+        "published_source", "published_utc_offset_minutes", "body",
         "body_hash", "byline", "section_labels", "region", "region_confidence", "region_scores",
         "region_evidence", "url", "source", "content_type", "seen_count", "extractor_version",
         "classifier_version",
@@ -149,7 +151,6 @@ _INSERT_SIGHTINGS = _BulkInsert(
 # `= ANY(array)` rather than `IN (…)`: one SQL text whatever the batch's size, so psycopg parses
 # it once per process (an IN list of each new length cost ~1 ms to parse, ~35 µs per page).
 _HASHES = bindparam("hashes", type_=ARRAY(LargeBinary))
-_HEADLINE_KEYS = bindparam("headline_keys", type_=ARRAY(Text))
 
 
 class ContentRaced(Exception):
@@ -225,14 +226,13 @@ def upsert_batch(
     pages: Sequence[Received],
     results: Mapping[bytes, Processed | Rejection],
     known: Mapping[bytes, KnownContent],
-    story_window: timedelta = DEFAULT_STORY_WINDOW,
+    story_rules: StoryRules = DEFAULT_STORY_RULES,
 ) -> BatchOutcome:
     """Record a batch: new raw pages, new articles, one sighting per page, and the seen counters.
 
     `results` holds the pipeline's result for each content hash that was not `known` before the
-    batch; pages whose hash is in neither are a caller's bug. A new article whose headline was
-    published before within `story_window` (or with the very same body, at any distance) joins
-    that article's story as a revision.
+    batch; pages whose hash is in neither are a caller's bug. A new article joins the story of a
+    revision or a near-duplicate of it by `story_rules` (`worker.store.stories`), or begins one.
     """
     first_page: dict[bytes, Received] = {}
     for page in pages:
@@ -247,7 +247,7 @@ def upsert_batch(
         if isinstance(result, Processed):
             receipts_per_key[dedupe_key(result, first_page[page.content_hash].page.source)] += 1
     created_by, article_ids = upsert_articles(
-        session, results, first_page, story_window, seen_counts=receipts_per_key
+        session, results, first_page, story_rules, seen_counts=receipts_per_key
     )
     inserted = _insert_raw_pages(session, results, first_page, created_by, article_ids)
     # The raw page decides: a content that made an article here but whose raw page a concurrent
@@ -362,7 +362,7 @@ def upsert_articles(
     session: Session,
     results: Mapping[bytes, Processed | Rejection],
     first_page: Mapping[bytes, Received],
-    story_window: timedelta,
+    story_rules: StoryRules,
     *,
     seen_counts: Mapping[DedupeKey, int] | None = None,
 ) -> tuple[dict[DedupeKey, bytes], dict[DedupeKey, int]]:
@@ -381,10 +381,27 @@ def upsert_articles(
         for key in ordered
     }
     ids = dict(zip(ordered, _allocate_article_ids(session, len(ordered)), strict=True))
-    stories = _assign_stories(session, rows, ids, story_window)
+    by_id = {ids[key]: row for key, row in rows.items()}
+    prints = {ids[key]: body_print(row["body"]) for key, row in rows.items()}
+    # The transaction's time: when these articles are first seen (their first_seen_at).
+    seen_at = story_clock(session)
+    dated_headlines = sorted({key[0] for key in ordered if key[1] is not None})
+    if dated_headlines:
+        session.execute(LOCK_HEADLINES, {"keys": dated_headlines})
+    links = assign_stories(
+        session=session, articles=by_id, prints=prints, seen_at=seen_at, rules=story_rules
+    )
     for key, row in rows.items():
         seen = seen_counts.get(key, 0) if seen_counts else 0
-        row |= {"id": ids[key], "story_id": stories[key], "seen_count": seen}
+        link = links[ids[key]]
+        row |= {
+            "id": ids[key],
+            "story_id": link.story_id,
+            "link_reason": link.reason,
+            "linked_to": link.linked_to,
+            "link_similarity": link.similarity,
+            "seen_count": seen,
+        }
     inserted = cast(
         "Iterable[tuple[int, str, Any, str | None]]",
         _INSERT_ARTICLES.run(session, list(rows.values())),
@@ -394,6 +411,11 @@ def upsert_articles(
         for article_id, headline_key, published_at, undated_source in inserted
     }
     created_by = {key: candidates[key] for key in article_ids}
+    insert_bands(
+        session=session,
+        prints={i: prints[i] for i in article_ids.values()},
+        anchors={i: by_id[i]["published_at"] or seen_at for i in article_ids.values()},
+    )
 
     missing = [key for key in ordered if key not in article_ids]
     dated = [(k[0], k[1]) for k in missing if k[1] is not None]
@@ -427,7 +449,7 @@ _NEXT_ARTICLE_IDS = text(
 )
 # Serializes story assignment per headline across concurrent batches, in hash order so that two
 # batches never wait on each other's locks in opposite orders. Released at commit.
-_LOCK_HEADLINES = text(
+LOCK_HEADLINES = text(
     "SELECT pg_advisory_xact_lock(h) FROM "
     "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k "
     "ORDER BY h) AS ordered_locks"
@@ -436,47 +458,6 @@ _LOCK_HEADLINES = text(
 
 def _allocate_article_ids(session: Session, n: int) -> list[int]:
     return list(session.scalars(_NEXT_ARTICLE_IDS, {"n": n}))
-
-
-def _assign_stories(
-    session: Session,
-    rows: Mapping[DedupeKey, Mapping[str, Any]],
-    ids: Mapping[DedupeKey, int],
-    window: timedelta,
-) -> dict[DedupeKey, int]:
-    """The story each new article belongs to: an earlier or later revision's, or its own id.
-
-    Revisions are articles with the same headline_key published within `window` of each other, or
-    with the same body at any distance (a wire story retransmitted weeks later).
-    """
-    stories = {key: ids[key] for key in rows}
-    dated = sorted((key for key in rows if key[1] is not None), key=lambda k: (k[0], k[1]))
-    if not dated:
-        return stories
-    headlines = sorted({key[0] for key in dated})
-    session.execute(_LOCK_HEADLINES, {"keys": headlines})
-    # Known revisions by headline: (published_at, story_id, body_hash), the batch's own included.
-    revisions: dict[str, list[tuple[datetime, int, bytes]]] = {}
-    for headline, stored_at, stored_story, stored_body in session.execute(
-        select(Article.headline_key, Article.published_at, Article.story_id, Article.body_hash)
-        .where(Article.headline_key == any_(_HEADLINE_KEYS), Article.published_at.is_not(None))
-        .order_by(Article.published_at),
-        {"headline_keys": headlines},
-    ):
-        assert stored_at is not None  # the query asks for dated articles only
-        revisions.setdefault(headline, []).append((stored_at, stored_story, bytes(stored_body)))
-    for key in dated:
-        body_hash: bytes = rows[key]["body_hash"]
-        published_at: datetime = key[1]
-        related = [
-            (abs(published_at - other_at), story_id)
-            for other_at, story_id, other_body in revisions.get(key[0], [])
-            if abs(published_at - other_at) <= window or other_body == body_hash
-        ]
-        if related:
-            stories[key] = min(related)[1]  # the nearest revision's story
-        revisions.setdefault(key[0], []).append((published_at, stories[key], body_hash))
-    return stories
 
 
 def _insert_raw_pages(

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Column,
     DateTime,
     Enum,
     Float,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -78,6 +80,13 @@ class Match(enum.StrEnum):
     NEW = "new"  # this sighting created the article
     SAME_CONTENT = "same_content"  # byte-identical to a dump seen before
     SAME_KEY = "same_key"  # different bytes, same headline and timestamp
+
+
+class StoryLink(enum.StrEnum):
+    """Why an article joined a story someone else began (a story's first article has none)."""
+
+    REVISION = "revision"  # the same headline within the story window, and a similar body
+    NEAR_DUPLICATE = "near_duplicate"  # another headline, a near-identical body within the window
 
 
 def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
@@ -144,6 +153,12 @@ class Article(Base):
     # Revisions of one story (the same headline re-published later) share the story_id, which is
     # the id of the story's first article. A new story points at itself.
     story_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    # Why it joined its story, which article it was found like, and how alike the bodies are
+    # (`worker.pipeline.shingles.similarity`; null when linked by an identical body hash). All null
+    # for the article that began its story.
+    link_reason: Mapped[StoryLink | None] = mapped_column(_enum(StoryLink, "story_link"))
+    linked_to: Mapped[int | None] = mapped_column(BigInteger)
+    link_similarity: Mapped[float | None] = mapped_column(Float)
     byline: Mapped[str | None] = mapped_column(Text)
     section_labels: Mapped[list[str]] = mapped_column(JSONB)
     region: Mapped[str] = mapped_column(String(40))
@@ -198,11 +213,31 @@ Index(
     Article.published_at.desc().nulls_last(),
     Article.id.desc(),
 )
+# Story linking finds the other copies of a page by its URL (worker/store/stories.py). A hash
+# index: equality is all it serves, and a B-tree refuses keys over ~2.7 kB, which a URL may be.
+Index("ix_articles_url", Article.url, postgresql_using="hash")
 Index(
     "ix_articles_source_newest",
     Article.source,
     Article.published_at.desc().nulls_last(),
     Article.id.desc(),
+)
+
+
+# The LSH band keys of each linkable article body (`worker.pipeline.shingles`), with the time the
+# story window is measured from: published_at, or when an undated article was first seen. Any
+# worker finds a new body's candidates with one indexed query. A row per band and no key of its
+# own, nor a foreign key: the store alone writes it, for articles it has just inserted, and a
+# reference check would cost an index probe per band.
+story_bands = Table(
+    "story_bands",
+    Base.metadata,
+    Column("band", BigInteger, nullable=False),
+    Column("anchored_at", DateTime(timezone=True), nullable=False),
+    Column("article_id", BigInteger, nullable=False),
+    # No index by article: each band row would pay a second index insertion for the rare
+    # delete (reprocess), which finds an article's rows by its bands instead.
+    Index("ix_story_bands_band_anchored_at", "band", "anchored_at"),
 )
 
 

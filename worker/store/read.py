@@ -191,3 +191,38 @@ def stream_articles(
 def get_ingest_horizon(*, session: Session) -> int:
     """The pull horizon now: every article with a lower ingest_seq is final."""
     return int(session.scalar(select(_HORIZON)) or 0)
+
+
+# Columns of a story member, in the order `newsingest stories show` prints them.
+STORY_MEMBER_FIELDS = (
+    "article_id",
+    "link_reason",
+    "linked_to",
+    "link_similarity",
+    "published_at",
+    "source",
+    "content_type",
+    "seen_count",
+    "headline",
+    "url",
+    "story_id",
+)
+_STORY_MEMBERS = table(
+    "v1_story_members", *(column(field) for field in STORY_MEMBER_FIELDS), schema="newsingest"
+)
+
+
+def list_story_members(*, session: Session, article_id: int) -> list[dict[str, Any]]:
+    """The members of the story that holds this article (or that this story id names), oldest
+    first; empty when there is no such article."""
+    story = (
+        select(_STORY_MEMBERS.c.story_id)
+        .where(_STORY_MEMBERS.c.article_id == article_id)
+        .scalar_subquery()
+    )
+    query = (
+        select(*_STORY_MEMBERS.c)
+        .where(_STORY_MEMBERS.c.story_id == story)
+        .order_by(_STORY_MEMBERS.c.published_at.asc().nulls_last(), _STORY_MEMBERS.c.article_id)
+    )
+    return [dict(row._mapping) for row in session.execute(query)]

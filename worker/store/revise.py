@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from schemas import RawPage as WireRawPage
 from worker.config import Settings
 from worker.pipeline import Processed, Received, process
+from worker.pipeline.shingles import body_print
 from worker.pipeline.types import Rejection
 from worker.store.batch import (
     article_row,
@@ -26,6 +27,7 @@ from worker.store.batch import (
     upsert_articles,
 )
 from worker.store.models import Article, Match, Outcome, RawPage, Sighting
+from worker.store.stories import delete_bands, insert_bands, story_rules
 
 log = structlog.get_logger(__name__)
 
@@ -102,9 +104,7 @@ def replay_rejections(*, session: Session, ids: Sequence[int], settings: Setting
     }
     report.examined = len(rows)
     passed = {h: r for h, r in results.items() if isinstance(r, Processed)}
-    created_by, article_ids = upsert_articles(
-        session, passed, received, timedelta(hours=settings.story_window_hours)
-    )
+    created_by, article_ids = upsert_articles(session, passed, received, story_rules(settings))
     for row in rows:
         result = results[bytes(row.content_hash)]
         if isinstance(result, Rejection):
@@ -183,7 +183,16 @@ def reprocess_articles(*, session: Session, ids: Sequence[int], settings: Settin
             _merge_article(session, source_id=article.id, target_id=owner)
             report.merged += 1
             continue
+        stored_print = body_print(article.body)  # before the update refreshes `article`
         session.execute(update(Article).where(Article.id == article.id).values(**changes))
+        if "body" in changes or "published_at" in changes:
+            # Its bands follow the body and the time; its story stays until `reprocess --stories`.
+            delete_bands(session=session, prints={article.id: stored_print})
+            insert_bands(
+                session=session,
+                prints={article.id: body_print(fresh["body"])},
+                anchors={article.id: fresh["published_at"] or article.first_seen_at},
+            )
         report.updated += 1
     return report
 
@@ -234,6 +243,11 @@ def _merge_article(session: Session, *, source_id: int, target_id: int) -> None:
     session.execute(
         update(Article).where(Article.story_id == source_id).values(story_id=target_story)
     )
+    session.execute(
+        update(Article).where(Article.linked_to == source_id).values(linked_to=target_id)
+    )
+    source_body = session.scalar(select(Article.body).where(Article.id == source_id)) or ""
+    delete_bands(session=session, prints={source_id: body_print(source_body)})
     session.execute(
         update(Article).where(Article.id == target_id).values(seen_count=Article.seen_count + seen)
     )
