@@ -59,6 +59,7 @@ def test_every_pulled_column_restamps_the_pull_cursor() -> None:
     assert spec.loader is not None
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
-    unstamped = {"seen_count", "last_seen_at", "ingest_seq", "search_vector"}
+    # body_shingles (0011) is in no view and changes only with the body, which restamps the row.
+    unstamped = {"seen_count", "last_seen_at", "ingest_seq", "search_vector", "body_shingles"}
     columns = {column.name for column in Base.metadata.tables["articles"].columns}
     assert set(migration.STAMPED_COLUMNS) == columns - unstamped

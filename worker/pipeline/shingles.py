@@ -27,7 +27,9 @@ __all__ = [
     "SHINGLE_WORDS",
     "BodyPrint",
     "body_print",
+    "shingle_bytes",
     "similarity",
+    "stored_print",
 ]
 
 # Three-word shingles: short enough that a re-wrapped or lightly edited paragraph keeps most of
@@ -128,6 +130,17 @@ def body_print(body: str) -> BodyPrint:
     keys = rows.sum(axis=1, dtype=np.uint64) + _BAND_SALTS
     bands = tuple((keys ^ (keys >> np.uint64(29))).view(np.int64).tolist())
     return BodyPrint(hashes, bands)
+
+
+def shingle_bytes(found: BodyPrint) -> bytes:
+    """A print's shingle hashes as bytes to store (little-endian uint32, in text order)."""
+    return found.shingles.astype("<u4", copy=False).tobytes()
+
+
+def stored_print(data: bytes) -> BodyPrint:
+    """The print of a stored body from its `shingle_bytes`: compared as a fresh one would be
+    (its band keys, which only new bodies are looked up by, are not kept)."""
+    return BodyPrint(np.frombuffer(data, dtype="<u4").astype(np.uint32), ())
 
 
 def similarity(first: BodyPrint, second: BodyPrint) -> float:

@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from worker.pipeline import Processed, Received
-from worker.pipeline.shingles import body_print
+from worker.pipeline.shingles import body_print, shingle_bytes
 from worker.pipeline.types import Rejection
 from worker.store._storable import storable_json, storable_text
 from worker.store.models import Article, Match, Outcome, RawPage, Sighting
@@ -119,8 +119,8 @@ _INSERT_ARTICLES = _BulkInsert(
     [
         "id", "story_id", "link_reason", "linked_to", "link_similarity", "headline",
         "headline_key", "published_at", "undated_source", "published_precision",
-        "published_source", "published_utc_offset_minutes", "body",
-        "body_hash", "byline", "section_labels", "region", "region_confidence", "region_scores",
+        "published_source", "published_utc_offset_minutes", "body", "body_hash",
+        "body_shingles", "byline", "section_labels", "region", "region_confidence", "region_scores",
         "region_evidence", "url", "source", "content_type", "seen_count", "extractor_version",
         "classifier_version",
     ],
@@ -401,6 +401,7 @@ def upsert_articles(
             "linked_to": link.linked_to,
             "link_similarity": link.similarity,
             "seen_count": seen,
+            "body_shingles": shingle_bytes(prints[ids[key]]),
         }
     inserted = cast(
         "Iterable[tuple[int, str, Any, str | None]]",

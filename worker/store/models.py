@@ -150,6 +150,9 @@ class Article(Base):
     undated_source: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)  # paragraphs joined by blank lines
     body_hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # SHA-256 of body, UTF-8
+    # The body's shingle hashes for story linking (worker/pipeline/shingles.py), as stored by
+    # `shingle_bytes`; null for articles stored before migration 0011.
+    body_shingles: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Revisions of one story (the same headline re-published later) share the story_id, which is
     # the id of the story's first article. A new story points at itself.
     story_id: Mapped[int] = mapped_column(BigInteger, index=True)

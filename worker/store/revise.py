@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from schemas import RawPage as WireRawPage
 from worker.config import Settings
 from worker.pipeline import Processed, Received, process
-from worker.pipeline.shingles import body_print
+from worker.pipeline.shingles import body_print, shingle_bytes
 from worker.pipeline.types import Rejection
 from worker.store.batch import (
     article_row,
@@ -184,13 +184,16 @@ def reprocess_articles(*, session: Session, ids: Sequence[int], settings: Settin
             report.merged += 1
             continue
         stored_print = body_print(article.body)  # before the update refreshes `article`
+        fresh_print = body_print(fresh["body"])
+        if "body" in changes:
+            changes["body_shingles"] = shingle_bytes(fresh_print)
         session.execute(update(Article).where(Article.id == article.id).values(**changes))
         if "body" in changes or "published_at" in changes:
             # Its bands follow the body and the time; its story stays until `reprocess --stories`.
             delete_bands(session=session, prints={article.id: stored_print})
             insert_bands(
                 session=session,
-                prints={article.id: body_print(fresh["body"])},
+                prints={article.id: fresh_print},
                 anchors={article.id: fresh["published_at"] or article.first_seen_at},
             )
         report.updated += 1

@@ -37,6 +37,7 @@ from sqlalchemy import (
     Text,
     any_,
     bindparam,
+    case,
     func,
     or_,
     select,
@@ -46,7 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
-from worker.pipeline.shingles import BANDS, BodyPrint, body_print, similarity
+from worker.pipeline.shingles import BANDS, BodyPrint, body_print, similarity, stored_print
 from worker.store._storable import storable_text
 from worker.store.models import Article, StoryLink
 
@@ -321,7 +322,7 @@ def _stored_candidates(
             row.published_at,
             row.first_seen_at,
             bytes(row.body_hash),
-            body_print(row.body),
+            body_print(row.body) if row.body_shingles is None else stored_print(row.body_shingles),
             row.url,
         )
         for row in session.execute(
@@ -332,7 +333,9 @@ def _stored_candidates(
                 Article.published_at,
                 Article.first_seen_at,
                 Article.body_hash,
-                Article.body,
+                Article.body_shingles,
+                # The body only where its hashes were not kept (stored before migration 0011).
+                case((Article.body_shingles.is_(None), Article.body), else_=None).label("body"),
                 Article.url,
             ).where(Article.id == any_(_NEW_ARTICLE_IDS)),
             {"ids": ids},
