@@ -73,6 +73,25 @@ rejects_app = typer.Typer(
 app.add_typer(rejects_app, name="rejects")
 
 
+def _inputs(
+    paths: list[str], *, source: str, encoding: str | None, jsonl: bool
+) -> tuple[list[str], Iterator[InputDump], Counter[str]]:
+    """The files `paths` name, the dumps read from them as they are asked for, and the counts of
+    records skipped (a WARC's non-page records) that reading fills in."""
+    codec = check_encoding(encoding) if encoding is not None else None
+    labels = expand_paths(paths)
+    skipped: Counter[str] = Counter()
+    dumps = read_dumps(
+        labels,
+        source=source,
+        max_page_bytes=get_settings().max_page_bytes,
+        encoding=codec,
+        skipped=skipped,
+        jsonl=jsonl,
+    )
+    return labels, dumps, skipped
+
+
 def _counted(n: int, noun: str) -> str:
     """'1 batch', '2 batches': a count with its noun in the number it takes."""
     if n == 1:
@@ -164,20 +183,10 @@ def ingest(
     from worker.store import Outcome, find_known_content, transaction  # noqa: PLC0415
 
     settings = get_settings()
-    codec = check_encoding(encoding) if encoding is not None else None
-    labels = expand_paths(paths)
+    labels, dumps, skipped = _inputs(paths, source=source, encoding=encoding, jsonl=jsonl)
     counts: Counter[str] = Counter()
     regions: Counter[str] = Counter()
     rejected: list[tuple[str, str, str]] = []
-    skipped: Counter[str] = Counter()
-    dumps = read_dumps(
-        labels,
-        source=source,
-        max_page_bytes=settings.max_page_bytes,
-        encoding=codec,
-        skipped=skipped,
-        jsonl=jsonl,
-    )
     if jobs is None:
         # A pool costs each process a second of start-up (the gazetteer): worth it for many pages.
         jobs = (os.cpu_count() or 1) if _many_pages(labels) else 1
@@ -325,17 +334,7 @@ def enqueue(
     from worker.producer import enqueue_pages  # noqa: PLC0415 - keeps `--help` fast
 
     settings = get_settings()
-    codec = check_encoding(encoding) if encoding is not None else None
-    labels = expand_paths(paths)
-    skipped: Counter[str] = Counter()
-    dumps = read_dumps(
-        labels,
-        source=source,
-        max_page_bytes=settings.max_page_bytes,
-        encoding=codec,
-        skipped=skipped,
-        jsonl=jsonl,
-    )
+    labels, dumps, skipped = _inputs(paths, source=source, encoding=encoding, jsonl=jsonl)
     sent = Counter[str]()
 
     files_begun = [0]  # how many files came before the last dump read

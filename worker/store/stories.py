@@ -136,6 +136,32 @@ WHERE band = ANY(CAST(%(bands)s AS bigint[])) AND article_id = ANY(%(ids)b::bigi
 """
 
 
+# What a stored article is compared by, beside its body's print.
+_MEMBER_COLUMNS = (
+    Article.id,
+    Article.story_id,
+    Article.headline_key,
+    Article.published_at,
+    Article.first_seen_at,
+    Article.body_hash,
+    Article.url,
+)
+
+
+def _member(row: Any, story_id: int, found: BodyPrint) -> _Member:
+    """A stored article read with `_MEMBER_COLUMNS`, in story `story_id`, with its print."""
+    return _Member(
+        row.id,
+        story_id,
+        row.headline_key,
+        row.published_at,
+        row.first_seen_at,
+        bytes(row.body_hash),
+        found,
+        row.url,
+    )
+
+
 def _bands_text(prints: Iterable[BodyPrint]) -> str:
     """The band keys of these prints, in order, as a PostgreSQL array literal."""
     return "{" + ",".join(",".join(map(str, found.bands)) for found in prints) + "}"
@@ -315,28 +341,17 @@ def _stored_candidates(
     if not ids:
         return {}
     members = {
-        row.id: _Member(
-            row.id,
+        row.id: _member(
+            row,
             row.story_id,
-            row.headline_key,
-            row.published_at,
-            row.first_seen_at,
-            bytes(row.body_hash),
             body_print(row.body) if row.body_shingles is None else stored_print(row.body_shingles),
-            row.url,
         )
         for row in session.execute(
             select(
-                Article.id,
-                Article.story_id,
-                Article.headline_key,
-                Article.published_at,
-                Article.first_seen_at,
-                Article.body_hash,
+                *_MEMBER_COLUMNS,
                 Article.body_shingles,
                 # The body only where its hashes were not kept (stored before migration 0011).
                 case((Article.body_shingles.is_(None), Article.body), else_=None).label("body"),
-                Article.url,
             ).where(Article.id == any_(_NEW_ARTICLE_IDS)),
             {"ids": ids},
         )
@@ -386,33 +401,16 @@ def relink_stories(*, session: Session, ids: Sequence[int], rules: StoryRules) -
     """
     rows = session.execute(
         select(
-            Article.id,
-            Article.story_id,
-            Article.headline_key,
-            Article.published_at,
-            Article.first_seen_at,
-            Article.body_hash,
+            *_MEMBER_COLUMNS,
             Article.body,
-            Article.url,
             Article.link_reason,
             Article.linked_to,
             Article.link_similarity,
         ).where(Article.id == any_(_NEW_ARTICLE_IDS)),
         {"ids": list(ids)},
     ).all()
-    new = {
-        row.id: _Member(
-            row.id,
-            row.id,
-            row.headline_key,
-            row.published_at,
-            row.first_seen_at,
-            bytes(row.body_hash),
-            body_print(row.body),
-            row.url,
-        )
-        for row in rows
-    }
+    # Printed afresh: relinking writes their band keys again, which stored prints do not keep.
+    new = {row.id: _member(row, row.id, body_print(row.body)) for row in rows}
     before = {row.id: (row.story_id, row.link_reason, row.linked_to, row.link_similarity)
               for row in rows}  # fmt: skip
     stored = _stored_candidates(session, new, rules)
