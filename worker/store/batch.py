@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import (
     ARRAY,
     Enum,
@@ -297,6 +298,14 @@ def upsert_batch(
             if item.receipt_key in recorded and item.article_id not in created
         ],
     )
+    _tally_sources(
+        session,
+        [
+            (page, item, results.get(page.content_hash))
+            for page, item in zip(pages, outcomes, strict=True)
+            if item.receipt_key in recorded
+        ],
+    )
     # Delivered when (and only if) the batch commits, so consumers can LISTEN instead of polling.
     session.execute(
         text("SELECT pg_notify('newsingest_articles', json_build_object('stored', :n)::text)"),
@@ -552,6 +561,62 @@ _ADD_SIGHTINGS = (
         last_seen_at=func.now(),
     )
 )
+
+
+# Prepared once per connection, like the bulk inserts: one row per source the batch held.
+_INSERT_TALLY = (
+    "INSERT INTO source_tallies (source, received, stored, duplicates, rejected, "
+    "rejected_by_reason, dated, minute_precision, regioned, body_lengths) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def _tally_sources(
+    session: Session, recorded: Sequence[tuple[Received, ItemOutcome, Processed | Rejection | None]]
+) -> None:
+    """Append what this batch's recorded receipts brought, per source, to `source_tallies`."""
+    tallies: dict[str, dict[str, Any]] = {}
+    for page, item, result in recorded:
+        tally = tallies.setdefault(
+            page.page.source,
+            {"received": 0, "stored": 0, "duplicates": 0, "rejected": 0, "reasons": Counter(),
+             "dated": 0, "minute": 0, "regioned": 0, "lengths": []},
+        )  # fmt: skip
+        tally["received"] += 1
+        if item.outcome is Outcome.DUPLICATE:
+            tally["duplicates"] += 1
+        elif item.outcome is Outcome.REJECTED:
+            tally["rejected"] += 1
+            tally["reasons"][item.reason or "unknown"] += 1
+        elif item.outcome is Outcome.STORED and isinstance(result, Processed):
+            published = result.clean.published
+            tally["stored"] += 1
+            tally["dated"] += published is not None
+            tally["minute"] += published is not None and published.precision == "minute"
+            tally["regioned"] += result.verdict.region != "unknown"
+            # Counted as the body is stored (`article_row`), so the median matches SQL's length().
+            tally["lengths"].append(len(storable_text("\n\n".join(result.clean.body))))
+    if not tallies:
+        return
+    rows = [
+        (
+            storable_text(source),
+            t["received"],
+            t["stored"],
+            t["duplicates"],
+            t["rejected"],
+            Jsonb(dict(t["reasons"])) if t["reasons"] else None,
+            t["dated"],
+            t["minute"],
+            t["regioned"],
+            t["lengths"] or None,
+        )
+        for source, t in sorted(tallies.items())
+    ]
+    connection = session.connection().connection.driver_connection
+    assert isinstance(connection, psycopg.Connection)  # the only driver the store supports
+    with connection.cursor() as cursor:
+        cursor.executemany(_INSERT_TALLY, rows)
 
 
 def _count_sightings(session: Session, recorded: Sequence[ItemOutcome]) -> None:
