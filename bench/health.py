@@ -6,7 +6,7 @@ Builds a scratch database (migrated to head) holding `--sources` sources × `--d
 no query here reads them) and the articles the stored ones made, with bodies of ~1,500 to 6,000
 characters of words (stored compressed, as real bodies are). `source_tallies` is filled as the
 store would have: one row per source per batch of `--batch` pages. Then it times, best and median
-of `--runs`:
+of `--runs`, after timing what tallying one batch costs the store:
 
 - tallies: `list_source_health` (the drift check: every source, 15 windows of 24 hours)
 - tallies: `v1_source_health` for the last 15 days
@@ -226,6 +226,48 @@ def measure(url: str, runs: int, now: datetime) -> None:
     engine.dispose()
 
 
+def ingest_side(url: str, *, batch: int, repeats: int = 200) -> None:
+    """Time the store's tally of one batch (`_tally_sources`: the loop over its outcomes and the
+    INSERT) on real pipeline results, per page: the whole cost the tallies add to ingest."""
+    from pathlib import Path
+
+    from schemas import RawPage
+    from worker.pipeline import process, receive
+    from worker.store.batch import ItemOutcome, _tally_sources
+    from worker.store.models import Outcome
+
+    golden = sorted((Path(__file__).parents[1] / "tests" / "golden" / "text").glob("*.txt"))
+    made = []
+    for path in golden:
+        page = receive(
+            RawPage(content=path.read_text(encoding="utf-8"), source="s"), receipt_key="k"
+        )
+        made.append((page, process(page, max_page_bytes=5 << 20)))
+    recorded: list[tuple[Any, Any, Any]] = []
+    for n in range(batch):  # 80% stored, 17% duplicates, 3% rejected, as bench/e2e.py sends
+        page, result = made[n % len(made)]
+        if n % 100 < 3:
+            recorded.append((page, ItemOutcome(f"k{n}", Outcome.REJECTED, reason="no_body"), None))
+        elif n % 100 < 20:
+            recorded.append((page, ItemOutcome(f"k{n}", Outcome.DUPLICATE), None))
+        else:
+            recorded.append((page, ItemOutcome(f"k{n}", Outcome.STORED), result))
+    engine = create_engine(sqlalchemy_url(url))
+    with Session(engine) as session:
+        _tally_sources(session, recorded)  # connects and prepares
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(repeats):
+            _tally_sources(session, recorded)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        session.rollback()
+    engine.dispose()
+    per_page = 1e6 / (repeats * batch)
+    print(
+        f"ingest: tallying a batch of {batch} pages: {cpu * per_page:.2f} µs CPU a page in the "
+        f"worker, {wall * per_page:.2f} µs a page wall (the INSERT's round trip included)"
+    )
+
+
 def main() -> None:
     """Create, load, measure and drop a scratch database."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -236,6 +278,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
+    parser.add_argument("--ingest-only", action="store_true", help="Time the tally alone.")
     args = parser.parse_args()
     now = datetime.now(UTC).replace(microsecond=0)
     name = f"newsingest_bench_health_{uuid.uuid4().hex[:8]}"
@@ -245,6 +288,9 @@ def main() -> None:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
         upgrade_database(url)
+        ingest_side(url, batch=500)
+        if args.ingest_only:
+            return
         load(url, args, now)
         measure(url, args.runs, now)
     finally:
