@@ -230,7 +230,8 @@ def _health(*, days: int | None, output: HealthFormat | None) -> None:
         columns = ("source", "state", "received", "stored", "rejected", "undated", "unregioned",
                    "median body", "fetch errors", "flags (baseline → today)")  # fmt: skip
         for column in columns:
-            table.add_column(column, justify="left" if column[0] in "sf" else "right")
+            left = column in ("source", "state") or column.startswith("flags")
+            table.add_column(column, justify="left" if left else "right")
         styles = {SourceState.DRIFT: "red", SourceState.NEW: "cyan", SourceState.QUIET: "yellow"}
         for record in judged:
             today = record.as_dict()["today"]
