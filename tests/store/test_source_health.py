@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from alembic import command
-from conftest import EXAMPLES, REPO, query, run_cli
+from celery import Celery
+from conftest import EXAMPLES, REPO, query, run_cli, wait_for
 
 from schemas import RawPage
 from worker.config import Settings
@@ -237,3 +239,28 @@ def test_the_health_command_exits_1_only_when_a_source_is_flagged(
     assert table.returncode == 1
     assert "drift" in table.stdout
     assert f"rejected_share: 0% → {today:.0%}" in table.stdout
+
+
+def test_a_worker_logs_a_flagged_source_once_a_day(
+    db: str, service_env: dict[str, str], worker_process: Any, tmp_path: Path
+) -> None:
+    _tally_history(db, "wire", now=datetime.now(UTC), days=14, per_day=60)  # silent since
+    log = tmp_path / "worker-0.log"  # where the start_worker fixture keeps its output
+    producer = Celery(broker=service_env["NEWSINGEST_BROKER_URL"])
+
+    def checks_done() -> int:
+        text = log.read_text(encoding="utf-8", errors="replace")
+        return sum("health.check" in line and "succeeded" in line for line in text.splitlines())
+
+    for n in (1, 2):  # what beat sends every NEWSINGEST_HEALTH_CHECK_SECONDS
+        producer.send_task("health.check", queue=service_env["NEWSINGEST_QUEUE"])
+        wait_for(lambda n=n: checks_done() == n, what=f"health check {n}")  # type: ignore[misc]
+    warnings = [
+        json.loads(line)
+        for line in log.read_text(encoding="utf-8").splitlines()
+        if '"source_drift"' in line
+    ]
+    assert [(w["level"], w["source"], w["flags"]) for w in warnings] == [
+        ("warning", "wire", [{"measure": "volume", "baseline": 60.0, "today": 0.0}])
+    ]
+    assert worker_process.poll() is None
