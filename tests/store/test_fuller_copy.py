@@ -126,6 +126,6 @@ def test_another_sources_fuller_copy_does_not_replace(db: str) -> None:
     before = _article(db)
     assert _ingest(_page(FULL, source="outlet")) == [Outcome.DUPLICATE]
     body, seen_count, seq = _article(db)
-    assert (body, seq) == (before[0], before[2])
+    assert (body, seq, seen_count) == (before[0], before[2], 2)
     assert query(db, "SELECT source FROM articles") == [("wire",)]
     _books_balance()
