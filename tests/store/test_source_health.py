@@ -204,7 +204,7 @@ def test_the_migration_rebuilds_the_tallies_of_earlier_pages(db: str) -> None:
     _ingest(_pages("wire", key="c")[-3:])
     live = query(db, HEALTH)
     reset_engine(close=True)  # the downgrade drops tables this process's connections know
-    command.downgrade(alembic_config(db), "0011")
+    command.downgrade(alembic_config(db), "0012")
     upgrade_database(db)
     assert _close(query(db, HEALTH)) == _close(live)
 

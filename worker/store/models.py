@@ -83,6 +83,8 @@ class Match(enum.StrEnum):
     NEW = "new"  # this sighting created the article
     SAME_CONTENT = "same_content"  # byte-identical to a dump seen before
     SAME_KEY = "same_key"  # different bytes, same headline and timestamp
+    # Same key, and the article was rewritten from this copy: it held more (migration 0012).
+    RICHER_COPY = "richer_copy"
 
 
 class StoryLink(enum.StrEnum):
@@ -275,7 +277,7 @@ class Sighting(Base):
 
 
 # What one batch brought from one source, appended by the store in the batch's transaction (and by
-# the crawler for its fetches): the per-source daily health (migration 0012's v1_source_health)
+# the crawler for its fetches): the per-source daily health (migration 0013's v1_source_health)
 # and the drift check (worker/health.py) read these instead of sightings, articles and raw pages
 # (docs/performance.md: the view over those detoasts every body of the window for its median).
 # Appended, never updated: concurrent batches of one source never wait on one counter row.
