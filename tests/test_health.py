@@ -8,7 +8,15 @@ from dataclasses import replace
 
 import pytest
 
-from worker.health import DriftRule, Measure, SourceState, SourceWindow, assess, measure_of
+from worker.health import (
+    DriftRule,
+    Measure,
+    SourceHealth,
+    SourceState,
+    SourceWindow,
+    assess,
+    measure_of,
+)
 
 RULE = DriftRule()
 
@@ -40,8 +48,8 @@ def _history(seed: int, days: int = 14, today_weekday: int = 2) -> list[SourceWi
     return [_day(rng, weekday=(today_weekday - back) % 7 < 5) for back in range(1, days + 1)]
 
 
-def _flags(health: object) -> dict[Measure, tuple[float, float]]:
-    return {f.measure: (f.baseline, f.today) for f in health.flags}  # type: ignore[attr-defined]
+def _flags(health: SourceHealth) -> dict[Measure, tuple[float, float]]:
+    return {f.measure: (f.baseline, f.today) for f in health.flags}
 
 
 @pytest.mark.parametrize("seed", range(30))
