@@ -15,6 +15,7 @@ of `--runs`, after timing what tallying one batch costs the store:
 
     .venv/bin/python bench/health.py                          # 20 sources × 30 days × 1,000
     .venv/bin/python bench/health.py --per-day 200 --days 20  # a quick look
+    .venv/bin/python bench/health.py --backfill               # and time migration 0013's rebuild
 """
 
 from __future__ import annotations
@@ -268,6 +269,20 @@ def ingest_side(url: str, *, batch: int, repeats: int = 200) -> None:
     )
 
 
+def backfill(url: str) -> None:
+    """Time migration 0013's rebuild of the tallies from sightings, raw pages and articles (what
+    upgrading a database that already holds these pages costs)."""
+    from alembic import command
+
+    from worker.store.engine import alembic_config
+
+    command.downgrade(alembic_config(url), "0012")
+    began = time.perf_counter()
+    upgrade_database(url)
+    elapsed = time.perf_counter() - began
+    print(f"migration 0013 on these pages (rebuilding the tallies): {elapsed:.1f}s")
+
+
 def main() -> None:
     """Create, load, measure and drop a scratch database."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -279,6 +294,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
     parser.add_argument("--ingest-only", action="store_true", help="Time the tally alone.")
+    parser.add_argument(
+        "--backfill", action="store_true", help="Also time the migration's rebuild of the tallies."
+    )
     args = parser.parse_args()
     now = datetime.now(UTC).replace(microsecond=0)
     name = f"newsingest_bench_health_{uuid.uuid4().hex[:8]}"
@@ -293,6 +311,8 @@ def main() -> None:
             return
         load(url, args, now)
         measure(url, args.runs, now)
+        if args.backfill:
+            backfill(url)
     finally:
         if args.keep:
             print(f"kept {url}")

@@ -10,8 +10,9 @@ timestamp, one to the minute, a region, and their body lengths. The crawler appe
 and fetch errors there too. `v1_source_health` gives consumers one row per source and UTC day.
 
 Tallies of the pages received before this release are rebuilt from sightings, raw pages and
-articles, one row per source and hour, so drift has a baseline from the first day; crawl fetches
-before it are not (crawl_urls keeps only the last fetch of each URL).
+articles, one row per source and hour, so drift has a baseline from the first day (it reads every
+stored body once: 12 s for 600,000 sightings in bench/health.py); crawl fetches before it are not
+rebuilt (crawl_urls keeps only the last fetch of each URL).
 """
 
 from collections.abc import Sequence
