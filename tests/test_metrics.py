@@ -18,9 +18,19 @@ from pathlib import Path
 import psutil
 import pytest
 import redis
+from celery import Celery
 from conftest import EXAMPLES, REPO, SEED, StartWorker, query, run_cli, shared_data, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 from test_faults import SEED_KEY, HeadlineLock
+
+from tests.crawl.crawlkit import (  # noqa: F401 - fixtures are found by name in this module
+    Reply,
+    Site,
+    crawl_db_fixture,
+    key_prefix_fixture,
+    redis_client_fixture,
+    site_fixture,
+)
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -237,3 +247,59 @@ def test_a_worker_without_metrics_never_imports_prometheus_client() -> None:
         [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_crawl_fetches_are_counted_by_source_outcome_and_status(
+    *,
+    site: Site,
+    crawl_db: str,
+    service_env: dict[str, str],
+    start_worker: StartWorker,
+    key_prefix: str,
+    tmp_path: Path,
+) -> None:
+    robots = b"User-agent: *\nDisallow: /private/\n"
+    site.route("/robots.txt", lambda n, _: Reply(200, {"Content-Type": "text/plain"}, robots))
+    paths = ["/news/one", "/news/two", "/news/gone", "/private/three"]
+    items = "".join(f"<item><link>{site.url(path)}</link></item>" for path in paths)
+    feed = f"<rss version='2.0'><channel>{items}</channel></rss>".encode()
+    site.route("/feed.xml", lambda n, _: Reply(200, {"Content-Type": "application/rss+xml"}, feed))
+    for path in paths[:2]:
+        body = (REPO / "examples/dumps/osaka-trams.html").read_bytes()
+        site.page(path, body.replace(b"Osaka", path.encode()))
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f'[[source]]\nname = "alpha"\nfeeds = ["{site.url("/feed.xml")}"]\ninterval = "1h"\n',
+        encoding="utf-8",
+    )
+    _, port = _start_with_metrics(
+        start_worker,
+        NEWSINGEST_SOURCES=str(sources),
+        NEWSINGEST_ALLOW_PRIVATE_ADDRESSES="true",
+        NEWSINGEST_HOST_INTERVAL="0",
+        NEWSINGEST_CRAWL_KEY_PREFIX=key_prefix,
+    )
+    sender = Celery(f"metrics-test-{os.getpid()}", broker=service_env["NEWSINGEST_BROKER_URL"])
+    try:
+        sender.send_task(
+            "crawl.source", args=["alpha"], queue=f"{service_env['NEWSINGEST_QUEUE']}.crawl"
+        )
+    finally:
+        sender.close()
+    wait_for(
+        lambda: query(crawl_db, "SELECT last_status FROM crawl_sources") == [("ok",)],
+        what="the crawl to finish",
+    )
+
+    fetches = {
+        (dict(labels)["outcome"], dict(labels)["status"]): value
+        for (name, labels), value in _scraped(port).items()
+        if name == "newsingest_crawl_fetches_total" and dict(labels)["source"] == "alpha"
+    }
+    assert fetches == {
+        ("ok", "200"): 3,  # the feed and two pages
+        ("http_error", "404"): 1,
+        ("disallowed", "none"): 1,
+    }
+    assert len(site.asked("/news/gone")) == 1
+    assert site.asked("/private/three") == []

@@ -91,12 +91,13 @@ class Recorder:
     def source_label(self, source: str) -> str:
         """The label a source counts under: its name, or "other" past the cap or when odd."""
         label = self._sources.get(source)
-        if label is None:
-            fits = len(source) <= _LONGEST_SOURCE and source.isprintable()
-            label = source if fits and len(self._sources) < self._max_sources else OTHER
-            if len(self._sources) < self._max_sources:
-                self._sources[source] = label
-        return label
+        if label is not None:
+            return label
+        fits = len(source) <= _LONGEST_SOURCE and source.isprintable()
+        if not fits or len(self._sources) >= self._max_sources:
+            return OTHER
+        self._sources[source] = source
+        return source
 
     def count_pages(self, *, pages: Sequence[Received], outcome: BatchOutcome) -> None:
         """Count the dumps of a committed batch by source and outcome."""
