@@ -99,8 +99,8 @@ class Settings(BaseSettings):
         default=100,
         ge=1,
         le=10_000,
-        description="Sources each worker process counts under their own name in the metrics; "
-        'later ones (beyond the crawl sources) count as source="other".',
+        description="Sources each worker process counts under their own name in the metrics "
+        '(the crawl sources first, then others as they come); further ones count as "other".',
     )
     log_level: str | None = Field(
         default=None,
