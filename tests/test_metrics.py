@@ -136,7 +136,19 @@ def test_scraped_counts_match_the_database_and_survive_a_killed_pool_process(
     batches = _enqueue(service_env, str(EXAMPLES), "--source", "wire", "--batch-size", "2")
     batches += _enqueue(service_env, str(_bad_inputs(tmp_path / "bad")), "--source", "junk")
     batches += _enqueue(service_env, str(EXAMPLES), "--source", "mirror")  # all duplicates
-    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 10, what="10 sightings")
+    # A pickle, refused unread and recorded by the worker's main process, not a pool process.
+    producer = Celery(broker=service_env["NEWSINGEST_BROKER_URL"])
+    producer.conf.task_serializer = "pickle"
+    try:
+        producer.send_task(
+            "ingest.batch",
+            args=[[{"content": "pickled"}]],
+            queue=service_env["NEWSINGEST_QUEUE"],
+            serializer="pickle",
+        )
+    finally:
+        producer.close()
+    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 11, what="11 sightings")
 
     samples = _scraped(port)
     in_database = _pages_in_database(db)
@@ -148,6 +160,7 @@ def test_scraped_counts_match_the_database_and_survive_a_killed_pool_process(
         "too_large",
         "no_body",
     }
+    assert in_database[("broker", "rejected", "invalid_message")] == 1
     assert _pages_by_label(samples) == in_database
     assert _value(samples, "newsingest_batches_total", result="ingested") == batches
     assert _value(samples, "newsingest_batch_duration_seconds_count") == batches
@@ -169,7 +182,7 @@ def test_scraped_counts_match_the_database_and_survive_a_killed_pool_process(
     assert replacement.pid != child.pid
     assert _value(_scraped(port), "newsingest_batches_in_progress") == 1
     headline_lock.release()
-    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 11, what="the seed stored")
+    wait_for(lambda: _count(db, "SELECT count(*) FROM sightings") == 12, what="the seed stored")
     wait_for(
         lambda: _value(_scraped(port), "newsingest_batches_in_progress") == 0,
         what="no batch in progress",
