@@ -442,6 +442,13 @@ _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _DIGIT = re.compile(r"\d")
 # Elements besides <h1> that mark the story's own headline: schema.org microdata. (hAtom's
 # "entry-title" marks every teaser of a list as well.)
+# A title or title part that is a host name ("FASSETTE.NET", "chadim.net") names the site; one
+# that is a URL slug, lower-case words joined by hyphens, names no story.
+_HOST_NAME = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[a-z]{2,12}", re.IGNORECASE)
+# A separator a title ends or starts with, its site name left out ("Olympia 2028 dabei -").
+# ("»" and "›" close French and German quotations as well.)
+_DANGLING_SEPARATOR = re.compile(r"^[|\-–—:·•~]{1,2}\s+|\s+[|\-–—:·•~]{1,2}$")
+_URL_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}")
 _MARKED_HEADLINE_SELECTOR = '[itemprop~="headline"]:not(meta)'
 _MAX_H1S = 5
 _MAX_MARKED_HEADLINES = 3
@@ -1110,17 +1117,43 @@ def _headline(
     furniture = _furniture(metadata, url, (*h1s, *marked))
     # WordPress writes "&" as "&amp;#038;": once parsed, the og:title still says "&#038;".
     titles = [
-        _strip_site_name(" ".join(html.unescape(t).split()), furniture) for t in metadata.headlines
+        _strip_site_name(_DANGLING_SEPARATOR.sub("", " ".join(html.unescape(t).split())), furniture)
+        for t in metadata.headlines
     ]
-    titles = [title for title in titles if title]
+    stated_titles = [title for title in titles if title]
+    # A title that is only the site's name (a twitter:title "Beige.de") or a URL slug
+    # ("adac-kindersitztest-herbst-2018") names no story.
+    # A page may state its headline as its site's name too (an apple-mobile-web-app-title):
+    # only a name no title repeats counts here, and the host's always.
+    stated = {_fold(title) for title in titles}
+    names = frozenset(
+        name.replace(" ", "")
+        for name in (*furniture.host_names, *furniture.site_names)
+        if name in furniture.host_names or name not in stated
+    )
+    titles = [title for title in titles if title and not _names_no_story(title, names)]
+    # So does a heading that is the site's name: a logo printed as an <h1>.
+    headings = [h for h in (*h1s, *marked) if not _names_no_story(h, names)]
     folded_titles = [_fold(title) for title in titles]
     # A title may carry more around its headline than a site name: "Faire Lieferketten -
-    # Evangelisches Jugendwerk in Württemberg (ejw)".
-    heads = {_fold(_TITLE_SEPARATOR.split(title, 1)[0]) for title in titles}
-    for heading in (*h1s, *marked):
-        folded = _fold(heading)
+    # Evangelisches Jugendwerk in Württemberg (ejw)". Each head keeps the title's spelling.
+    heads: dict[str, str] = {}
+    for title in titles:
+        head = _TITLE_SEPARATOR.split(title, 1)[0]
+        heads.setdefault(_fold(head), head)
+    folded_headings = [_fold(heading) for heading in headings]
+    # A heading the titles state word for word: the titles in the order the page commits to
+    # them (JSON-LD and og:title before <title>) choose among several <h1>s ("News" above the
+    # story's own). The title's spelling is kept: markup assembles a heading's text from inline
+    # elements (a space before a colon, quotes restyled, a kicker in capitals), while the title
+    # is one string the publisher wrote.
+    for title, folded_title in zip(titles, folded_titles, strict=True):
+        if folded_title in folded_headings:
+            heading = headings[folded_headings.index(folded_title)]
+            return _spelling(title, heading)
+    for heading, folded in zip(headings, folded_headings, strict=True):
         if folded in heads:
-            return _strip_site_name(heading, furniture)
+            return _strip_site_name(_spelling(heads[folded], heading), furniture)
         for title, folded_title in zip(titles, folded_titles, strict=True):
             if folded_title and _same_title(folded, folded_title):
                 # A print header's <h1> may carry the site name as the <title> does; a date
@@ -1133,9 +1166,30 @@ def _headline(
                     # attackiert Deutsche Bahn") is the section's or the story's label.
                     return _without_kicker(heading, folded_title)
                 return _strip_site_name(heading, furniture)
-    if titles:
-        return titles[0]
-    return h1s[0] if h1s else None
+    if titles or headings:
+        return titles[0] if titles else headings[0]
+    # Better a slug or the site's name than losing the article.
+    return stated_titles[0] if stated_titles else (h1s[0] if h1s else None)
+
+
+def _spelling(title: str, heading: str) -> str:
+    """Give the spelling of a headline that a title and a heading state in the same words: the
+    title's, unless it is set in capitals where the heading is not."""
+    if title.isupper() and not heading.isupper():
+        return heading
+    # A title for sharing may be cut short ("... says 'I'm trying not to panic'...").
+    if title.endswith(("...", "…")) and not heading.endswith(("...", "…")):
+        return heading
+    return title
+
+
+def _names_no_story(text: str, site_names: frozenset[str]) -> bool:
+    """Say whether a title or heading is only the site's name (folded, without spaces), a host
+    name or a URL slug."""
+    if _URL_SLUG.fullmatch(text) or _HOST_NAME.fullmatch(text):
+        return True
+    # Only the name itself: a headline may hold a site's name among other words.
+    return _fold(text).replace(" ", "") in site_names
 
 
 def _without_kicker(heading: str, folded_title: str) -> str:
@@ -1159,23 +1213,25 @@ class _Furniture:
 
     site_names: tuple[str, ...]
     exact_names: frozenset[str]  # sections and authors: only a whole part that is one counts
+    host_names: tuple[str, ...] = ()  # the site names read from the page's address
 
 
 def _furniture(metadata: _Metadata, url: str | None, own: tuple[str, ...]) -> _Furniture:
     """Gather the names the page gives its site, sections and authors, folded for comparison."""
     site_names = [_fold(name) for name in metadata.site_names if name.strip()]
+    hosts: list[str] = []
     for address in (url, metadata.canonical_url):
         if address:
             # The host's labels but its top-level domain and a "www"-like prefix; "-" joins the
             # words of a name ("st-lucia-times").
             labels = (urlsplit(address[:_MAX_URL_CHARS]).hostname or "").lower().split(".")[:-1]
-            site_names.extend(
-                label.replace("-", "") for label in labels if label not in _HOST_PREFIXES
-            )
+            hosts.extend(label.replace("-", "") for label in labels if label not in _HOST_PREFIXES)
     exact = {_fold(name) for name in (*metadata.sections, *metadata.authors)}
     # A breadcrumb ends with the page itself: its headline is never furniture.
     exact -= {"", *(_fold(heading) for heading in own)}
-    return _Furniture(tuple(dict.fromkeys(site_names)), frozenset(exact))
+    return _Furniture(
+        tuple(dict.fromkeys((*site_names, *hosts))), frozenset(exact), tuple(dict.fromkeys(hosts))
+    )
 
 
 def _same_title(first: str, second: str) -> bool:
@@ -1230,6 +1286,8 @@ def _is_furniture(part: str, rest: str, furniture: _Furniture, *, whole: bool) -
         # Several parts name the site only as a whole: "AOC media - Analyse Opinion Critique".
         return folded in furniture.site_names
     if any(_names_site(folded, name) for name in furniture.site_names):
+        return True
+    if _HOST_NAME.fullmatch(part.strip()) and len(rest.split()) >= _MIN_HEADLINE_WORDS:
         return True
     if folded in furniture.exact_names:
         return True
