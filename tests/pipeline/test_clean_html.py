@@ -1055,6 +1055,45 @@ def test_a_time_marked_date_modified_is_not_the_publication() -> None:
             "Controversy</h1>",
             "Veteran Wraps Baby in American Flag, Photo Sparks Controversy",
         ),
+        # archiv.krimiblog.de: the site's name and its mottos after the headline.
+        (
+            "<title>Das vermutlich schwulste Musikvideo der Welt :  Krimiblog-Archiv | "
+            "Ermittlungen zum Verfall eines Genres | Gegründet 2005 | 6. Jahrgang </title>"
+            '<link rel="canonical" href="http://archiv.krimiblog.de/?p=2895">',
+            '<h1 class="vcard author"><a href="http://archiv.krimiblog.de/" title="Home" class='
+            '"fn">Krimiblog-Archiv</a></h1>',
+            "Das vermutlich schwulste Musikvideo der Welt",
+        ),
+        # ldt.de: the site's name, then a section, after the headline.
+        (
+            "<title>FALL IN LOVE WITH BLACK – LDT – Blog</title>"
+            '<link rel="canonical" href="https://www.ldt.de/ldtblog/fall-in-love-with-black/">',
+            "",
+            "FALL IN LOVE WITH BLACK",
+        ),
+        # pbrunst.de: WordPress's old default title separates the blog's name with "«".
+        (
+            "<title>Kein Cyberterrorismus (diesmal) «  Dr. Phillip W. Brunst</title>",
+            "<h1>Kein Cyberterrorismus (diesmal)</h1>",
+            "Kein Cyberterrorismus (diesmal)",
+        ),
+        # przepisy.pl kept by the Wayback Machine: the archived address names the site.
+        (
+            '<meta property="og:title" content="Pierogi z dynią w sosie szałwiowym przepis – '
+            'Zobacz na przepisy.pl"><link rel="canonical" href="https://web.archive.org/web/'
+            '20200808063632/https://www.przepisy.pl/przepis/pierogi-z-dynia-w-sosie-szalwiowym">',
+            '<h1 class="title">Pierogi z dynią w sosie szałwiowym</h1>',
+            "Pierogi z dynią w sosie szałwiowym",
+        ),
+        # A French quotation is no title part.
+        (
+            '<meta property="og:title" content="« Les privatisations sont au profit d\'intérêts '
+            "privés, financiers, des multinationales et au détriment des salariés et des "
+            'usagers »"><meta property="og:site_name" content="Attac France">',
+            "",
+            "« Les privatisations sont au profit d'intérêts privés, financiers, des "
+            "multinationales et au détriment des salariés et des usagers »",
+        ),
         # Dublin Core in RDFa (one property naming two vocabularies), from Readability's tests.
         (
             '<title>Title Element</title><meta property="x:title dc:title" content="My title"/>',

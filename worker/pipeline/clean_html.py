@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import html
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -370,7 +371,7 @@ _SECTION_METAS = ("article:section", "section", "parsely-section", "category")
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})([/-]?)([01]\d|[1-9])\2([0-3]\d|[1-9])(?=[/._-]|$)")
 # ... or day first, as a path segment or inside a slug: /29-10-2021, -02-11-2023-.
 _URL_DAY_FIRST_DATE = re.compile(r"[/_-]([0-3]\d)-([01]\d)-((?:19|20)\d{2})(?=[/._-]|$)")
-_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»›~]{1,2}\s+")
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•«»‹›~]{1,2}\s+")
 _MAX_URL_CHARS = 2000
 _LOCAL_MIDNIGHT = re.compile(
     r"(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:\.0{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?$"
@@ -448,6 +449,7 @@ _HOST_NAME = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[a-z]{2,12}", re.IGNOREC
 # A separator a title ends or starts with, its site name left out ("Olympia 2028 dabei -").
 # ("»" and "›" close French and German quotations as well.)
 _DANGLING_SEPARATOR = re.compile(r"^[|\-–—:·•~]{1,2}\s+|\s+[|\-–—:·•~]{1,2}$")
+_ARCHIVED_URL = re.compile(r"https?://web\.archive\.org/web/[^/]+/(.+)", re.IGNORECASE)
 _URL_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}")
 _MARKED_HEADLINE_SELECTOR = '[itemprop~="headline"]:not(meta)'
 _MAX_H1S = 5
@@ -1222,9 +1224,12 @@ def _furniture(metadata: _Metadata, url: str | None, own: tuple[str, ...]) -> _F
     hosts: list[str] = []
     for address in (url, metadata.canonical_url):
         if address:
+            # A page the Wayback Machine keeps is the archived address's site's.
+            archived = _ARCHIVED_URL.match(address[:_MAX_URL_CHARS])
+            own_address = archived.group(1) if archived else address[:_MAX_URL_CHARS]
             # The host's labels but its top-level domain and a "www"-like prefix; "-" joins the
             # words of a name ("st-lucia-times").
-            labels = (urlsplit(address[:_MAX_URL_CHARS]).hostname or "").lower().split(".")[:-1]
+            labels = (urlsplit(own_address).hostname or "").lower().split(".")[:-1]
             hosts.extend(label.replace("-", "") for label in labels if label not in _HOST_PREFIXES)
     exact = {_fold(name) for name in (*metadata.sections, *metadata.authors)}
     # A breadcrumb ends with the page itself: its headline is never furniture.
@@ -1274,6 +1279,15 @@ def _strip_one(title: str, furniture: _Furniture) -> str:
         head = separators[count - 1]
         rest = title[head.end() :].strip()
         if _is_furniture(title[: head.start()], rest, furniture, whole=count == 1):
+            return rest
+    # A site's name followed by its motto: "Headline : Krimiblog-Archiv | Ermittlungen zum
+    # Verfall eines Genres". The part that names the site, and all after it, go.
+    for before, after in itertools.pairwise(separators):
+        rest = title[: before.start()].strip()
+        part = _fold(title[before.end() : after.start()])
+        if len(rest.split()) >= _MIN_HEADLINE_WORDS and any(
+            _names_site(part, name) for name in furniture.site_names
+        ):
             return rest
     return title
 
