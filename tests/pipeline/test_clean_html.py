@@ -1085,6 +1085,13 @@ def test_a_time_marked_date_modified_is_not_the_publication() -> None:
             '<h1 class="title">Pierogi z dynią w sosie szałwiowym</h1>',
             "Pierogi z dynią w sosie szałwiowym",
         ),
+        # foren.myoos.de: the host's name is one word of a short title part.
+        (
+            "<title>Was ist Freie Software - MyOOS Community Forum</title>"
+            '<link rel="canonical" href="https://foren.myoos.de/viewtopic.php?f=4&amp;t=167">',
+            "",
+            "Was ist Freie Software",
+        ),
         # A French quotation is no title part.
         (
             '<meta property="og:title" content="« Les privatisations sont au profit d\'intérêts '

@@ -438,6 +438,8 @@ _SAME_TITLE_SHARE = 0.6
 _MAX_TITLE_PART_DATE_CHARS = 40
 _HOST_PREFIXES = frozenset({"www", "www2", "m", "mobile", "amp", "web"})
 _MIN_LOOSE_SITE_NAME_CHARS = 4
+# A short title part with the site's name as one of its words names the site.
+_MAX_SITE_PART_WORDS = 4
 _MIN_HEADLINE_WORDS = 3
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _DIGIT = re.compile(r"\d")
@@ -1323,6 +1325,9 @@ def _names_site(folded_part: str, site_name: str) -> bool:
         return True
     if len(site_name) < _MIN_LOOSE_SITE_NAME_CHARS:
         return False  # "dw", "slf": only a part that is the name itself
+    words = folded_part.split()
+    if site_name in words and len(words) <= _MAX_SITE_PART_WORDS:
+        return True  # "MyOOS Community Forum" on foren.myoos.de
     # A host spells "Müritz" "mueritz" and "Nestlé" "nestle".
     spellings = {compact} if compact.isascii() else _ascii_spellings(compact)
     return any(
