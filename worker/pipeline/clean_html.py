@@ -443,16 +443,17 @@ _MAX_SITE_PART_WORDS = 4
 _MIN_HEADLINE_WORDS = 3
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _DIGIT = re.compile(r"\d")
-# Elements besides <h1> that mark the story's own headline: schema.org microdata. (hAtom's
-# "entry-title" marks every teaser of a list as well.)
 # A title or title part that is a host name ("FASSETTE.NET", "chadim.net") names the site; one
 # that is a URL slug, lower-case words joined by hyphens, names no story.
 _HOST_NAME = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[a-z]{2,12}", re.IGNORECASE)
+_URL_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}")
 # A separator a title ends or starts with, its site name left out ("Olympia 2028 dabei -").
 # ("»" and "›" close French and German quotations as well.)
 _DANGLING_SEPARATOR = re.compile(r"^[|\-–—:·•~]{1,2}\s+|\s+[|\-–—:·•~]{1,2}$")
+# A page the Wayback Machine keeps: the archived address follows the snapshot's stamp.
 _ARCHIVED_URL = re.compile(r"https?://web\.archive\.org/web/[^/]+/(.+)", re.IGNORECASE)
-_URL_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}")
+# Elements besides <h1> that mark the story's own headline: schema.org microdata. (hAtom's
+# "entry-title" marks every teaser of a list as well.)
 _MARKED_HEADLINE_SELECTOR = '[itemprop~="headline"]:not(meta)'
 _MAX_H1S = 5
 _MAX_MARKED_HEADLINES = 3
@@ -1126,9 +1127,9 @@ def _headline(
     ]
     stated_titles = [title for title in titles if title]
     # A title that is only the site's name (a twitter:title "Beige.de") or a URL slug
-    # ("adac-kindersitztest-herbst-2018") names no story.
-    # A page may state its headline as its site's name too (an apple-mobile-web-app-title):
-    # only a name no title repeats counts here, and the host's always.
+    # ("adac-kindersitztest-herbst-2018") names no story, nor does a heading that is the site's
+    # name (a logo printed as an <h1>). A page may state its headline as its site's name too (an
+    # apple-mobile-web-app-title): only a name no title repeats counts, and the host's always.
     stated = {_fold(title) for title in titles}
     names = frozenset(
         name.replace(" ", "")
@@ -1136,7 +1137,6 @@ def _headline(
         if name in furniture.host_names or name not in stated
     )
     titles = [title for title in titles if title and not _names_no_story(title, names)]
-    # So does a heading that is the site's name: a logo printed as an <h1>.
     headings = [h for h in (*h1s, *marked) if not _names_no_story(h, names)]
     folded_titles = [_fold(title) for title in titles]
     # A title may carry more around its headline than a site name: "Faire Lieferketten -
@@ -1178,7 +1178,7 @@ def _headline(
 
 def _spelling(title: str, heading: str) -> str:
     """Give the spelling of a headline that a title and a heading state in the same words: the
-    title's, unless it is set in capitals where the heading is not."""
+    title's, unless it is set in capitals or cut short where the heading is not."""
     if title.isupper() and not heading.isupper():
         return heading
     # A title for sharing may be cut short ("... says 'I'm trying not to panic'...").
