@@ -112,6 +112,7 @@ def create_app(settings: Settings, *, threads: int = 4) -> Flask:
     engine = _page_engine(url, threads=threads)
     sessions = sessionmaker(engine, expire_on_commit=False)
     app.config["NEWSINGEST_LOGIN"] = redact_url(url)
+    app.extensions["newsingest_engine"] = engine
 
     @contextmanager
     def reading() -> Iterator[Session]:
