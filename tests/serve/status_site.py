@@ -5,6 +5,7 @@ ones among them), a queue with batches waiting, and `newsingest serve` running a
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import uuid
@@ -64,18 +65,38 @@ def hostile_page() -> str:
 
 
 def text_dump(n: int) -> str:
-    """A distinct plain-text news dump, dated and placed, for the pagination tests."""
+    """A distinct plain-text news dump, dated and placed, for the pagination tests.
+
+    Its sentences are drawn at random (seeded by `n`) so that no two bodies share enough
+    three-word shingles to be linked as one story.
+    """
     place = _PLACES[n % len(_PLACES)]
+    rng = random.Random(n)
+
+    def sentence() -> str:
+        words = rng.sample(_WORDS, 14)
+        return f"{words[0].capitalize()} {' '.join(words[1:])} in {place}."
+
+    paragraphs = [" ".join(sentence() for _ in range(3)) for _ in range(3)]
     return (
         f"Page last updated at 09:{n:02d} GMT, Monday, 2 March 2026\n\n"
         f"Council in {place} approves plan number {n} for new cycle lanes\n\n"
-        f"The city council in {place} has approved plan number {n}, which adds cycle lanes "
-        f"along {n + 3} streets in the centre over the next two years.\n\n"
-        f"Supporters in {place} said the lanes would make the streets safer, while some shop "
-        f"owners worried about deliveries during the {n + 1} months of building work.\n\n"
-        f"The plan, the {n}th of its kind this decade, will cost about {n * 7 + 11} million "
-        "and is paid for by the national transport fund.\n"
+        + "\n\n".join(paragraphs)
+        + "\n"
     )
+
+
+_VOCABULARY = (
+    "council budget river bridge market teachers hospital station harbour farmers election "
+    "minister museum festival railway airport school factory workers union protest court "
+    "judge police storm harvest village mayor tourists library stadium concert "
+    "engineers doctors nurses students parliament ministry report inquiry survey region "
+    "coast mountain valley forest desert island province district capital suburb "
+    "yesterday quickly slowly openly finally again recently later earlier often rarely "
+    "approved rejected announced delayed opened closed repaired built expanded reduced "
+    "funding prices wages rents taxes fares tickets permits licences contracts loans"
+)
+_WORDS = _VOCABULARY.split()
 
 
 @dataclass(frozen=True)
