@@ -34,6 +34,8 @@ HOSTILE_REJECT = (
     "<html><head><script>document.title='pwned'</script></head>"
     "<body><img src=x onerror=\"document.title='pwned'\"></body></html>"
 )
+# Rejected too (no headline), and larger than the page shows of a raw dump.
+BIG_REJECT = "<html><body>" + "<p>0123456789 abcdefghij</p>\n" * 12_000 + "</body></html>"
 STORIES_FOR_PAGING = 23
 ENQUEUED_BATCHES = 3
 
@@ -153,6 +155,7 @@ def running_status_site(
     (hostile / "headline.html").write_text(hostile_page(), encoding="utf-8")
     (hostile / "script-only.html").write_text(HOSTILE_REJECT, encoding="utf-8")
     (hostile / "empty.txt").write_text("", encoding="utf-8")
+    (hostile / "big.html").write_text(BIG_REJECT, encoding="utf-8")
 
     for args in (
         (str(EXAMPLES), str(SEED), "--source", "bbc"),

@@ -13,6 +13,7 @@ import pytest
 from conftest import ADMIN_URL, RUN_ID, query
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from status_site import (
+    BIG_REJECT,
     ENQUEUED_BATCHES,
     HOSTILE_HEADLINE,
     HOSTILE_REJECT,
@@ -20,6 +21,8 @@ from status_site import (
     StatusSite,
     running_status_site,
 )
+
+from worker.serve.app import RAW_CONTENT_LIMIT
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +68,7 @@ def test_the_overview_counts_what_each_source_sent(site: StatusSite) -> None:
         )
     }
     assert shown == expected
-    assert shown[HOSTILE_SOURCE][3] == 2  # its empty dump and its script-only page
+    assert shown[HOSTILE_SOURCE][3] == 3  # its empty dump, script-only page and big page
 
 
 def test_the_chart_draws_every_article_in_its_region(site: StatusSite) -> None:
@@ -177,6 +180,16 @@ def test_a_rejections_raw_content_is_shown_as_escaped_text(site: StatusSite) -> 
         raw_id,
     )
     assert page.css_first("#reason").text(strip=True).startswith(reason)  # type: ignore[union-attr]
+
+
+def test_a_large_raw_content_is_cut_to_what_the_page_shows(site: StatusSite) -> None:
+    (big,) = [href for url, href in _rejection_links(site).items() if url.endswith("big.html")]
+    page = html(get(site, big))
+    pre = page.css_first("#raw-content")
+    assert pre is not None
+    assert len(BIG_REJECT) > RAW_CONTENT_LIMIT
+    assert pre.text() == BIG_REJECT[:RAW_CONTENT_LIMIT]
+    assert f"its first {RAW_CONTENT_LIMIT:,} bytes" in page.text()
 
 
 def test_rejections_by_reason_match_the_database_and_filter(site: StatusSite) -> None:
