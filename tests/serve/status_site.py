@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from conftest import EXAMPLES, REDIS_URL, RUN_ID, SEED, newsingest_bin, run_cli, wait_for
+from conftest import EXAMPLES, REDIS_URL, RUN_ID, newsingest_bin, run_cli, wait_for
 
 from worker.claims import drop_queue
 
@@ -158,7 +158,7 @@ def running_status_site(
     (hostile / "big.html").write_text(BIG_REJECT, encoding="utf-8")
 
     for args in (
-        (str(EXAMPLES), str(SEED), "--source", "bbc"),
+        (str(EXAMPLES), "--source", "bbc"),
         (str(wire), "--source", "wire"),
         (str(hostile), "--source", HOSTILE_SOURCE),
     ):
