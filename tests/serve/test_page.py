@@ -34,7 +34,7 @@ def site(
         yield running
 
 
-PAGES = ("/", "/stories", "/sources", "/rejections", "/stories?page=2&size=5")
+PAGES = ("/", "/stories", "/sources", "/rejections", "/stories?page=2&size=5", "/stories/1")
 
 
 def get(site: StatusSite, path: str, **kwargs: object) -> httpx.Response:
@@ -246,6 +246,23 @@ def test_pagination_walks_every_story_once(site: StatusSite) -> None:
     assert len(walked) == len(set(walked)) == stories
     assert len(pages) == -(-stories // 7)
     assert all(len(ids) == 7 for _, ids in pages[:-1])
+
+
+def test_each_story_links_to_its_members(site: StatusSite) -> None:
+    page = html(get(site, "/stories?size=200"))
+    links = [link.attributes["href"] or "" for link in page.css("a.story-link")]
+    expected = dict(
+        query(
+            site.database_url,
+            "SELECT story_id, count(*) FROM newsingest.v1_story_members GROUP BY 1",
+        )
+    )
+    assert len(links) == len(expected)
+    for link in links:
+        story = html(get(site, link))
+        members = story.css("table.members tbody tr")
+        assert len(members) == expected[int(link.rsplit("/", 1)[1])]
+    assert get(site, "/stories/999999999").status_code == 404
 
 
 def test_a_page_past_the_end_is_empty_not_an_error(site: StatusSite) -> None:

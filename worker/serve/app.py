@@ -29,6 +29,7 @@ from worker.config import Settings, redact_url, sqlalchemy_url
 from worker.serve._chart import region_chart
 from worker.serve._queues import read_queue_depths
 from worker.store import status
+from worker.store.read import list_story_members
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +41,9 @@ OVERVIEW_ROWS = 10
 MAX_DAYS = 90
 DEFAULT_DAYS = 14
 MAX_QUERY_STRING = 1024
+MAX_ID = 2**63 - 1  # PostgreSQL's bigint: a larger id in a path is no row's
+# A story page lists this many members; `newsingest stories show ID` lists them all.
+MAX_STORY_MEMBERS = 500
 # A rejection's raw content is shown up to this many bytes; the rest is `newsingest rejects --show`.
 RAW_CONTENT_LIMIT = 256 * 1024
 # A page that needs longer than this is cut off by PostgreSQL rather than holding a thread.
@@ -200,6 +204,21 @@ def create_app(settings: Settings, *, threads: int = 4) -> Flask:
             "stories.html", stories=rows[:size], pager=Pager(page, size, len(rows) > size)
         )
 
+    @app.get("/stories/<int:story_id>", provide_automatic_options=False)
+    def story(story_id: int) -> str:
+        if story_id > MAX_ID:
+            abort(404, f"there is no story {story_id}")
+        with reading() as session:
+            members = list_story_members(session=session, article_id=story_id)
+        if not members:
+            abort(404, f"there is no story {story_id}")
+        return render_template(
+            "story.html",
+            story_id=members[0]["story_id"],
+            members=members[:MAX_STORY_MEMBERS],
+            hidden=max(len(members) - MAX_STORY_MEMBERS, 0),
+        )
+
     @app.get("/sources", provide_automatic_options=False)
     def sources() -> str:
         page, size = _paging()
@@ -242,7 +261,7 @@ def create_app(settings: Settings, *, threads: int = 4) -> Flask:
 
     @app.get("/rejections/<int:sighting_id>", provide_automatic_options=False)
     def rejection(sighting_id: int) -> tuple[str, int] | str:
-        if sighting_id > 2**63 - 1:
+        if sighting_id > MAX_ID:
             abort(404, f"there is no rejection {sighting_id}")
         with reading() as session:
             try:
