@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -58,22 +59,28 @@ def hostile_page() -> str:
         "of Garissa remain cut off for trucks carrying food and medicine.",
     )
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    # The newest story of all, so that it is on every first page.
+    published = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
         '<!doctype html><html><head><meta charset="utf-8">'
         f"<title>{headline}</title>"
-        '<meta property="article:published_time" content="2026-03-04T10:00:00Z"></head>'
+        f'<meta property="article:published_time" content="{published}"></head>'
         f"<body><article><h1>{headline}</h1>{body}</article></body></html>"
     )
 
 
 def text_dump(n: int) -> str:
-    """A distinct plain-text news dump, dated and placed, for the pagination tests.
+    """A distinct plain-text news dump, dated in the last fortnight and placed, for the pagination
+    and chart tests.
 
     Its sentences are drawn at random (seeded by `n`) so that no two bodies share enough
     three-word shingles to be linked as one story.
     """
     place = _PLACES[n % len(_PLACES)]
     rng = random.Random(n)
+    # Published in the last fortnight (never today, which may not have reached 09:00 yet), so
+    # that the page's chart of the last 14 days draws every one of them.
+    published = datetime.now(UTC).date() - timedelta(days=1 + n % 12)
 
     def sentence() -> str:
         words = rng.sample(_WORDS, 14)
@@ -81,7 +88,7 @@ def text_dump(n: int) -> str:
 
     paragraphs = [" ".join(sentence() for _ in range(3)) for _ in range(3)]
     return (
-        f"Page last updated at 09:{n:02d} GMT, Monday, 2 March 2026\n\n"
+        f"Page last updated at 09:{n:02d} GMT, {published:%A, %-d %B %Y}\n\n"
         f"Council in {place} approves plan number {n} for new cycle lanes\n\n"
         + "\n\n".join(paragraphs)
         + "\n"
