@@ -294,6 +294,13 @@ def test_an_unreachable_database_is_a_503_page(site: StatusSite) -> None:
     assert "Traceback" not in response.text
 
 
+def test_an_unreachable_broker_leaves_the_rest_of_the_page(site: StatusSite) -> None:
+    url, _ = site.start(NEWSINGEST_BROKER_URL="redis://127.0.0.1:1/0")
+    page = html(httpx.get(url + "/", timeout=30))
+    assert "did not answer" in page.css_first("#queues").text()  # type: ignore[union-attr]
+    assert page.css("#stories td.headline")
+
+
 @pytest.fixture(scope="module")
 def reader_url(site: StatusSite) -> Iterator[str]:
     """The site's database as a login in newsingest_reader, dropped afterwards."""

@@ -146,7 +146,7 @@ def create_app(settings: Settings, *, threads: int = 4) -> Flask:
 
     @app.errorhandler(OperationalError)
     def _database_down(exc: OperationalError) -> tuple[str, int]:
-        log.warning("status_page_database_unavailable", error=str(exc.orig).splitlines()[0])
+        log.warning("status_page_database_unavailable", error=str(exc.orig).strip())
         return render_template(
             "error.html",
             code=503,

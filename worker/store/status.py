@@ -215,7 +215,7 @@ def get_rejected_content(
             row = session.execute(query).first()
     except ProgrammingError as exc:
         if getattr(exc.orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE:
-            raise RawContentDenied(str(exc.orig).splitlines()[0]) from exc
+            raise RawContentDenied(str(exc.orig).strip()) from exc
         raise
     if row is None:
         return None
