@@ -16,9 +16,12 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import numpy as np
 import psycopg
+import structlog
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Enum,
     LargeBinary,
     Table,
@@ -35,12 +38,20 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from worker.pipeline import Processed, Received
-from worker.pipeline.shingles import body_print, shingle_bytes
+from worker.pipeline.shingles import (
+    BodyPrint,
+    body_print,
+    shingle_bytes,
+    similarity,
+    stored_print,
+)
 from worker.pipeline.types import Rejection
-from worker.store._storable import storable_json, storable_text
+from worker.store._storable import storable_json, storable_text, storable_values
 from worker.store.models import Article, Match, Outcome, RawPage, Sighting
-from worker.store.stories import StoryRules, assign_stories, insert_bands
+from worker.store.stories import StoryRules, assign_stories, delete_bands, insert_bands
 from worker.store.stories import now as story_clock
+
+log = structlog.get_logger(__name__)
 
 # (headline_key, published_at, undated_source): exactly the columns of uq_articles_dedupe_key.
 DedupeKey = tuple[str, Any, str | None]
@@ -246,14 +257,16 @@ def upsert_batch(
         result = results.get(page.content_hash)
         if isinstance(result, Processed):
             receipts_per_key[dedupe_key(result, first_page[page.content_hash].page.source)] += 1
-    created_by, article_ids = upsert_articles(
+    writes = upsert_articles(
         session, results, first_page, story_rules, seen_counts=receipts_per_key
     )
-    inserted = _insert_raw_pages(session, results, first_page, created_by, article_ids)
-    # The raw page decides: a content that made an article here but whose raw page a concurrent
-    # batch stored first (the same bytes from another source make another undated key) must not
-    # leave that article behind. Rolled back and run again, the batch finds the content stored.
-    raced = [h for h in created_by.values() if h not in inserted]
+    created_by, article_ids = writes.created_by, writes.article_ids
+    inserted = _insert_raw_pages(session, results, first_page, writes)
+    # The raw page decides: a content that made (or upgraded) an article here but whose raw page
+    # a concurrent batch stored first (the same bytes from another source make another undated
+    # key) must not leave that article behind. Rolled back and run again, the batch finds the
+    # content stored.
+    raced = [h for h in (*created_by.values(), *writes.upgraded_by.values()) if h not in inserted]
     if raced:
         raise ContentRaced(len(raced))
     # Hashes neither known before nor inserted now were stored meanwhile by a concurrent batch.
@@ -271,8 +284,7 @@ def upsert_batch(
             page,
             result=results[page.content_hash] if stored_first else None,
             seen=seen[page.content_hash],
-            created_by=created_by,
-            article_ids=article_ids,
+            writes=writes,
         )
         outcomes.append(item)
         rows.append(
@@ -358,6 +370,21 @@ def article_row(processed: Processed, page: Received) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class ArticleWrites:
+    """What `upsert_articles` wrote: by dedupe key, the content that created or now holds an
+    article, and every key's article id."""
+
+    created_by: dict[DedupeKey, bytes]
+    article_ids: dict[DedupeKey, int]
+    # Articles that existed and now hold a richer copy of their own source's page (`_holds_more`).
+    upgraded_by: dict[DedupeKey, bytes]
+
+    def holder(self, key: DedupeKey) -> bytes | None:
+        """The content whose raw page now makes the article of `key`, if this batch wrote it."""
+        return self.created_by.get(key) or self.upgraded_by.get(key)
+
+
 def upsert_articles(
     session: Session,
     results: Mapping[bytes, Processed | Rejection],
@@ -365,15 +392,19 @@ def upsert_articles(
     story_rules: StoryRules,
     *,
     seen_counts: Mapping[DedupeKey, int] | None = None,
-) -> tuple[dict[DedupeKey, bytes], dict[DedupeKey, int]]:
-    """Insert the batch's new articles; returns which content created each, and every key's id."""
+) -> ArticleWrites:
+    """Insert the batch's new articles and upgrade those a fuller copy of the same page meets."""
     candidates: dict[DedupeKey, bytes] = {}
     for content_hash, result in results.items():
-        if isinstance(result, Processed):
-            key = dedupe_key(result, first_page[content_hash].page.source)
-            candidates.setdefault(key, content_hash)  # the first page in the batch wins the key
+        if not isinstance(result, Processed):
+            continue
+        key = dedupe_key(result, first_page[content_hash].page.source)
+        # The first page in the batch wins the key, unless a later one is a fuller copy of it.
+        rival = candidates.get(key)
+        if rival is None or _fuller_in_batch(results, first_page, content_hash, rival):
+            candidates[key] = content_hash
     if not candidates:
-        return {}, {}
+        return ArticleWrites({}, {}, {})
 
     ordered = sorted(candidates, key=lambda k: (k[0], str(k[1]), k[2] or ""))
     rows = {
@@ -441,7 +472,135 @@ def upsert_articles(
                 )
             )
         )
-    return created_by, article_ids
+    upgraded = _upgrade_articles(
+        session,
+        existing={article_ids[key]: rows[key] for key in missing if key in article_ids},
+        prints={article_ids[key]: prints[ids[key]] for key in missing if key in article_ids},
+    )
+    upgraded_by = {key: candidates[key] for key in missing if article_ids.get(key) in upgraded}
+    return ArticleWrites(created_by, article_ids, upgraded_by)
+
+
+# A later copy of a stored article's page, from the same source, replaces the stored copy when it
+# holds more: nearly all of the stored body and a good deal besides (the full page after a
+# truncated re-send, or after a first fetch that caught the page half-published), or the same
+# body with fields the stored copy lacks (a byline, section labels, a URL) and none it has lost.
+# Shorter or different copies stay sightings. A copy from another source never replaces: the
+# article keeps the source that first published it, and other outlets' copies join its story.
+_CONTAINS = 0.9  # share of the stored body's shingles found in the new copy
+_FULLER_BY = 1.2  # a fuller body's distinct shingles over the stored body's
+_SAME_BODY_BY = 0.9  # a body at least this long (distinct shingles) counts as the same body
+_FIELDS = ("byline", "section_labels", "url")  # the optional fields a richer copy may add
+# Columns an upgrade keeps: identity, the dedupe key itself, counters and the story link.
+_UPGRADE_KEPT = frozenset(
+    {
+        "id", "story_id", "link_reason", "linked_to", "link_similarity", "seen_count",
+        "headline_key", "published_at", "undated_source", "source",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    """What deciding between two copies of one article looks at."""
+
+    body: BodyPrint
+    fields: tuple[Any, ...]  # the values of _FIELDS
+
+
+def _copy_of(row: Mapping[str, Any], body: BodyPrint) -> _Copy:
+    return _Copy(body, tuple(row[name] for name in _FIELDS))
+
+
+def _holds_more(fresh: _Copy, stored: _Copy) -> bool:
+    """Whether a new copy holds the stored copy's body and more body or more fields besides."""
+    if not stored.body.shingles.size:
+        return bool(fresh.body.shingles.size)
+    if similarity(fresh.body, stored.body) < _CONTAINS:
+        return False
+    ratio = np.unique(fresh.body.shingles).size / np.unique(stored.body.shingles).size
+    if ratio >= _FULLER_BY:
+        return True
+    if ratio < _SAME_BODY_BY:
+        return False
+    filled = [bool(value) for value in fresh.fields]
+    had = [bool(value) for value in stored.fields]
+    return sum(filled) > sum(had) and all(f or not h for f, h in zip(filled, had, strict=True))
+
+
+def _fuller_in_batch(
+    results: Mapping[bytes, Processed | Rejection],
+    first_page: Mapping[bytes, Received],
+    fresh_hash: bytes,
+    rival_hash: bytes,
+) -> bool:
+    """Whether a batch's later copy of a key should make the article instead of its first."""
+    fresh, rival = results[fresh_hash], results[rival_hash]
+    if not isinstance(fresh, Processed) or not isinstance(rival, Processed):
+        return False
+    if first_page[fresh_hash].page.source != first_page[rival_hash].page.source:
+        return False
+    copies = [
+        _copy_of(row, body_print(row["body"]))
+        for row in (
+            article_row(fresh, first_page[fresh_hash]),
+            article_row(rival, first_page[rival_hash]),
+        )
+    ]
+    return _holds_more(*copies)
+
+
+def _upgrade_articles(
+    session: Session,
+    *,
+    existing: Mapping[int, dict[str, Any]],
+    prints: Mapping[int, BodyPrint],
+) -> set[int]:
+    """Rewrite the stored articles that this batch's copy of their page holds more than; returns
+    their ids. `existing` maps an article id to the row this batch's copy would make."""
+    if not existing:
+        return set()
+    stored = session.execute(
+        select(
+            Article.id,
+            Article.source,
+            Article.body,
+            Article.body_shingles,
+            Article.first_seen_at,
+            *(Article.__table__.c[name] for name in _FIELDS),
+        ).where(Article.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))),
+        {"ids": sorted(existing)},
+    ).all()
+    upgraded: set[int] = set()
+    for article_id, source, body, shingles, first_seen_at, *fields in stored:
+        row, fresh = existing[article_id], prints[article_id]
+        old = stored_print(bytes(shingles)) if shingles is not None else body_print(body)
+        if row["source"] != source or not _holds_more(
+            _copy_of(row, fresh), _Copy(old, tuple(fields))
+        ):
+            continue
+        changes = {k: v for k, v in row.items() if k not in _UPGRADE_KEPT}
+        changes["body_shingles"] = shingle_bytes(fresh)
+        session.execute(
+            update(Article).where(Article.id == article_id).values(**storable_values(changes))
+        )
+        # The raw page that made the article is now a duplicate of it; the batch's new raw page
+        # is inserted as the one that stores it, so reprocessing reads the richer copy.
+        session.execute(
+            update(RawPage)
+            .where(RawPage.article_id == article_id, RawPage.outcome == Outcome.STORED)
+            .values(outcome=Outcome.DUPLICATE)
+        )
+        delete_bands(session=session, prints={article_id: body_print(body)})
+        insert_bands(
+            session=session,
+            prints={article_id: fresh},
+            anchors={article_id: row["published_at"] or first_seen_at},
+        )
+        upgraded.add(article_id)
+    if upgraded:
+        log.info("articles_upgraded", articles=sorted(upgraded))
+    return upgraded
 
 
 # Ids are drawn before the insert so that a new story's story_id can be its own id in one statement.
@@ -465,8 +624,7 @@ def _insert_raw_pages(
     session: Session,
     results: Mapping[bytes, Processed | Rejection],
     first_page: Mapping[bytes, Received],
-    created_by: Mapping[DedupeKey, bytes],
-    article_ids: Mapping[DedupeKey, int],
+    writes: ArticleWrites,
 ) -> dict[bytes, KnownContent]:
     """Insert the batch's new raw pages; returns those this batch inserted, by hash.
 
@@ -496,10 +654,10 @@ def _insert_raw_pages(
             row |= {"reason": result.reason, "detail": result.detail}
         else:
             key = dedupe_key(result, page.page.source)
-            created = created_by.get(key) == content_hash
+            holds = writes.holder(key) == content_hash
             row |= {
-                "outcome": Outcome.STORED if created else Outcome.DUPLICATE,
-                "article_id": article_ids[key],
+                "outcome": Outcome.STORED if holds else Outcome.DUPLICATE,
+                "article_id": writes.article_ids[key],
             }
         rows.append(row)
     if not rows:
@@ -517,8 +675,7 @@ def _item_outcome(
     *,
     result: Processed | Rejection | None,
     seen: KnownContent,
-    created_by: Mapping[DedupeKey, bytes],
-    article_ids: Mapping[DedupeKey, int],
+    writes: ArticleWrites,
 ) -> ItemOutcome:
     """The outcome of one receipt; `result` is given only to the receipt that stored its bytes."""
     if isinstance(result, Rejection):
@@ -527,15 +684,18 @@ def _item_outcome(
         )
     if isinstance(result, Processed):
         key = dedupe_key(result, page.page.source)
-        if created_by.get(key) == page.content_hash:
+        article_id = writes.article_ids[key]
+        if writes.created_by.get(key) == page.content_hash:
             return ItemOutcome(
                 page.receipt_key,
                 Outcome.STORED,
                 Match.NEW,
-                article_ids[key],
+                article_id,
                 region=result.verdict.region,
             )
-        return ItemOutcome(page.receipt_key, Outcome.DUPLICATE, Match.SAME_KEY, article_ids[key])
+        if writes.upgraded_by.get(key) == page.content_hash:
+            return ItemOutcome(page.receipt_key, Outcome.DUPLICATE, Match.RICHER_COPY, article_id)
+        return ItemOutcome(page.receipt_key, Outcome.DUPLICATE, Match.SAME_KEY, article_id)
     # The same bytes were stored before: by an earlier batch, a concurrent worker, or this batch.
     if seen.outcome is Outcome.REJECTED:
         return ItemOutcome(

@@ -21,6 +21,7 @@ from worker.config import Settings
 from worker.pipeline import Processed, Received, process
 from worker.pipeline.shingles import body_print, shingle_bytes
 from worker.pipeline.types import Rejection
+from worker.store._storable import storable_values
 from worker.store.batch import (
     article_row,
     dedupe_key,
@@ -104,7 +105,7 @@ def replay_rejections(*, session: Session, ids: Sequence[int], settings: Setting
     }
     report.examined = len(rows)
     passed = {h: r for h, r in results.items() if isinstance(r, Processed)}
-    created_by, article_ids = upsert_articles(session, passed, received, story_rules(settings))
+    writes = upsert_articles(session, passed, received, story_rules(settings))
     for row in rows:
         result = results[bytes(row.content_hash)]
         if isinstance(result, Rejection):
@@ -112,30 +113,30 @@ def replay_rejections(*, session: Session, ids: Sequence[int], settings: Setting
             row.reason, row.detail = result.reason, result.detail
             continue
         key = dedupe_key(result, row.source)
-        created = created_by.get(key) == bytes(row.content_hash)
-        article_id = article_ids[key]
+        created = writes.created_by.get(key) == bytes(row.content_hash)
+        article_id = writes.article_ids[key]
         report.stored += created
         report.duplicates += not created
-        row.outcome = Outcome.STORED if created else Outcome.DUPLICATE
+        # A replayed page that upgraded its article (a fuller copy) is the one that stores it.
+        holds = writes.holder(key) == bytes(row.content_hash)
+        row.outcome = Outcome.STORED if holds else Outcome.DUPLICATE
         row.article_id, row.reason, row.detail = article_id, None, None
-        _relink_sightings(session, raw_page_id=row.id, article_id=article_id, created=created)
+        first = Match.NEW if created else Match.RICHER_COPY if holds else Match.SAME_KEY
+        _relink_sightings(session, raw_page_id=row.id, article_id=article_id, first=first)
     session.flush()
     return report
 
 
-def _relink_sightings(
-    session: Session, *, raw_page_id: int, article_id: int, created: bool
-) -> None:
-    """Point a formerly rejected page's receipts at its article; the first one stored it if new."""
+def _relink_sightings(session: Session, *, raw_page_id: int, article_id: int, first: Match) -> None:
+    """Point a formerly rejected page's receipts at its article; the first one joined it by
+    `first` (and stored it if that is `new`), the others are copies of the same bytes."""
     receipts = session.scalars(
         select(Sighting).where(Sighting.raw_page_id == raw_page_id).order_by(Sighting.id)
     ).all()
     for position, receipt in enumerate(receipts):
         receipt.article_id = article_id
-        receipt.outcome = Outcome.STORED if created and position == 0 else Outcome.DUPLICATE
-        receipt.match = (
-            (Match.NEW if created else Match.SAME_KEY) if position == 0 else Match.SAME_CONTENT
-        )
+        receipt.match = first if position == 0 else Match.SAME_CONTENT
+        receipt.outcome = Outcome.STORED if receipt.match is Match.NEW else Outcome.DUPLICATE
     session.execute(
         update(Article)
         .where(Article.id == article_id)
@@ -187,7 +188,9 @@ def reprocess_articles(*, session: Session, ids: Sequence[int], settings: Settin
         fresh_print = body_print(fresh["body"])
         if "body" in changes:
             changes["body_shingles"] = shingle_bytes(fresh_print)
-        session.execute(update(Article).where(Article.id == article.id).values(**changes))
+        session.execute(
+            update(Article).where(Article.id == article.id).values(**storable_values(changes))
+        )
         if "body" in changes or "published_at" in changes:
             # Its bands follow the body and the time; its story stays until `reprocess --stories`.
             delete_bands(session=session, prints={article.id: stored_print})
