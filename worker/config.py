@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         description="Celery broker URL, e.g. redis://localhost:6379/0. Needed by `enqueue` and "
         "`worker`; `ingest` runs in-process without one.",
     )
+    reader_database_url: SecretStr | None = Field(
+        default=None,
+        description="The login `newsingest serve` reads with, best a member of the read-only "
+        "role newsingest_reader (README: Status page). Unset: NEWSINGEST_DATABASE_URL.",
+    )
     queue: str = Field(default="ingest", description="Name of the queue batches travel on.")
 
     @property
