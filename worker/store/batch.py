@@ -38,6 +38,7 @@ from worker.pipeline import Processed, Received
 from worker.pipeline.shingles import body_print, shingle_bytes
 from worker.pipeline.types import Rejection
 from worker.store._storable import storable_json, storable_text
+from worker.store.forms import LOCK_HEADLINES, resolve_forms
 from worker.store.models import Article, Match, Outcome, RawPage, Sighting
 from worker.store.stories import StoryRules, assign_stories, insert_bands
 from worker.store.stories import now as story_clock
@@ -237,6 +238,7 @@ def upsert_batch(
     first_page: dict[bytes, Received] = {}
     for page in pages:
         first_page.setdefault(page.content_hash, page)
+    results = resolve_forms(session=session, results=results, first_page=first_page)
 
     # An article created by this batch is seen exactly by this batch's receipts of it, so its
     # count is written with it: a later UPDATE would rewrite the row and recompute its generated
@@ -447,13 +449,6 @@ def upsert_articles(
 # Ids are drawn before the insert so that a new story's story_id can be its own id in one statement.
 _NEXT_ARTICLE_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('articles', 'id')) FROM generate_series(1, :n)"
-)
-# Serializes story assignment per headline across concurrent batches, in hash order so that two
-# batches never wait on each other's locks in opposite orders. Released at commit.
-LOCK_HEADLINES = text(
-    "SELECT pg_advisory_xact_lock(h) FROM "
-    "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k "
-    "ORDER BY h) AS ordered_locks"
 )
 
 
