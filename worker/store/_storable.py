@@ -41,6 +41,11 @@ def storable_json(value: Any) -> str:
     return dumped
 
 
+def storable_values(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of column values for an ORM UPDATE, each text and JSON value made storable."""
+    return {column: _storable_value(value) for column, value in row.items()}
+
+
 def _storable_value(value: Any) -> Any:
     if isinstance(value, str):
         return storable_text(value)

@@ -16,9 +16,12 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import numpy as np
 import psycopg
+import structlog
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Enum,
     LargeBinary,
     Table,
@@ -35,13 +38,21 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from worker.pipeline import Processed, Received
-from worker.pipeline.shingles import body_print, shingle_bytes
+from worker.pipeline.shingles import (
+    BodyPrint,
+    body_print,
+    shingle_bytes,
+    similarity,
+    stored_print,
+)
 from worker.pipeline.types import Rejection
-from worker.store._storable import storable_json, storable_text
+from worker.store._storable import storable_json, storable_text, storable_values
 from worker.store.forms import LOCK_HEADLINES, resolve_forms
 from worker.store.models import Article, Match, Outcome, RawPage, Sighting
-from worker.store.stories import StoryRules, assign_stories, insert_bands
+from worker.store.stories import StoryRules, assign_stories, delete_bands, insert_bands
 from worker.store.stories import now as story_clock
+
+log = structlog.get_logger(__name__)
 
 # (headline_key, published_at, undated_source): exactly the columns of uq_articles_dedupe_key.
 DedupeKey = tuple[str, Any, str | None]
@@ -248,14 +259,16 @@ def upsert_batch(
         result = results.get(page.content_hash)
         if isinstance(result, Processed):
             receipts_per_key[dedupe_key(result, first_page[page.content_hash].page.source)] += 1
-    created_by, article_ids = upsert_articles(
+    writes = upsert_articles(
         session, results, first_page, story_rules, seen_counts=receipts_per_key
     )
-    inserted = _insert_raw_pages(session, results, first_page, created_by, article_ids)
-    # The raw page decides: a content that made an article here but whose raw page a concurrent
-    # batch stored first (the same bytes from another source make another undated key) must not
-    # leave that article behind. Rolled back and run again, the batch finds the content stored.
-    raced = [h for h in created_by.values() if h not in inserted]
+    created_by, article_ids = writes.created_by, writes.article_ids
+    inserted = _insert_raw_pages(session, results, first_page, writes)
+    # The raw page decides: a content that made (or upgraded) an article here but whose raw page
+    # a concurrent batch stored first (the same bytes from another source make another undated
+    # key) must not leave that article behind. Rolled back and run again, the batch finds the
+    # content stored.
+    raced = [h for h in (*created_by.values(), *writes.upgraded_by.values()) if h not in inserted]
     if raced:
         raise ContentRaced(len(raced))
     # Hashes neither known before nor inserted now were stored meanwhile by a concurrent batch.
@@ -360,6 +373,21 @@ def article_row(processed: Processed, page: Received) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class ArticleWrites:
+    """What `upsert_articles` wrote: by dedupe key, the content that created or now holds an
+    article, and every key's article id."""
+
+    created_by: dict[DedupeKey, bytes]
+    article_ids: dict[DedupeKey, int]
+    # Articles that existed and now hold a fuller copy of their own source's page (`_is_fuller`).
+    upgraded_by: dict[DedupeKey, bytes]
+
+    def holder(self, key: DedupeKey) -> bytes | None:
+        """The content whose raw page now makes the article of `key`, if this batch wrote it."""
+        return self.created_by.get(key) or self.upgraded_by.get(key)
+
+
 def upsert_articles(
     session: Session,
     results: Mapping[bytes, Processed | Rejection],
@@ -367,15 +395,19 @@ def upsert_articles(
     story_rules: StoryRules,
     *,
     seen_counts: Mapping[DedupeKey, int] | None = None,
-) -> tuple[dict[DedupeKey, bytes], dict[DedupeKey, int]]:
-    """Insert the batch's new articles; returns which content created each, and every key's id."""
+) -> ArticleWrites:
+    """Insert the batch's new articles and upgrade those a fuller copy of the same page meets."""
     candidates: dict[DedupeKey, bytes] = {}
     for content_hash, result in results.items():
-        if isinstance(result, Processed):
-            key = dedupe_key(result, first_page[content_hash].page.source)
-            candidates.setdefault(key, content_hash)  # the first page in the batch wins the key
+        if not isinstance(result, Processed):
+            continue
+        key = dedupe_key(result, first_page[content_hash].page.source)
+        # The first page in the batch wins the key, unless a later one is a fuller copy of it.
+        rival = candidates.get(key)
+        if rival is None or _fuller_in_batch(results, first_page, content_hash, rival):
+            candidates[key] = content_hash
     if not candidates:
-        return {}, {}
+        return ArticleWrites({}, {}, {})
 
     ordered = sorted(candidates, key=lambda k: (k[0], str(k[1]), k[2] or ""))
     rows = {
@@ -443,7 +475,112 @@ def upsert_articles(
                 )
             )
         )
-    return created_by, article_ids
+    upgraded = _upgrade_articles(
+        session,
+        existing={article_ids[key]: rows[key] for key in missing if key in article_ids},
+        prints={article_ids[key]: prints[ids[key]] for key in missing if key in article_ids},
+    )
+    upgraded_by = {key: candidates[key] for key in missing if article_ids.get(key) in upgraded}
+    return ArticleWrites(created_by, article_ids, upgraded_by)
+
+
+# A later copy of a stored article's page, from the same source, replaces the stored copy when it
+# holds nearly all of the stored body and a good deal more: the full page after a truncated
+# re-send, or after a first fetch that caught the page half-published. Shorter or different
+# copies stay sightings. A copy from another source never replaces: the article keeps the source
+# that first published it, and other outlets' copies are linked to it as its story.
+_FULLER_CONTAINS = 0.9  # share of the stored body's shingles found in the new copy
+_FULLER_BY = 1.2  # the new copy's distinct shingles over the stored copy's
+# Columns an upgrade keeps: identity, the dedupe key itself, counters and the story link.
+_UPGRADE_KEPT = frozenset(
+    {
+        "id", "story_id", "link_reason", "linked_to", "link_similarity", "seen_count",
+        "headline_key", "published_at", "undated_source", "source",
+    }
+)  # fmt: skip
+
+
+def _is_fuller(fresh: BodyPrint, stored: BodyPrint) -> bool:
+    """Whether a new copy's body holds the stored body and much more besides."""
+    if not stored.shingles.size:
+        return bool(fresh.shingles.size)
+    if np.unique(fresh.shingles).size < _FULLER_BY * np.unique(stored.shingles).size:
+        return False
+    return similarity(fresh, stored) >= _FULLER_CONTAINS
+
+
+def _fuller_in_batch(
+    results: Mapping[bytes, Processed | Rejection],
+    first_page: Mapping[bytes, Received],
+    fresh_hash: bytes,
+    rival_hash: bytes,
+) -> bool:
+    """Whether a batch's later copy of a key should make the article instead of its first."""
+    fresh, rival = results[fresh_hash], results[rival_hash]
+    if not isinstance(fresh, Processed) or not isinstance(rival, Processed):
+        return False
+    if first_page[fresh_hash].page.source != first_page[rival_hash].page.source:
+        return False
+    if fresh.clean.kind != rival.clean.kind:
+        return False  # the page's other form (`forms`): a text dump's menus are not more story
+    return _is_fuller(
+        body_print("\n\n".join(fresh.clean.body)), body_print("\n\n".join(rival.clean.body))
+    )
+
+
+def _upgrade_articles(
+    session: Session,
+    *,
+    existing: Mapping[int, dict[str, Any]],
+    prints: Mapping[int, BodyPrint],
+) -> set[int]:
+    """Rewrite the stored articles that this batch's copy of their page is fuller than; returns
+    their ids. `existing` maps an article id to the row this batch's copy would make."""
+    if not existing:
+        return set()
+    stored = session.execute(
+        select(
+            Article.id,
+            Article.source,
+            Article.content_type,
+            Article.body,
+            Article.body_shingles,
+            Article.first_seen_at,
+        ).where(Article.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))),
+        {"ids": sorted(existing)},
+    ).all()
+    upgraded: set[int] = set()
+    for article_id, source, content_type, body, shingles, first_seen_at in stored:
+        row, fresh = existing[article_id], prints[article_id]
+        old = stored_print(bytes(shingles)) if shingles is not None else body_print(body)
+        # The page's other form (an HTML page's text dump, `forms`) is not a fuller copy: what
+        # it holds beyond the stored body is the site's menus and footers.
+        if row["source"] != source or row["content_type"] != content_type:
+            continue
+        if not _is_fuller(fresh, old):
+            continue
+        changes = {k: v for k, v in row.items() if k not in _UPGRADE_KEPT}
+        changes["body_shingles"] = shingle_bytes(fresh)
+        session.execute(
+            update(Article).where(Article.id == article_id).values(**storable_values(changes))
+        )
+        # The raw page that made the article is now a duplicate of it; the batch's new raw page
+        # is inserted as the one that stores it, so reprocessing reads the fuller copy.
+        session.execute(
+            update(RawPage)
+            .where(RawPage.article_id == article_id, RawPage.outcome == Outcome.STORED)
+            .values(outcome=Outcome.DUPLICATE)
+        )
+        delete_bands(session=session, prints={article_id: body_print(body)})
+        insert_bands(
+            session=session,
+            prints={article_id: fresh},
+            anchors={article_id: row["published_at"] or first_seen_at},
+        )
+        upgraded.add(article_id)
+    if upgraded:
+        log.info("articles_upgraded", articles=sorted(upgraded))
+    return upgraded
 
 
 # Ids are drawn before the insert so that a new story's story_id can be its own id in one statement.
@@ -460,8 +597,7 @@ def _insert_raw_pages(
     session: Session,
     results: Mapping[bytes, Processed | Rejection],
     first_page: Mapping[bytes, Received],
-    created_by: Mapping[DedupeKey, bytes],
-    article_ids: Mapping[DedupeKey, int],
+    writes: ArticleWrites,
 ) -> dict[bytes, KnownContent]:
     """Insert the batch's new raw pages; returns those this batch inserted, by hash.
 
@@ -491,10 +627,10 @@ def _insert_raw_pages(
             row |= {"reason": result.reason, "detail": result.detail}
         else:
             key = dedupe_key(result, page.page.source)
-            created = created_by.get(key) == content_hash
+            holds = writes.holder(key) == content_hash
             row |= {
-                "outcome": Outcome.STORED if created else Outcome.DUPLICATE,
-                "article_id": article_ids[key],
+                "outcome": Outcome.STORED if holds else Outcome.DUPLICATE,
+                "article_id": writes.article_ids[key],
             }
         rows.append(row)
     if not rows:

@@ -21,6 +21,7 @@ from worker.config import Settings
 from worker.pipeline import Processed, Received, process
 from worker.pipeline.shingles import body_print, shingle_bytes
 from worker.pipeline.types import Rejection
+from worker.store._storable import storable_values
 from worker.store.batch import (
     article_row,
     dedupe_key,
@@ -110,7 +111,7 @@ def replay_rejections(*, session: Session, ids: Sequence[int], settings: Setting
         first_page=received,
     )
     results.update(passed)
-    created_by, article_ids = upsert_articles(session, passed, received, story_rules(settings))
+    writes = upsert_articles(session, passed, received, story_rules(settings))
     for row in rows:
         result = results[bytes(row.content_hash)]
         if isinstance(result, Rejection):
@@ -118,11 +119,13 @@ def replay_rejections(*, session: Session, ids: Sequence[int], settings: Setting
             row.reason, row.detail = result.reason, result.detail
             continue
         key = dedupe_key(result, row.source)
-        created = created_by.get(key) == bytes(row.content_hash)
-        article_id = article_ids[key]
+        created = writes.created_by.get(key) == bytes(row.content_hash)
+        article_id = writes.article_ids[key]
         report.stored += created
         report.duplicates += not created
-        row.outcome = Outcome.STORED if created else Outcome.DUPLICATE
+        # A replayed page that upgraded its article (a fuller copy) is the one that stores it.
+        holds = writes.holder(key) == bytes(row.content_hash)
+        row.outcome = Outcome.STORED if holds else Outcome.DUPLICATE
         row.article_id, row.reason, row.detail = article_id, None, None
         _relink_sightings(session, raw_page_id=row.id, article_id=article_id, created=created)
     session.flush()
@@ -193,7 +196,9 @@ def reprocess_articles(*, session: Session, ids: Sequence[int], settings: Settin
         fresh_print = body_print(fresh["body"])
         if "body" in changes:
             changes["body_shingles"] = shingle_bytes(fresh_print)
-        session.execute(update(Article).where(Article.id == article.id).values(**changes))
+        session.execute(
+            update(Article).where(Article.id == article.id).values(**storable_values(changes))
+        )
         if "body" in changes or "published_at" in changes:
             # Its bands follow the body and the time; its story stays until `reprocess --stories`.
             delete_bands(session=session, prints={article.id: stored_print})
