@@ -74,20 +74,29 @@ def _reuters_days(days: int, rng: random.Random) -> list[dict[str, Any]]:
     return [story for day in sorted(chosen) for story in by_day[day]]
 
 
-def _retransmissions(stories: list[dict[str, Any]]) -> dict[str, str]:
+def _retransmissions(stories: list[dict[str, Any]], *, by_body: bool) -> dict[str, str]:
     """The true story of each Reuters item: items under the same title within a day are the
     wire's own retransmissions and corrections (the corpus holds such pairs with identical
-    bodies), so they count as one story; the smallest newid names it."""
+    bodies), so they count as one story; the smallest newid names it. With `by_body`, so are
+    items with the very same body text within a day under an edited title ("ST. JOE GOLD <SJG>
+    TO DEVELOP MINE", then "ST. JOE GOLD TO DEVELOP ONTARIO MINE"): a corrected headline is the
+    same story (issue #20), and the corpus does not mark these as duplicates."""
     first: dict[str, str] = {}
-    latest: dict[str, tuple[datetime, str]] = {}
+    latest: dict[tuple[str, str], tuple[datetime, str]] = {}
     for story in sorted(stories, key=lambda s: s["when"]):
-        title, newid = " ".join(story["title"].split()).casefold(), str(story["newid"])
-        before = latest.get(title)
-        if before is not None and story["when"] - before[0] <= timedelta(days=1):
-            first[newid] = first[before[1]]
-        else:
-            first[newid] = newid
-        latest[title] = (story["when"], newid)
+        newid = str(story["newid"])
+        names = [("title", " ".join(story["title"].split()).casefold())]
+        if by_body:
+            names.append(("body", " ".join(story["body"].split())))
+        near = [
+            before
+            for name in names
+            if (before := latest.get(name)) is not None
+            and story["when"] - before[0] <= timedelta(days=1)
+        ]
+        first[newid] = first[min(near)[1]] if near else newid
+        for name in names:
+            latest[name] = (story["when"], newid)
     return first
 
 
@@ -336,11 +345,13 @@ def syndication(db_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
 
     rng = random.Random(args.seed)
     stories = _reuters_days(args.days, rng)
-    same_story = _retransmissions(stories)
+    same_story = _retransmissions(stories, by_body=not args.same_title_only)
     pages, truth, originals = [], {}, {}
     for story in stories:
         story_id = same_story[str(story["newid"])]
-        page_id = f"{story_id}:reuters"
+        # Each item its own receipt: a retransmission under one receipt key with its first
+        # would be taken for a redelivery of the same message and never stored.
+        page_id = f"{story['newid']}:reuters"
         content = _dump(story["title"].title(), story["when"], _paragraphs(story["body"]), "")
         pages.append({"id": page_id, "content": content, "source": "reuters"})
         truth[page_id] = story_id
@@ -421,6 +432,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--part", choices=["forms", "syndication", "both"], default="both")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    parser.add_argument(
+        "--same-title-only",
+        action="store_true",
+        help="count wire items with one body under edited titles as distinct stories (the "
+        "truth before 2026-12-08)",
+    )
     args = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA} is not here: the benchmark builds its pages from the shared data")
