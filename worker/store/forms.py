@@ -149,11 +149,11 @@ def resolve_forms(
             Article.published_source,
             Article.published_utc_offset_minutes,
         ).where(
-            Article.headline_key == any_(_HEADLINE_KEYS),
             Article.url == any_(_URLS),
+            Article.headline_key == any_(_HEADLINE_KEYS),
             Article.published_at.is_not(None),
         ),
-        {"headline_keys": headline_keys, "urls": sorted({url for _, url in groups})},
+        {"urls": sorted({url for _, url in groups}), "headline_keys": headline_keys},
     ):
         if (row.headline_key, row.url) in groups:
             stored.setdefault((row.headline_key, row.url), []).append(_stored_published(row))
