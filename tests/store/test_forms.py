@@ -167,6 +167,24 @@ def test_a_dump_that_prints_only_the_day_or_no_date_joins_its_page(db: str) -> N
     assert [row[0] for row in _articles(db)] == [INSTANT]
 
 
+def test_an_undated_dump_stored_first_takes_the_date_of_its_page(db: str) -> None:
+    outcomes = _ingest(
+        [_dump(HEADLINE, None, BODY, url=URL)],
+        [_html(HEADLINE, PUBLISHED_META, BODY, url=URL)],
+        # Another source's undated dump of the page now meets the dated article too.
+        [_dump(HEADLINE, None, [*BODY, "Most Popular"], url=URL, source="other-text")],
+    )
+    assert outcomes == [Outcome.STORED, Outcome.DUPLICATE, Outcome.DUPLICATE]
+    rows = query(
+        db,
+        "SELECT published_at, published_utc_offset_minutes, undated_source, content_type,"
+        " seen_count FROM articles",
+    )
+    assert rows == [(INSTANT, 0, None, "text", 3)]
+    # Its story bands moved with it: a copy published that day finds it by its body.
+    assert query(db, "SELECT DISTINCT anchored_at FROM story_bands") == [(INSTANT,)]
+
+
 def test_other_days_other_urls_and_other_headlines_stay_apart(db: str) -> None:
     _ingest([_html(HEADLINE, PUBLISHED_META, BODY, url=URL)])
     outcomes = _ingest(

@@ -14,11 +14,12 @@ same URL and headline, and either the very same instant, or a zone-less local ti
 of quarter hours within a zone's offset (-12 h .. +14 h) of the other form's instant, or a day on
 which that instant falls in some zone. Two instants both stated with their zones, or two different
 days, never meet; a page of a recurring column at a fixed URL published on another day keeps its
-own key. A page without a date takes the date of its dated form. The form stored first keeps the
-article's timestamp: a dump stored before its HTML is not rewritten when the HTML comes (both
-forms of a batch: the one with the most exact timestamp). A dated page never takes the key of an
-undated article, which is its source's own (`undated_source`); the two join one story instead
-(`worker.store.stories`, same URL).
+own key. The form stored first keeps the article's timestamp: a dump stored before its HTML is
+not rewritten when the HTML comes (of two forms in one batch, the one with the most exact
+timestamp is stored). Undated forms are the exception, either way: a page without a date takes
+the date of its dated form, and a stored undated form takes the date its dated form reads when
+that one comes (its `undated_source` cleared, its story bands moved to that time), unless another
+article holds that key already.
 
 Serialized per headline with the story links (`LOCK_HEADLINES`), so a concurrent batch's
 form of the same page is seen once it commits.
@@ -31,13 +32,15 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, Text, any_, bindparam, select, text
+from sqlalchemy import ARRAY, Text, any_, bindparam, case, select, text, update
 from sqlalchemy.orm import Session
 
 from worker.pipeline import Processed, Received
+from worker.pipeline.shingles import body_print
 from worker.pipeline.types import DateSource, Precision, PublishedAt, Rejection
 from worker.store._storable import storable_text
 from worker.store.models import Article
+from worker.store.stories import delete_bands, insert_bands
 
 __all__ = ["LOCK_HEADLINES", "could_be_same_moment", "resolve_forms"]
 
@@ -140,28 +143,34 @@ def resolve_forms(
     session.execute(LOCK_HEADLINES, {"keys": sorted(every)})
     headline_keys = sorted({headline for headline, _ in groups})
     stored: dict[tuple[str, str], list[PublishedAt]] = {}
+    undated: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for row in session.execute(
         select(
+            Article.id,
             Article.headline_key,
             Article.url,
             Article.published_at,
             Article.published_precision,
             Article.published_source,
             Article.published_utc_offset_minutes,
-        ).where(
-            Article.url == any_(_URLS),
-            Article.headline_key == any_(_HEADLINE_KEYS),
-            Article.published_at.is_not(None),
-        ),
+            # The body only of an undated article, whose bands move if it takes a date.
+            case((Article.published_at.is_(None), Article.body), else_=None).label("body"),
+        ).where(Article.url == any_(_URLS), Article.headline_key == any_(_HEADLINE_KEYS)),
         {"urls": sorted({url for _, url in groups}), "headline_keys": headline_keys},
     ):
-        if (row.headline_key, row.url) in groups:
-            stored.setdefault((row.headline_key, row.url), []).append(_stored_published(row))
+        key = (row.headline_key, row.url)
+        if key not in groups:
+            continue
+        if row.published_at is None:
+            undated.setdefault(key, []).append((row.id, row.body))
+        else:
+            stored.setdefault(key, []).append(_stored_published(row))
 
     resolved = dict(results)
     for key, hashes in groups.items():
         anchors = list(stored.get(key, ()))
-        if not anchors and len(hashes) == 1:
+        waiting = sorted(undated.get(key, ()))  # undated forms of this page, oldest first
+        if not anchors and not waiting and len(hashes) == 1:
             continue
         # The batch's forms with the most exact timestamps first: each later one may take theirs.
         for content_hash in sorted(
@@ -180,5 +189,37 @@ def resolve_forms(
                 del resolved[content_hash]
                 resolved[content_hash] = replace(processed, clean=clean)
             elif published is not None:
+                if waiting:
+                    _date_article(session, waiting.pop(0), headline_key=key[0], published=published)
                 anchors.append(published)
     return resolved
+
+
+def _date_article(
+    session: Session, article: tuple[int, str], *, headline_key: str, published: PublishedAt
+) -> None:
+    """Give a stored undated form of a page the timestamp its dated form reads, so that the two
+    share a key; unless another article holds that key already."""
+    article_id, body = article
+    taken = session.scalar(
+        select(Article.id).where(
+            Article.headline_key == headline_key, Article.published_at == published.at
+        )
+    )
+    if taken is not None:
+        return
+    session.execute(
+        update(Article)
+        .where(Article.id == article_id)
+        .values(
+            published_at=published.at,
+            published_precision=published.precision,
+            published_source=published.source,
+            published_utc_offset_minutes=published.utc_offset_minutes,
+            undated_source=None,
+        )
+    )
+    # An undated article's bands are placed at its first sighting, a dated one's at its time.
+    found = body_print(body)
+    delete_bands(session=session, prints={article_id: found})
+    insert_bands(session=session, prints={article_id: found}, anchors={article_id: published.at})
