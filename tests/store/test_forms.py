@@ -5,14 +5,17 @@ from __future__ import annotations
 import gzip
 import html
 import json
+import threading
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from conftest import query, shared_data
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
 
 from schemas import RawPage
-from worker.config import Settings
+from worker.config import Settings, sqlalchemy_url
 from worker.ingest import ingest_batch
 from worker.pipeline import Received, receive
 from worker.pipeline.dates import parse_date
@@ -155,6 +158,36 @@ def test_a_page_and_its_dump_are_one_article(db: str, order: str) -> None:
     assert article[3] == 2
     matches = query(db, "SELECT match::text FROM sightings ORDER BY match")
     assert matches == [("new",), ("same_key",)]
+
+
+def test_a_page_and_its_dump_sent_at_the_same_moment_are_one_article(db: str) -> None:
+    """Two transactions on two connections, one form each: the headline lock serializes them, and
+    the second reads the first's article once it commits."""
+    engine = create_engine(sqlalchemy_url(db), pool_size=2)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def send(page: Received) -> None:
+        try:
+            with sessionmaker(engine).begin() as session:
+                session.connection()
+                barrier.wait(timeout=30)
+                ingest_batch(session=session, pages=[page], settings=Settings())
+        except BaseException as exc:
+            errors.append(exc)
+
+    pages = [
+        _html(HEADLINE, PUBLISHED_META, BODY, url=URL),
+        _dump(HEADLINE, PUBLISHED_LINE, BODY, url=URL),
+    ]
+    threads = [threading.Thread(target=send, args=(page,)) for page in pages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert errors == []
+    assert query(db, "SELECT count(*), sum(seen_count) FROM articles") == [(1, 2)]
 
 
 def test_a_dump_that_prints_only_the_day_or_no_date_joins_its_page(db: str) -> None:
