@@ -218,6 +218,17 @@ def test_an_undated_dump_stored_first_takes_the_date_of_its_page(db: str) -> Non
     assert query(db, "SELECT DISTINCT anchored_at FROM story_bands") == [(INSTANT,)]
 
 
+def test_an_undated_dump_keeps_no_date_from_a_later_story_at_its_url(db: str) -> None:
+    """A fixed URL whose page tells a story published after the undated dump was seen."""
+    later, live = "2030-01-01T10:00:00+00:00", "https://www.twincities.com/live/wild-hockey/"
+    outcomes = _ingest(
+        [_dump(HEADLINE, None, BODY, url=live)], [_html(HEADLINE, later, BODY[1:], url=live)]
+    )
+    assert outcomes == [Outcome.STORED, Outcome.STORED]
+    rows = query(db, "SELECT published_at IS NULL FROM articles ORDER BY id")
+    assert rows == [(True,), (False,)]
+
+
 def test_other_days_other_urls_and_other_headlines_stay_apart(db: str) -> None:
     _ingest([_html(HEADLINE, PUBLISHED_META, BODY, url=URL)])
     outcomes = _ingest(

@@ -18,8 +18,8 @@ own key. The form stored first keeps the article's timestamp: a dump stored befo
 not rewritten when the HTML comes (of two forms in one batch, the one with the most exact
 timestamp is stored). Undated forms are the exception, either way: a page without a date takes
 the date of its dated form, and a stored undated form takes the date its dated form reads when
-that one comes (its `undated_source` cleared, its story bands moved to that time), unless another
-article holds that key already.
+that one comes (its `undated_source` cleared, its story bands moved to that time), unless that
+time is after the undated form was first seen or another article holds that key already.
 
 Serialized per headline with the story links (`LOCK_HEADLINES`), so a concurrent batch's
 form of the same page is seen once it commits.
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ARRAY, Text, any_, bindparam, case, select, text, update
@@ -49,6 +49,8 @@ __all__ = ["LOCK_HEADLINES", "could_be_same_moment", "resolve_forms"]
 _EAST = timedelta(hours=14)
 _WEST = timedelta(hours=12)
 _QUARTER_SECONDS = 15 * 60
+# A page cannot be published after it was seen; a day of slack for a page's own clock and zone.
+_SEEN_SLACK = timedelta(days=1)
 
 _HEADLINE_KEYS = bindparam("headline_keys", type_=ARRAY(Text))
 _URLS = bindparam("urls", type_=ARRAY(Text))
@@ -143,7 +145,7 @@ def resolve_forms(
     session.execute(LOCK_HEADLINES, {"keys": sorted(every)})
     headline_keys = sorted({headline for headline, _ in groups})
     stored: dict[tuple[str, str], list[PublishedAt]] = {}
-    undated: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    undated: dict[tuple[str, str], list[tuple[int, datetime, str]]] = {}
     for row in session.execute(
         select(
             Article.id,
@@ -153,6 +155,7 @@ def resolve_forms(
             Article.published_precision,
             Article.published_source,
             Article.published_utc_offset_minutes,
+            Article.first_seen_at,
             # The body only of an undated article, whose bands move if it takes a date.
             case((Article.published_at.is_(None), Article.body), else_=None).label("body"),
         ).where(Article.url == any_(_URLS), Article.headline_key == any_(_HEADLINE_KEYS)),
@@ -162,7 +165,7 @@ def resolve_forms(
         if key not in groups:
             continue
         if row.published_at is None:
-            undated.setdefault(key, []).append((row.id, row.body))
+            undated.setdefault(key, []).append((row.id, row.first_seen_at, row.body))
         else:
             stored.setdefault(key, []).append(_stored_published(row))
 
@@ -196,11 +199,18 @@ def resolve_forms(
 
 
 def _date_article(
-    session: Session, article: tuple[int, str], *, headline_key: str, published: PublishedAt
+    session: Session,
+    article: tuple[int, datetime, str],
+    *,
+    headline_key: str,
+    published: PublishedAt,
 ) -> None:
     """Give a stored undated form of a page the timestamp its dated form reads, so that the two
-    share a key; unless another article holds that key already."""
-    article_id, body = article
+    share a key; unless that time is after the undated form was seen (a page at a fixed URL that
+    holds a later story now), or another article holds that key already."""
+    article_id, first_seen_at, body = article
+    if published.at > first_seen_at + _SEEN_SLACK:
+        return
     taken = session.scalar(
         select(Article.id).where(
             Article.headline_key == headline_key, Article.published_at == published.at
