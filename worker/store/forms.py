@@ -52,6 +52,7 @@ _QUARTER_SECONDS = 15 * 60
 # A page cannot be published after it was seen; a day of slack for a page's own clock and zone.
 _SEEN_SLACK = timedelta(days=1)
 
+_WEB = ("http://", "https://")
 _HEADLINE_KEYS = bindparam("headline_keys", type_=ARRAY(Text))
 _URLS = bindparam("urls", type_=ARRAY(Text))
 # Serializes per headline what a batch decides by it (this module's forms, the story links), in
@@ -133,7 +134,9 @@ def resolve_forms(
     groups: dict[tuple[str, str], list[bytes]] = {}
     for content_hash, result in results.items():
         url = first_page[content_hash].page.url
-        if isinstance(result, Processed) and url is not None:
+        # A web address names a page; a file: URL only where a dump was saved, which two crawls
+        # of different pages may share.
+        if isinstance(result, Processed) and url is not None and url.startswith(_WEB):
             key = (storable_text(result.headline_key), storable_text(url))
             groups.setdefault(key, []).append(content_hash)
     if not groups:
