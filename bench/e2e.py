@@ -7,6 +7,7 @@ the producer API and waits for the last sighting. Prints one JSON line:
     .venv/bin/python bench/e2e.py --kind text --n 20000 --workers 2 --batch-size 500
     .venv/bin/python bench/e2e.py --kind html --n 2000 --workers 2    # batches stop at 4 MiB
     .venv/bin/python bench/e2e.py --kind text --n 20000 --inprocess      # no broker, one process
+    .venv/bin/python bench/e2e.py --kind text --n 20000 --metrics   # workers keep and serve metrics
     .venv/bin/python bench/e2e.py --kind text --n 20000 --urls   # pages name their URLs
     .venv/bin/python bench/e2e.py --kind text --standin-cleaner --no-search-index  # ceilings
 
@@ -30,11 +31,13 @@ import json
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -221,6 +224,46 @@ class RssWatch(threading.Thread):
             time.sleep(0.1)
 
 
+class Scraper(threading.Thread):
+    """Scrapes each worker's /metrics every `every` seconds until stopped, as Prometheus would."""
+
+    def __init__(self, ports: list[int], every: float) -> None:
+        super().__init__(daemon=True)
+        self.ports, self.every, self.stopped = ports, every, threading.Event()
+        self.seconds: list[float] = []
+
+    def scrape(self) -> list[str]:
+        """One scrape of every worker; their texts."""
+        texts = []
+        for port in self.ports:
+            started = time.perf_counter()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as answer:
+                texts.append(answer.read().decode("utf-8"))
+            self.seconds.append(time.perf_counter() - started)
+        return texts
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            self.scrape()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pages_counted(texts: list[str]) -> int:
+    return round(
+        sum(
+            float(line.rpartition(" ")[2])
+            for text in texts
+            for line in text.splitlines()
+            if line.startswith("newsingest_pages_total{")
+        )
+    )
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """One benchmark run; returns the figures."""
     from worker.config import get_settings
@@ -283,16 +326,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if args.standin_cleaner
                 else [NEWSINGEST]
             )
+            ports: list[int] = []
             for index in range(args.workers if args.separate else 1):
                 log = (logs / f"worker-{index}.log").open("wb")
                 concurrency = 1 if args.separate else args.workers
+                metrics = {}
+                if args.metrics:
+                    ports.append(_free_port())
+                    metrics = {"NEWSINGEST_METRICS_PORT": str(ports[-1])}
                 workers.append(
                     subprocess.Popen(
                         [*command, "worker", f"--concurrency={concurrency}",
                          f"--pool={args.pool}", f"--hostname=bench{index}-{queue}@%h",
                          "--without-gossip",
                          "--without-mingle", "--without-heartbeat"],
-                        env=env, stdout=log, stderr=subprocess.STDOUT,
+                        env=env | metrics, stdout=log, stderr=subprocess.STDOUT,
                     )
                 )  # fmt: skip
             deadline = time.monotonic() + 60
@@ -303,6 +351,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             roots = [psutil.Process(w.pid) for w in workers]
             watch = RssWatch(roots)
             watch.start()
+            scraper = Scraper(ports, args.scrape_every)
+            if ports:
+                scraper.start()
             worker_cpu0 = sum(_tree_cpu(r) for r in roots)
             pg0, redis0 = _postgres_cpu(), _redis_cpu(client)
 
@@ -321,6 +372,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(0.05)
             elapsed = time.perf_counter() - t0
             watch.stopped.set()
+            scraper.stopped.set()
+            if ports:
+                scraper.join()
+                time.sleep(1)  # the last batch counts its pages just after its commit
+                figures["metrics"] = {
+                    "scrapes": len(scraper.seconds),
+                    "scrape_ms_mean": round(1e3 * sum(scraper.seconds) / len(scraper.seconds), 1),
+                    "pages_counted": _pages_counted(scraper.scrape()),
+                }
             cpu = {
                 "producer": producer_cpu,
                 "broker": _redis_cpu(client) - redis0,
@@ -420,6 +480,14 @@ def main() -> None:
         "--no-search-index",
         action="store_true",
         help="price full-text search: no search vector trigger or index in the scratch database",
+    )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="workers keep Prometheus metrics (NEWSINGEST_METRICS_PORT), scraped during the run",
+    )
+    parser.add_argument(
+        "--scrape-every", type=float, default=5.0, help="seconds between scrapes with --metrics"
     )
     parser.add_argument(
         "--urls", action="store_true", help="each distinct dump with its own URL (re-sends too)"

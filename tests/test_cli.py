@@ -10,7 +10,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import EXAMPLES, REPO, SEED, newsingest_bin, query, run_cli, shared_data
+from conftest import (
+    DUMP,
+    DUMP_HEADLINE,
+    EXAMPLES,
+    REPO,
+    SEED,
+    newsingest_bin,
+    query,
+    run_cli,
+    shared_data,
+)
 
 
 def test_help_lists_the_commands(service_env: dict[str, str]) -> None:
@@ -38,12 +48,12 @@ def test_ingest_examples_in_process(service_env: dict[str, str], db: str) -> Non
 def test_ingest_with_a_pool_of_processes_records_what_one_process_does(
     service_env: dict[str, str], db: str, tmp_path: Path
 ) -> None:
-    seed = shared_data("seed", SEED.name).read_bytes()
+    dump = DUMP.read_bytes()
     inputs = {
-        "a-seed.txt": seed,
+        "a-dump.txt": dump,
         "b-empty.txt": b"   \n",
-        # Batches of two: the copy's batch goes to the pool before the seed's is stored.
-        "c-seed-copy.txt": seed,
+        # Batches of two: the copy's batch goes to the pool before the dump's is stored.
+        "c-dump-copy.txt": dump,
         **{f"d-{path.name}": path.read_bytes() for path in sorted(EXAMPLES.iterdir())},
     }
     for name, content in inputs.items():
@@ -51,12 +61,12 @@ def test_ingest_with_a_pool_of_processes_records_what_one_process_does(
     result = run_cli("ingest", str(tmp_path), "--jobs", "2", "--batch-size", "2", env=service_env)
     assert result.returncode == 1, result.stderr  # one input was rejected
     assert set(query(db, "SELECT headline, region FROM articles")) == {
-        ("Nato chief seeks Russian helicopters for Afghanistan", "Europe"),
-        ("Kenya opens emergency shelters as Tana River floods spread", "Africa"),
+        (DUMP_HEADLINE, "Africa"),
         ("Osaka brings back trams to its waterfront", "Asia-Pacific"),
     }
+    # The Kenya story came four times: as a- and c-dump, among the examples, and re-sent short.
     outcomes = query(db, "SELECT outcome::text, count(*) FROM sightings GROUP BY 1 ORDER BY 1")
-    assert outcomes == [("duplicate", 2), ("rejected", 1), ("stored", 3)]
+    assert outcomes == [("duplicate", 3), ("rejected", 1), ("stored", 2)]
     stats = run_cli("stats", env=service_env)
     assert "the books balance" in stats.stdout
 
@@ -65,18 +75,16 @@ def test_ingest_exits_1_when_an_input_is_rejected(
     service_env: dict[str, str], db: str, tmp_path: Path
 ) -> None:
     (tmp_path / "empty.txt").write_bytes(b"   \n")
-    seed = shared_data("seed", SEED.name)
-    result = run_cli("ingest", str(seed), str(tmp_path / "empty.txt"), env=service_env)
+    result = run_cli("ingest", str(DUMP), str(tmp_path / "empty.txt"), env=service_env)
     assert result.returncode == 1
     assert "empty" in result.stdout
     assert query(db, "SELECT count(*) FROM articles") == [(1,)]
 
 
 def test_ingest_reads_stdin(service_env: dict[str, str], db: str) -> None:
-    seed = shared_data("seed", SEED.name)
-    result = run_cli("ingest", "-", env=service_env, stdin=seed.read_bytes())
+    result = run_cli("ingest", "-", env=service_env, stdin=DUMP.read_bytes())
     assert result.returncode == 0, result.stderr
-    assert query(db, "SELECT region FROM articles") == [("Europe",)]
+    assert query(db, "SELECT region FROM articles") == [("Africa",)]
 
 
 def test_a_missing_path_is_a_usage_error(service_env: dict[str, str]) -> None:
@@ -91,7 +99,7 @@ def test_ingest_stops_at_an_unreadable_file_after_recording_what_it_read(
     for path in sorted(EXAMPLES.iterdir()):
         (tmp_path / f"a-{path.name}").write_bytes(path.read_bytes())
     (tmp_path / "b-gone.txt").symlink_to(tmp_path / "nowhere.txt")  # listed, cannot be opened
-    (tmp_path / "c-seed.txt").write_bytes(shared_data("seed", SEED.name).read_bytes())
+    (tmp_path / "c-later.txt").write_bytes(DUMP.read_bytes())
     result = run_cli("ingest", str(tmp_path), "--batch-size", "2", env=service_env)
     assert result.returncode == 2
     said = " ".join(result.stderr.split())  # rich wraps long lines
@@ -122,9 +130,10 @@ def test_inspect_json_on_the_seed(service_env: dict[str, str]) -> None:
 
 
 def test_rejects_replay_and_reprocess(service_env: dict[str, str], db: str) -> None:
-    seed = shared_data("seed", SEED.name)
+    dump = DUMP
+    assert dump.stat().st_size > 1024
     small = service_env | {"NEWSINGEST_MAX_PAGE_BYTES": "1024"}
-    assert run_cli("ingest", str(seed), "--source", "bbc", env=small).returncode == 1
+    assert run_cli("ingest", str(dump), "--source", "bbc", env=small).returncode == 1
     listed = run_cli("rejects", env=service_env)
     assert listed.returncode == 0, listed.stderr
     assert "too_large" in listed.stdout
@@ -135,8 +144,8 @@ def test_rejects_replay_and_reprocess(service_env: dict[str, str], db: str) -> N
     assert replayed.returncode == 1, replayed.stderr  # the dump is still rejected
     assert "replayed 1: 0 stored, 0 duplicates, 1 still rejected" in replayed.stdout
 
-    assert run_cli("ingest", str(seed), "--source", "bbc", env=service_env).returncode == 0
-    assert query(db, "SELECT source, region FROM articles") == [("bbc", "Europe")]
+    assert run_cli("ingest", str(dump), "--source", "bbc", env=service_env).returncode == 0
+    assert query(db, "SELECT source, region FROM articles") == [("bbc", "Africa")]
 
     again = run_cli("reprocess", "--source", "bbc", env=service_env)
     assert again.returncode == 0, again.stderr
@@ -238,12 +247,12 @@ def test_ingest_reads_gzipped_dumps_and_gzip_on_stdin(
     assert result.returncode == 0, result.stdout + result.stderr
     regions = sorted(region for (region,) in query(db, "SELECT region FROM articles"))
     assert regions == ["Africa", "Asia-Pacific"]
-    # run_cli passes standard input as text; gzip is not.
-    seed = gzip.compress(shared_data("seed", SEED.name).read_bytes())
+    # run_cli passes standard input as text; gzip is not. A follow-up story: a new article.
+    follow_up = DUMP.read_text().replace(DUMP_HEADLINE, "Kenya extends flood shelters to Lamu")
     piped = subprocess.run(
         [newsingest_bin(), "ingest", "-"],
         env=service_env,
-        input=seed,
+        input=gzip.compress(follow_up.encode()),
         capture_output=True,
         timeout=300,
         check=False,

@@ -17,7 +17,7 @@ CLI_SERVICES = [name for name in OURS if "entrypoint" not in SERVICES[name]]
 
 def test_the_stack_has_every_part() -> None:
     assert set(SERVICES) == {
-        "postgres", "redis", "migrate", "worker", "crawler", "beat", "flower"
+        "postgres", "redis", "migrate", "worker", "crawler", "beat", "page", "flower"
     }  # fmt: skip
     assert "--appendonly" in SERVICES["redis"]["command"]
     assert (
@@ -69,6 +69,23 @@ def test_flower_monitors_the_queues_on_request_from_the_same_image() -> None:
     assert flower["ports"] == ["127.0.0.1:5555:5555"]
     assert "'.[monitor]'" in (REPO / "Dockerfile").read_text(encoding="utf-8")
     assert "flower" in (REPO / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_the_status_page_listens_in_the_stack_and_is_published_by_the_override_only() -> None:
+    page = SERVICES["page"]
+    command = page["command"]
+    assert command[0] == "serve"
+    # Inside its container, so that other containers and the published port reach it.
+    assert command[command.index("--host") + 1] == "0.0.0.0"  # noqa: S104
+    port = command[command.index("--port") + 1]
+    assert "ports" not in page
+    override = yaml.safe_load((REPO / "docker-compose.ports.yml").read_text(encoding="utf-8"))
+    assert override["services"]["page"]["ports"] == [f"127.0.0.1:{port}:{port}"]
+    serve_help = subprocess.run(
+        [newsingest_bin(), "serve", "--help"], capture_output=True, text=True, check=False
+    ).stdout
+    assert "--host" in serve_help
+    assert "--port" in serve_help
 
 
 def test_the_ports_override_publishes_on_loopback_only() -> None:

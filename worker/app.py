@@ -8,10 +8,19 @@ from typing import Any
 import orjson
 import structlog
 from celery import Celery
-from celery.signals import beat_init, setup_logging, worker_init, worker_process_init
+from celery.signals import (
+    beat_init,
+    setup_logging,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 from kombu.compression import register as register_compression
 from kombu.serialization import register as register_serializer
 
+from worker import metrics
 from worker.config import get_settings
 from worker.crawl.settings import get_crawl_settings
 from worker.logs import configure_logging
@@ -150,3 +159,25 @@ def _fresh_engine_per_process(**_: Any) -> None:
     from worker.store import reset_engine  # noqa: PLC0415
 
     reset_engine()
+
+
+# Prometheus metrics (worker/metrics/), each a no-op unless NEWSINGEST_METRICS_PORT is set: set up
+# before the pool forks, served once it runs, a pool process marked dead as it exits.
+@worker_init.connect
+def _prepare_metrics(**_: Any) -> None:
+    metrics.prepare(settings)
+
+
+@worker_ready.connect
+def _serve_metrics(**_: Any) -> None:
+    metrics.serve(settings)
+
+
+@worker_process_shutdown.connect
+def _metrics_process_exiting(**_: Any) -> None:
+    metrics.process_exiting()
+
+
+@worker_shutdown.connect
+def _stop_metrics(**_: Any) -> None:
+    metrics.stop()

@@ -291,6 +291,20 @@ class ClaimCensus:
     orphans: list[str] = field(default_factory=list)
 
 
+def queue_lengths(client: redis.Redis, queues: list[str]) -> dict[str, int]:
+    """Messages waiting on each queue, its priority lists included, in one round trip."""
+    pipe = client.pipeline(transaction=False)
+    for queue in queues:
+        for suffix in _PRIORITY_SUFFIXES:
+            pipe.llen(queue + suffix)
+    replies = pipe.execute()
+    step = len(_PRIORITY_SUFFIXES)
+    return {
+        queue: sum(int(n) for n in replies[i * step : (i + 1) * step])
+        for i, queue in enumerate(queues)
+    }
+
+
 def census(settings: Settings, *, queues: list[str], idle_seconds: int) -> ClaimCensus:
     """Count the claims of the ingest queue, and list the orphans: waiting, idle this long, and
     named by no message.

@@ -32,6 +32,7 @@ from worker.inputs import (
     read_dumps,
 )
 from worker.logs import configure_logging
+from worker.serve.cli import register as register_serve_command
 
 if TYPE_CHECKING:
     from worker.pipeline import Processed, Received
@@ -786,6 +787,7 @@ def claims(
 
 
 register_crawl_commands(app)
+register_serve_command(app)
 
 
 def main() -> None:

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         description="Celery broker URL, e.g. redis://localhost:6379/0. Needed by `enqueue` and "
         "`worker`; `ingest` runs in-process without one.",
     )
+    reader_database_url: SecretStr | None = Field(
+        default=None,
+        description="The login `newsingest serve` reads with, best a member of the read-only "
+        "role newsingest_reader (README: Status page). Unset: NEWSINGEST_DATABASE_URL.",
+    )
     queue: str = Field(default="ingest", description="Name of the queue batches travel on.")
 
     @property
@@ -82,6 +87,25 @@ class Settings(BaseSettings):
     )
     task_max_retries: int = Field(
         default=8, ge=0, description="Retries of a batch after a transient database error."
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port where `newsingest worker` serves Prometheus metrics at /metrics. Unset: "
+        "no metrics are kept and no port is opened.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address the metrics port binds; 0.0.0.0 exposes it beyond this machine.",
+    )
+    metrics_max_sources: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Sources each worker process counts under their own name in the metrics "
+        '(the crawl sources first, then others as they come); further ones count as "other".',
     )
     log_level: str | None = Field(
         default=None,

@@ -28,6 +28,7 @@ from worker.claims import (
     settle_claim,
 )
 from worker.config import Settings
+from worker.metrics import recorder
 from worker.pipeline import (
     Processed,
     Received,
@@ -158,8 +159,11 @@ def ingest_batch(
         story_rules=story_rules(settings),
     )
     finished = time.process_time()
-    # This process's CPU and its pool's (not the database server's); bench/e2e.py sums these.
-    # Cleaning is the pipeline but classification: decoding, sniffing and the headline key too.
+    # This process's CPU and its pool's (not the database server's); bench/e2e.py sums these, and
+    # the metrics count them. Cleaning is the pipeline but classification: decoding, sniffing and
+    # the headline key too.
+    cpu_pipeline = pipeline_done - lookup_done + clock.elsewhere
+    cpu_store = finished - pipeline_done + lookup_done - started
     log.info(
         "batch_ingested",
         received=len(pages),
@@ -167,11 +171,16 @@ def ingest_batch(
         duplicates=outcome.count(Outcome.DUPLICATE),
         rejected=outcome.count(Outcome.REJECTED),
         already_recorded=outcome.already_recorded,
-        cpu_pipeline_us=round((pipeline_done - lookup_done + clock.elsewhere) * 1e6),
-        cpu_clean_us=round((pipeline_done - lookup_done + clock.elsewhere - clock.classify) * 1e6),
+        cpu_pipeline_us=round(cpu_pipeline * 1e6),
+        cpu_clean_us=round((cpu_pipeline - clock.classify) * 1e6),
         cpu_classify_us=round(clock.classify * 1e6),
-        cpu_store_us=round((finished - pipeline_done + lookup_done - started) * 1e6),
+        cpu_store_us=round(cpu_store * 1e6),
     )
+    record = recorder()
+    if record is not None:
+        record.count_stage_cpu(
+            clean=cpu_pipeline - clock.classify, classify=clock.classify, store=cpu_store
+        )
     return outcome
 
 
@@ -236,12 +245,16 @@ def store_pages(
         return BatchOutcome(tuple(items))
 
     try:
-        return run(pages)
+        outcome = run(pages)
     except (*TRANSIENT, *NOT_A_PAGE):
         raise
     except Exception as exc:
         log.error("batch_unstorable", pages=len(pages), error=repr(exc))
-        return bisect(pages, exc)
+        outcome = bisect(pages, exc)
+    record = recorder()
+    if record is not None:
+        record.count_pages(pages=pages, outcome=outcome)
+    return outcome
 
 
 def unstorable(page: Received, error: Exception) -> Received:

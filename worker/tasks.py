@@ -15,6 +15,7 @@ from schemas import RawPage
 from worker.app import app, settings
 from worker.deadletter import put_dead_batch
 from worker.ingest import TRANSIENT, ingest_message, receipt_stem, store_pages
+from worker.metrics import recorder
 from worker.pipeline import Received, receive
 from worker.pipeline.types import Rejection
 from worker.store import Outcome
@@ -25,6 +26,17 @@ log = structlog.get_logger(__name__)
 @app.task(name="ingest.batch", bind=True, max_retries=settings.task_max_retries)
 def ingest_batch_task(self: Any, pages: Any) -> dict[str, int]:
     """Ingest one batch of RawPage dicts; returns the counts of each outcome."""
+    record = recorder()
+    if record is None:
+        return _ingest_batch(self, pages)
+    with record.batch() as batch:
+        counts = _ingest_batch(self, pages)
+        if "dead_lettered" in counts:
+            batch.result = "dead_lettered"
+        return counts
+
+
+def _ingest_batch(self: Any, pages: Any) -> dict[str, int]:
     task_id = self.request.id or "local"
     try:
         outcome = ingest_message(pages, task_id=task_id, settings=settings)

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from conftest import SEED, query, shared_data, wait_for
+from conftest import DUMP, query, wait_for
 from consumer_rows import insert_article, pull
 
 from schemas import RawPage
@@ -149,14 +149,14 @@ def test_a_content_change_moves_the_row_forward_and_a_sighting_does_not(db: str)
         assert after_reprocess[0] > other_seq[0] > first[0]
 
 
-def _seed_page() -> Any:
-    seed = shared_data("seed", SEED.name).read_text(encoding="utf-8")
-    page = RawPage.model_validate({"content": seed, "source": "test"})
+def _dump_page() -> Any:
+    dump = DUMP.read_text(encoding="utf-8")
+    page = RawPage.model_validate({"content": dump, "source": "test"})
     return receive(page, receipt_key=str(uuid.uuid4()))
 
 
 def test_listeners_hear_a_batch_when_it_commits(db: str) -> None:
-    page = _seed_page()
+    page = _dump_page()
     with psycopg.connect(db, autocommit=True) as listener:
         listener.execute("LISTEN newsingest_articles")
         with transaction() as session:
@@ -170,7 +170,7 @@ def test_listeners_hear_a_batch_when_it_commits(db: str) -> None:
 
 
 def test_a_rolled_back_batch_is_not_announced(db: str) -> None:
-    page = _seed_page()
+    page = _dump_page()
 
     class Abandon(Exception):
         pass

@@ -979,6 +979,128 @@ def test_a_time_marked_date_modified_is_not_the_publication() -> None:
             '"article__headline">Why collaborative thinking beats individual smarts</span></h1>',
             "Why collaborative thinking beats individual smarts",
         ),
+        # beige.de: a visually hidden <h1> and a twitter:title that are only the site's name.
+        (
+            '<meta property="og:site_name" content="Beige.de"><meta name="twitter:title" '
+            'content="Beige.de"><title>Provence Travel Guide — Beige</title><meta property='
+            '"og:title" content="Provence Travel Guide">',
+            '<h1 class="visuallyhidden">Beige</h1><h1 class="Article__title">Provence Travel '
+            "Guide</h1>",
+            "Provence Travel Guide",
+        ),
+        # eawag.ch: the section's <h1> heads the <title>; the og:title names the story's <h1>.
+        (
+            '<title>News - Eawag</title><meta property="og:title" content="Auf das erste '
+            'Elektron kommt es an"><meta property="og:url" content="https://www.eawag.ch/de/'
+            'news-agenda/news-plattform/news/auf-das-erste-elektron-kommt-es-an/">',
+            '<h1 class="header pagetitle hidden">News</h1><h1>Auf das erste Elektron kommt es '
+            "an</h1>",
+            "Auf das erste Elektron kommt es an",
+        ),
+        # zeit.de: the <h1> assembles kicker and headline from spans; the titles spell it.
+        (
+            '<meta property="og:site_name" content="ZEIT ONLINE"><meta property="og:title" '
+            'content="Zugverkehr: Im ICE von Frankfurt nach Barcelona">',
+            '<h1 class="article-heading">\n<span class="article-heading__kicker">Zugverkehr</span>'
+            '<span class="visually-hidden">: </span><span class="article-heading__title">Im ICE '
+            "von Frankfurt nach Barcelona</span>\n</h1>",
+            "Zugverkehr: Im ICE von Frankfurt nach Barcelona",
+        ),
+        # baumev.de: the <h1> is set in capitals, the og:title is not.
+        (
+            '<title>Transformationslabor Ernährung</title><meta property="og:title" content='
+            '"Transformationslabor Ernährung">',
+            "<h1>TRANSFORMATIONSLABOR ERNÄHRUNG</h1>",
+            "Transformationslabor Ernährung",
+        ),
+        # thesun.co.uk: a title cut short with "..." spells no better than the <h1>.
+        (
+            '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Linda '
+            "Nolan reveals heartbreaking update on her cancer battle and says \u2018I\u2019m "
+            'trying not to panic\u2019..."}</script><meta property="og:site_name" content="The '
+            'Sun">',
+            '<h1 class="article__headline">Linda Nolan reveals heartbreaking update on her cancer'
+            " battle and says ‘I’m trying not to panic’</h1>",
+            "Linda Nolan reveals heartbreaking update on her cancer battle and says ‘I’m trying "
+            "not to panic’",
+        ),
+        # interscenar.io: a host name ends the <h1>'s hidden text, another site's.
+        (
+            '<meta property="og:site_name" content="INTERSCENAR.IO"><title>Was wir über uns '
+            "nicht hören wollen | INTERSCENAR.IO</title>",
+            '<h1 class="title">Was wir über uns nicht hören wollen<span class="element-invisible"'
+            "> | FASSETTE.NET</span></h1>",
+            "Was wir über uns nicht hören wollen",
+        ),
+        # adac.de: the og:title is a URL slug; the <title> without the site's name is kept.
+        (
+            '<title>ADAC Kindersitz-Test 2018 | ADAC</title><meta name="application-name" '
+            'content="ADAC"><meta property="og:title" content="adac-kindersitztest-herbst-2018">',
+            "",
+            "ADAC Kindersitz-Test 2018",
+        ),
+        # st-georg.de: every title ends with the separator its site name was cut from.
+        (
+            '<meta property="og:title" content="Pferdesport definitiv bei Olympia 2028 dabei -">'
+            '<meta property="og:site_name" content="St.GEORG">',
+            "",
+            "Pferdesport definitiv bei Olympia 2028 dabei",
+        ),
+        # Readability's yahoo-3 page: a meta naming the site repeats the headline itself.
+        (
+            '<meta name="apple-mobile-web-app-title" content="Veteran Wraps Baby in American '
+            'Flag, Photo Sparks Controversy"><meta property="og:title" content="Veteran Wraps '
+            'Baby in American Flag, Photo Sparks Controversy">',
+            "<h1>Good Morning America</h1><h1>Veteran Wraps Baby in American Flag, Photo Sparks "
+            "Controversy</h1>",
+            "Veteran Wraps Baby in American Flag, Photo Sparks Controversy",
+        ),
+        # archiv.krimiblog.de: the site's name and its mottos after the headline.
+        (
+            "<title>Das vermutlich schwulste Musikvideo der Welt :  Krimiblog-Archiv | "
+            "Ermittlungen zum Verfall eines Genres | Gegründet 2005 | 6. Jahrgang </title>"
+            '<link rel="canonical" href="http://archiv.krimiblog.de/?p=2895">',
+            '<h1 class="vcard author"><a href="http://archiv.krimiblog.de/" title="Home" class='
+            '"fn">Krimiblog-Archiv</a></h1>',
+            "Das vermutlich schwulste Musikvideo der Welt",
+        ),
+        # ldt.de: the site's name, then a section, after the headline.
+        (
+            "<title>FALL IN LOVE WITH BLACK – LDT – Blog</title>"
+            '<link rel="canonical" href="https://www.ldt.de/ldtblog/fall-in-love-with-black/">',
+            "",
+            "FALL IN LOVE WITH BLACK",
+        ),
+        # pbrunst.de: WordPress's old default title separates the blog's name with "«".
+        (
+            "<title>Kein Cyberterrorismus (diesmal) «  Dr. Phillip W. Brunst</title>",
+            "<h1>Kein Cyberterrorismus (diesmal)</h1>",
+            "Kein Cyberterrorismus (diesmal)",
+        ),
+        # przepisy.pl kept by the Wayback Machine: the archived address names the site.
+        (
+            '<meta property="og:title" content="Pierogi z dynią w sosie szałwiowym przepis – '
+            'Zobacz na przepisy.pl"><link rel="canonical" href="https://web.archive.org/web/'
+            '20200808063632/https://www.przepisy.pl/przepis/pierogi-z-dynia-w-sosie-szalwiowym">',
+            '<h1 class="title">Pierogi z dynią w sosie szałwiowym</h1>',
+            "Pierogi z dynią w sosie szałwiowym",
+        ),
+        # foren.myoos.de: the host's name is one word of a short title part.
+        (
+            "<title>Was ist Freie Software - MyOOS Community Forum</title>"
+            '<link rel="canonical" href="https://foren.myoos.de/viewtopic.php?f=4&amp;t=167">',
+            "",
+            "Was ist Freie Software",
+        ),
+        # A French quotation is no title part.
+        (
+            '<meta property="og:title" content="« Les privatisations sont au profit d\'intérêts '
+            "privés, financiers, des multinationales et au détriment des salariés et des "
+            'usagers »"><meta property="og:site_name" content="Attac France">',
+            "",
+            "« Les privatisations sont au profit d'intérêts privés, financiers, des "
+            "multinationales et au détriment des salariés et des usagers »",
+        ),
         # Dublin Core in RDFa (one property naming two vocabularies), from Readability's tests.
         (
             '<title>Title Element</title><meta property="x:title dc:title" content="My title"/>',

@@ -453,6 +453,50 @@ def test_a_pull_quote_is_passed_over_for_the_title() -> None:
     assert _clean(dump).headline == title
 
 
+_BIG_BRAND_MENU = (
+    "Free Courses, Visual Marketing Workshop, Online Business Workshop, Free Roadmap, Books, "
+    "All BIG Brand Books, Master Content Marketing, Master Content Strategy, Zero to Book "
+    "Podcast, Free Articles, Online Business, Branding & Design, All Articles, About, Coaching "
+    "Programs, Speaking, Contact"
+)
+_BIG_BRAND_LEAD = """\
+Business focus is why some people are able to build the online business they dream \
+of while others think about it … but
+never actually create it?
+
+And why is it that some people are able to build an online presence … but never get it to the \
+level where they can live
+off the revenue it creates?
+
+Why — especially — does it seem like certain people come out of nowhere and claim their place in \
+your area of expertise
+before you’ve had a chance to claim it yourself?
+"""
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # bigbrandsystem.com: an image's file name printed as its alt text, twice.
+        "business-focus-strategybusiness-focus-strategy",
+        # The same page: an image's alt text and title printed together.
+        "Albert Einstein's business focusAlbert Einstein's business focus",
+    ],
+)
+def test_an_image_s_printed_name_is_passed_over_for_the_title(line: str) -> None:
+    title = "Business Focus: It’s Why Some People Triumph Online and Others Never Make It"
+    menu = "\n".join(f"  • {entry}" for entry in _BIG_BRAND_MENU.split(", "))
+    dump = "\n\n".join(
+        [title, menu, "Share\nPin\nTweet", "Pamela WilsonPamela Wilson\n\nPamela Wilson", line]
+    )
+    dump += "\n\n" + _BIG_BRAND_LEAD + "\n\n" + _paragraph("focus", 1)
+    cleaned = clean_text(
+        DecodedPage(text=dump, kind="text", url="https://www.bigbrandsystem.com/business-focus/")
+    )
+    assert isinstance(cleaned, CleanPage), cleaned
+    assert cleaned.headline == title
+
+
 def test_a_caption_is_the_headline_only_when_nothing_else_can_be() -> None:
     # A page without a headline is rejected: a caption is better than losing the story.
     caption = "An artist's concept of Blue Origin's Blue Moon lander"

@@ -1,4 +1,4 @@
-"""A later, fuller copy of a stored page replaces the article's content; other copies do not."""
+"""A later, richer copy of a stored page replaces the article's content; other copies do not."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from worker.store.stats import read_books
 FULL = (EXAMPLES / "kenya-flood-warning.txt").read_text(encoding="utf-8")
 SHORT = (EXAMPLES / "kenya-flood-warning-resend.txt").read_text(encoding="utf-8")
 ONLY_IN_FULL = "Farmers along the river said whole fields of maize"
+HEADLINE_LINE = "Kenya opens emergency shelters as Tana River floods spread\n"
 
 
 def _page(content: str, *, source: str = "test") -> Received:
@@ -66,9 +67,10 @@ def test_a_fuller_later_copy_replaces_the_short_one(db: str) -> None:
     assert seen_count == 2
     # Consumers pulling by ingest_seq see the article again.
     assert seq_after > seq_before
+    # The reason is recorded on the sighting of the copy the article was rewritten from.
     assert query(db, "SELECT outcome::text, match::text FROM sightings ORDER BY id") == [
         ("stored", "new"),
-        ("duplicate", "same_key"),
+        ("duplicate", "richer_copy"),
     ]
     assert _stored_raw_page(db) == FULL.encode()
     _books_balance()
@@ -78,6 +80,24 @@ def test_a_fuller_later_copy_replaces_the_short_one(db: str) -> None:
         ids = list_article_ids(session=session)
         reprocess_articles(session=session, ids=ids, settings=Settings())
     assert ONLY_IN_FULL in _article(db)[0]
+
+
+def test_the_same_body_with_a_byline_replaces_one_without(db: str) -> None:
+    signed = SHORT.replace(HEADLINE_LINE, HEADLINE_LINE + "\nBy Amina Odhiambo, Nairobi\n")
+    assert _ingest(_page(SHORT)) == [Outcome.STORED]
+    assert query(db, "SELECT byline FROM articles") == [(None,)]
+    assert _ingest(_page(signed)) == [Outcome.DUPLICATE]
+    assert query(db, "SELECT byline FROM articles") == [("Amina Odhiambo",)]
+    assert _stored_raw_page(db) == signed.encode()
+    # The unsigned copy again adds nothing and loses nothing.
+    assert _ingest(_page(SHORT + "\n")) == [Outcome.DUPLICATE]
+    assert query(db, "SELECT byline FROM articles") == [("Amina Odhiambo",)]
+    assert query(db, "SELECT match::text FROM sightings ORDER BY id") == [
+        ("new",),
+        ("richer_copy",),
+        ("same_key",),
+    ]
+    _books_balance()
 
 
 def test_the_fuller_copy_wins_within_one_batch(db: str) -> None:
@@ -125,7 +145,7 @@ def test_another_sources_fuller_copy_does_not_replace(db: str) -> None:
     assert _ingest(_page(SHORT, source="wire")) == [Outcome.STORED]
     before = _article(db)
     assert _ingest(_page(FULL, source="outlet")) == [Outcome.DUPLICATE]
-    body, _seen_count, seq = _article(db)
-    assert (body, seq) == (before[0], before[2])
+    body, seen_count, seq = _article(db)
+    assert (body, seq, seen_count) == (before[0], before[2], 2)
     assert query(db, "SELECT source FROM articles") == [("wire",)]
     _books_balance()

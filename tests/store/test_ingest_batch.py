@@ -6,7 +6,7 @@ import base64
 import random
 import uuid
 
-from conftest import REPO, SEED, query, shared_data
+from conftest import DUMP, DUMP_HEADLINE, REPO, query
 from structlog.testing import capture_logs
 
 from schemas import RawPage
@@ -37,25 +37,26 @@ def _books_balance() -> None:
     assert books.problems == []
 
 
-def test_seed_is_stored_once_and_resends_become_sightings(db: str) -> None:
-    seed = shared_data("seed", SEED.name).read_text(encoding="utf-8")
-    assert _ingest([_page(seed)]) == [Outcome.STORED]
+def test_a_dump_is_stored_once_and_resends_become_sightings(db: str) -> None:
+    dump = DUMP.read_text(encoding="utf-8")
+    assert _ingest([_page(dump)]) == [Outcome.STORED]
     # The same bytes again, in a batch with another copy of themselves.
-    assert _ingest([_page(seed), _page(seed)]) == [Outcome.DUPLICATE, Outcome.DUPLICATE]
-    # Different bytes, same headline and timestamp: a duplicate by key.
-    assert _ingest([_page(seed.replace("Print Sponsor", "Sponsored"))]) == [Outcome.DUPLICATE]
+    assert _ingest([_page(dump), _page(dump)]) == [Outcome.DUPLICATE, Outcome.DUPLICATE]
+    # Different bytes (another footer), same headline and timestamp: a duplicate by key.
+    other_footer = dump.replace("© 2026 Example", "© 2026 Example Media")
+    assert _ingest([_page(other_footer)]) == [Outcome.DUPLICATE]
 
     rows = query(db, "SELECT headline, published_at, region, seen_count FROM articles")
     assert len(rows) == 1
     headline, published_at, region, seen_count = rows[0]
-    assert headline == "Nato chief seeks Russian helicopters for Afghanistan"
-    assert published_at.isoformat() == "2009-12-16T15:54:00+00:00"
-    assert region == "Europe"
+    assert headline == DUMP_HEADLINE
+    assert published_at.isoformat() == "2026-03-03T09:12:00+00:00"
+    assert region == "Africa"
     assert seen_count == 4
     with transaction() as session:
         record = get_article(session=session, article_id=1)
     assert record is not None  # the stored row satisfies the published Article contract
-    assert record.body[0].startswith("Nato Secretary General Anders Fogh Rasmussen has asked")
+    assert record.body[0].startswith("Kenya's government has opened emergency shelters")
     assert record.region_evidence
     assert record.seen_count == 4
     matches = query(db, "SELECT match::text FROM sightings ORDER BY id")
@@ -65,8 +66,8 @@ def test_seed_is_stored_once_and_resends_become_sightings(db: str) -> None:
 
 
 def test_a_redelivered_batch_changes_nothing(db: str) -> None:
-    seed = shared_data("seed", SEED.name).read_text(encoding="utf-8")
-    batch = [_page(seed), _page(""), _page(seed)]
+    dump = DUMP.read_text(encoding="utf-8")
+    batch = [_page(dump), _page(""), _page(dump)]
     assert _ingest(batch) == [Outcome.STORED, Outcome.REJECTED, Outcome.DUPLICATE]
     before = query(db, "SELECT id, seen_count, last_seen_at FROM articles")
     # acks_late redelivers the very same message: same receipt keys.
@@ -125,12 +126,12 @@ def test_a_message_that_is_not_a_raw_page_is_recorded(db: str) -> None:
 
 def test_a_lone_surrogate_is_rejected_without_sinking_its_batch(db: str) -> None:
     # JSON may escape half a surrogate pair ("\ud800"), and Celery's decoder passes it through.
-    seed = shared_data("seed", SEED.name).read_text(encoding="utf-8")
+    dump = DUMP.read_text(encoding="utf-8")
     received = [
         receive_message(
             {"content": "Broken \ud800 café text", "source": "feed"}, fallback_key="t:0"
         ),
-        receive_message({"content": seed, "source": "feed"}, fallback_key="t:1"),
+        receive_message({"content": dump, "source": "feed"}, fallback_key="t:1"),
     ]
     assert _ingest(received) == [Outcome.REJECTED, Outcome.STORED]
     ((reason, content),) = query(
@@ -148,9 +149,9 @@ def test_a_lone_surrogate_is_rejected_without_sinking_its_batch(db: str) -> None
 
 
 def test_each_batch_logs_the_cpu_its_stages_took(db: str) -> None:
-    seed = shared_data("seed", SEED.name).read_text(encoding="utf-8")
+    dump = DUMP.read_text(encoding="utf-8")
     with capture_logs() as logs:
-        _ingest([_page(seed), _page(seed.replace("Print Sponsor", "Sponsored"))])
+        _ingest([_page(dump), _page(dump.replace("© 2026 Example", "© 2026 Example Media"))])
     (batch,) = [event for event in logs if event["event"] == "batch_ingested"]
     assert (batch["received"], batch["stored"], batch["duplicates"]) == (2, 1, 1)
     # What bench/e2e.py splits a worker's CPU by: both pages were cleaned and classified.

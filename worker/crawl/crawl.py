@@ -22,6 +22,7 @@ from worker.crawl.fetch import FEED_TYPES, PAGE_TYPES, Fetched, Fetcher, FetchOu
 from worker.crawl.links import feed_links, page_links, sitemap_links
 from worker.crawl.politeness import HostPacer, Robots
 from worker.crawl.sources import Source
+from worker.metrics import recorder
 
 # A page failing this many fetches in a row is tried again only once its revisit time has come,
 # and only while a feed, sitemap or start page still lists it.
@@ -273,7 +274,12 @@ class _Run:
         *,
         record: bool = True,
     ) -> Fetched | None:
+        record_metrics = recorder()
         if not self.crawler.robots.allowed(url, pace=self.pace_plain):
+            if record_metrics is not None:
+                record_metrics.count_fetch(
+                    source=self.source.name, outcome="disallowed", status=None
+                )
             self._settle(
                 state.UrlRecord(
                     url=url,
@@ -293,6 +299,10 @@ class _Run:
             pace=self.pace,
             permit=self.objection,
         )
+        if record_metrics is not None:
+            record_metrics.count_fetch(
+                source=self.source.name, outcome=fetched.outcome.value, status=fetched.status
+            )
         if record:
             self._settle(self._record(url, kind, fetched))
         return fetched

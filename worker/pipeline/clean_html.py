@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import html
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -370,7 +371,7 @@ _SECTION_METAS = ("article:section", "section", "parsely-section", "category")
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})([/-]?)([01]\d|[1-9])\2([0-3]\d|[1-9])(?=[/._-]|$)")
 # ... or day first, as a path segment or inside a slug: /29-10-2021, -02-11-2023-.
 _URL_DAY_FIRST_DATE = re.compile(r"[/_-]([0-3]\d)-([01]\d)-((?:19|20)\d{2})(?=[/._-]|$)")
-_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•»›~]{1,2}\s+")
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•«»‹›~]{1,2}\s+")
 _MAX_URL_CHARS = 2000
 _LOCAL_MIDNIGHT = re.compile(
     r"(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:\.0{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?$"
@@ -437,9 +438,20 @@ _SAME_TITLE_SHARE = 0.6
 _MAX_TITLE_PART_DATE_CHARS = 40
 _HOST_PREFIXES = frozenset({"www", "www2", "m", "mobile", "amp", "web"})
 _MIN_LOOSE_SITE_NAME_CHARS = 4
+# A short title part with the site's name as one of its words names the site.
+_MAX_SITE_PART_WORDS = 4
 _MIN_HEADLINE_WORDS = 3
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _DIGIT = re.compile(r"\d")
+# A title or title part that is a host name ("FASSETTE.NET", "chadim.net") names the site; one
+# that is a URL slug, lower-case words joined by hyphens, names no story.
+_HOST_NAME = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[a-z]{2,12}", re.IGNORECASE)
+_URL_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}")
+# A separator a title ends or starts with, its site name left out ("Olympia 2028 dabei -").
+# ("»" and "›" close French and German quotations as well.)
+_DANGLING_SEPARATOR = re.compile(r"^[|\-–—:·•~]{1,2}\s+|\s+[|\-–—:·•~]{1,2}$")
+# A page the Wayback Machine keeps: the archived address follows the snapshot's stamp.
+_ARCHIVED_URL = re.compile(r"https?://web\.archive\.org/web/[^/]+/(.+)", re.IGNORECASE)
 # Elements besides <h1> that mark the story's own headline: schema.org microdata. (hAtom's
 # "entry-title" marks every teaser of a list as well.)
 _MARKED_HEADLINE_SELECTOR = '[itemprop~="headline"]:not(meta)'
@@ -1110,17 +1122,42 @@ def _headline(
     furniture = _furniture(metadata, url, (*h1s, *marked))
     # WordPress writes "&" as "&amp;#038;": once parsed, the og:title still says "&#038;".
     titles = [
-        _strip_site_name(" ".join(html.unescape(t).split()), furniture) for t in metadata.headlines
+        _strip_site_name(_DANGLING_SEPARATOR.sub("", " ".join(html.unescape(t).split())), furniture)
+        for t in metadata.headlines
     ]
-    titles = [title for title in titles if title]
+    stated_titles = [title for title in titles if title]
+    # A title that is only the site's name (a twitter:title "Beige.de") or a URL slug
+    # ("adac-kindersitztest-herbst-2018") names no story, nor does a heading that is the site's
+    # name (a logo printed as an <h1>). A page may state its headline as its site's name too (an
+    # apple-mobile-web-app-title): only a name no title repeats counts, and the host's always.
+    stated = {_fold(title) for title in titles}
+    names = frozenset(
+        name.replace(" ", "")
+        for name in (*furniture.host_names, *furniture.site_names)
+        if name in furniture.host_names or name not in stated
+    )
+    titles = [title for title in titles if title and not _names_no_story(title, names)]
+    headings = [h for h in (*h1s, *marked) if not _names_no_story(h, names)]
     folded_titles = [_fold(title) for title in titles]
     # A title may carry more around its headline than a site name: "Faire Lieferketten -
-    # Evangelisches Jugendwerk in Württemberg (ejw)".
-    heads = {_fold(_TITLE_SEPARATOR.split(title, 1)[0]) for title in titles}
-    for heading in (*h1s, *marked):
-        folded = _fold(heading)
+    # Evangelisches Jugendwerk in Württemberg (ejw)". Each head keeps the title's spelling.
+    heads: dict[str, str] = {}
+    for title in titles:
+        head = _TITLE_SEPARATOR.split(title, 1)[0]
+        heads.setdefault(_fold(head), head)
+    folded_headings = [_fold(heading) for heading in headings]
+    # A heading the titles state word for word: the titles in the order the page commits to
+    # them (JSON-LD and og:title before <title>) choose among several <h1>s ("News" above the
+    # story's own). The title's spelling is kept: markup assembles a heading's text from inline
+    # elements (a space before a colon, quotes restyled, a kicker in capitals), while the title
+    # is one string the publisher wrote.
+    for title, folded_title in zip(titles, folded_titles, strict=True):
+        if folded_title in folded_headings:
+            heading = headings[folded_headings.index(folded_title)]
+            return _spelling(title, heading)
+    for heading, folded in zip(headings, folded_headings, strict=True):
         if folded in heads:
-            return _strip_site_name(heading, furniture)
+            return _strip_site_name(_spelling(heads[folded], heading), furniture)
         for title, folded_title in zip(titles, folded_titles, strict=True):
             if folded_title and _same_title(folded, folded_title):
                 # A print header's <h1> may carry the site name as the <title> does; a date
@@ -1133,9 +1170,30 @@ def _headline(
                     # attackiert Deutsche Bahn") is the section's or the story's label.
                     return _without_kicker(heading, folded_title)
                 return _strip_site_name(heading, furniture)
-    if titles:
-        return titles[0]
-    return h1s[0] if h1s else None
+    if titles or headings:
+        return titles[0] if titles else headings[0]
+    # Better a slug or the site's name than losing the article.
+    return stated_titles[0] if stated_titles else (h1s[0] if h1s else None)
+
+
+def _spelling(title: str, heading: str) -> str:
+    """Give the spelling of a headline that a title and a heading state in the same words: the
+    title's, unless it is set in capitals or cut short where the heading is not."""
+    if title.isupper() and not heading.isupper():
+        return heading
+    # A title for sharing may be cut short ("... says 'I'm trying not to panic'...").
+    if title.endswith(("...", "…")) and not heading.endswith(("...", "…")):
+        return heading
+    return title
+
+
+def _names_no_story(text: str, site_names: frozenset[str]) -> bool:
+    """Say whether a title or heading is only the site's name (folded, without spaces), a host
+    name or a URL slug."""
+    if _URL_SLUG.fullmatch(text) or _HOST_NAME.fullmatch(text):
+        return True
+    # Only the name itself: a headline may hold a site's name among other words.
+    return _fold(text).replace(" ", "") in site_names
 
 
 def _without_kicker(heading: str, folded_title: str) -> str:
@@ -1159,23 +1217,28 @@ class _Furniture:
 
     site_names: tuple[str, ...]
     exact_names: frozenset[str]  # sections and authors: only a whole part that is one counts
+    host_names: tuple[str, ...] = ()  # the site names read from the page's address
 
 
 def _furniture(metadata: _Metadata, url: str | None, own: tuple[str, ...]) -> _Furniture:
     """Gather the names the page gives its site, sections and authors, folded for comparison."""
     site_names = [_fold(name) for name in metadata.site_names if name.strip()]
+    hosts: list[str] = []
     for address in (url, metadata.canonical_url):
         if address:
+            # A page the Wayback Machine keeps is the archived address's site's.
+            archived = _ARCHIVED_URL.match(address[:_MAX_URL_CHARS])
+            own_address = archived.group(1) if archived else address[:_MAX_URL_CHARS]
             # The host's labels but its top-level domain and a "www"-like prefix; "-" joins the
             # words of a name ("st-lucia-times").
-            labels = (urlsplit(address[:_MAX_URL_CHARS]).hostname or "").lower().split(".")[:-1]
-            site_names.extend(
-                label.replace("-", "") for label in labels if label not in _HOST_PREFIXES
-            )
+            labels = (urlsplit(own_address).hostname or "").lower().split(".")[:-1]
+            hosts.extend(label.replace("-", "") for label in labels if label not in _HOST_PREFIXES)
     exact = {_fold(name) for name in (*metadata.sections, *metadata.authors)}
     # A breadcrumb ends with the page itself: its headline is never furniture.
     exact -= {"", *(_fold(heading) for heading in own)}
-    return _Furniture(tuple(dict.fromkeys(site_names)), frozenset(exact))
+    return _Furniture(
+        tuple(dict.fromkeys((*site_names, *hosts))), frozenset(exact), tuple(dict.fromkeys(hosts))
+    )
 
 
 def _same_title(first: str, second: str) -> bool:
@@ -1219,6 +1282,15 @@ def _strip_one(title: str, furniture: _Furniture) -> str:
         rest = title[head.end() :].strip()
         if _is_furniture(title[: head.start()], rest, furniture, whole=count == 1):
             return rest
+    # A site's name followed by its motto: "Headline : Krimiblog-Archiv | Ermittlungen zum
+    # Verfall eines Genres". The part that names the site, and all after it, go.
+    for before, after in itertools.pairwise(separators):
+        rest = title[: before.start()].strip()
+        part = _fold(title[before.end() : after.start()])
+        if len(rest.split()) >= _MIN_HEADLINE_WORDS and any(
+            _names_site(part, name) for name in furniture.site_names
+        ):
+            return rest
     return title
 
 
@@ -1230,6 +1302,8 @@ def _is_furniture(part: str, rest: str, furniture: _Furniture, *, whole: bool) -
         # Several parts name the site only as a whole: "AOC media - Analyse Opinion Critique".
         return folded in furniture.site_names
     if any(_names_site(folded, name) for name in furniture.site_names):
+        return True
+    if _HOST_NAME.fullmatch(part.strip()) and len(rest.split()) >= _MIN_HEADLINE_WORDS:
         return True
     if folded in furniture.exact_names:
         return True
@@ -1251,6 +1325,9 @@ def _names_site(folded_part: str, site_name: str) -> bool:
         return True
     if len(site_name) < _MIN_LOOSE_SITE_NAME_CHARS:
         return False  # "dw", "slf": only a part that is the name itself
+    words = folded_part.split()
+    if site_name in words and len(words) <= _MAX_SITE_PART_WORDS:
+        return True  # "MyOOS Community Forum" on foren.myoos.de
     # A host spells "Müritz" "mueritz" and "Nestlé" "nestle".
     spellings = {compact} if compact.isascii() else _ascii_spellings(compact)
     return any(

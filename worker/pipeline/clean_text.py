@@ -100,6 +100,7 @@ _BULLET = re.compile(r"\s{0,40}[•◦▪▫■□☆★○●·‣⁃*]( |$)")
 _BRACKETED = re.compile(r"\[[^\[\]]{0,300}\]")
 _URL = re.compile(r"(?:https?://|www\.)\S{1,500}")
 _WORD = re.compile(r"[^\W_]+")
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}")
 # The same words in lower-cased ASCII text, found without the Unicode category lookups that made
 # word splitting a fifth of the cleaner's time.
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
@@ -772,7 +773,15 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
         unit = units[index]
         if not _title_shaped(unit):
             continue
-        other = _is_caption(units, index) or _is_story_line(unit)
+        # A URL slug (an image's file name, an anchor's address printed as its text) is a
+        # page's name for machines, never its title; nor is a text printed twice without a
+        # break, as a dump prints an image's alt text beside its title ("focusAlbert").
+        other = (
+            _is_caption(units, index)
+            or _is_story_line(unit)
+            or _is_slug(unit.text)
+            or _is_doubled(unit.text)
+        )
         quoted = _QUOTED.fullmatch(unit.text)
         if quoted is not None and not other:
             # A quotation that ends its sentence inside the marks, or that the article repeats,
@@ -814,6 +823,19 @@ def _is_caption(units: Sequence[_Unit], index: int) -> bool:
         return True
     neighbours = (*units[max(0, index - 1) : index], *units[index + 1 : index + 2])
     return any(unit.caption and unit.words <= _CREDIT_WORDS for unit in neighbours)
+
+
+def _is_slug(text: str) -> bool:
+    """Whether a line is lower-case words joined by hyphens, as a URL's path names a page."""
+    return _SLUG.fullmatch(text) is not None
+
+
+def _is_doubled(text: str) -> bool:
+    """Whether a line is one text printed twice with nothing between (spaces aside: the dump
+    may wrap the second copy elsewhere)."""
+    compact = "".join(text.split())
+    half = len(compact) // 2
+    return len(compact) % 2 == 0 and compact[:half] == compact[half:]
 
 
 def _is_story_line(unit: _Unit) -> bool:

@@ -286,8 +286,7 @@ def upsert_batch(
             page,
             result=results[page.content_hash] if stored_first else None,
             seen=seen[page.content_hash],
-            created_by=created_by,
-            article_ids=article_ids,
+            writes=writes,
         )
         outcomes.append(item)
         rows.append(
@@ -380,7 +379,7 @@ class ArticleWrites:
 
     created_by: dict[DedupeKey, bytes]
     article_ids: dict[DedupeKey, int]
-    # Articles that existed and now hold a fuller copy of their own source's page (`_is_fuller`).
+    # Articles that existed and now hold a richer copy of their own source's page (`_holds_more`).
     upgraded_by: dict[DedupeKey, bytes]
 
     def holder(self, key: DedupeKey) -> bytes | None:
@@ -485,12 +484,15 @@ def upsert_articles(
 
 
 # A later copy of a stored article's page, from the same source, replaces the stored copy when it
-# holds nearly all of the stored body and a good deal more: the full page after a truncated
-# re-send, or after a first fetch that caught the page half-published. Shorter or different
-# copies stay sightings. A copy from another source never replaces: the article keeps the source
-# that first published it, and other outlets' copies are linked to it as its story.
-_FULLER_CONTAINS = 0.9  # share of the stored body's shingles found in the new copy
-_FULLER_BY = 1.2  # the new copy's distinct shingles over the stored copy's
+# holds more: nearly all of the stored body and a good deal besides (the full page after a
+# truncated re-send, or after a first fetch that caught the page half-published), or the same
+# body with fields the stored copy lacks (a byline, section labels, a URL) and none it has lost.
+# Shorter or different copies stay sightings. A copy from another source never replaces: the
+# article keeps the source that first published it, and other outlets' copies join its story.
+_CONTAINS = 0.9  # share of the stored body's shingles found in the new copy
+_FULLER_BY = 1.2  # a fuller body's distinct shingles over the stored body's
+_SAME_BODY_BY = 0.9  # a body at least this long (distinct shingles) counts as the same body
+_FIELDS = ("byline", "section_labels", "url")  # the optional fields a richer copy may add
 # Columns an upgrade keeps: identity, the dedupe key itself, counters and the story link.
 _UPGRADE_KEPT = frozenset(
     {
@@ -500,13 +502,32 @@ _UPGRADE_KEPT = frozenset(
 )  # fmt: skip
 
 
-def _is_fuller(fresh: BodyPrint, stored: BodyPrint) -> bool:
-    """Whether a new copy's body holds the stored body and much more besides."""
-    if not stored.shingles.size:
-        return bool(fresh.shingles.size)
-    if np.unique(fresh.shingles).size < _FULLER_BY * np.unique(stored.shingles).size:
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    """What deciding between two copies of one article looks at."""
+
+    body: BodyPrint
+    fields: tuple[Any, ...]  # the values of _FIELDS
+
+
+def _copy_of(row: Mapping[str, Any], body: BodyPrint) -> _Copy:
+    return _Copy(body, tuple(row[name] for name in _FIELDS))
+
+
+def _holds_more(fresh: _Copy, stored: _Copy) -> bool:
+    """Whether a new copy holds the stored copy's body and more body or more fields besides."""
+    if not stored.body.shingles.size:
+        return bool(fresh.body.shingles.size)
+    if similarity(fresh.body, stored.body) < _CONTAINS:
         return False
-    return similarity(fresh, stored) >= _FULLER_CONTAINS
+    ratio = np.unique(fresh.body.shingles).size / np.unique(stored.body.shingles).size
+    if ratio >= _FULLER_BY:
+        return True
+    if ratio < _SAME_BODY_BY:
+        return False
+    filled = [bool(value) for value in fresh.fields]
+    had = [bool(value) for value in stored.fields]
+    return sum(filled) > sum(had) and all(f or not h for f, h in zip(filled, had, strict=True))
 
 
 def _fuller_in_batch(
@@ -523,9 +544,14 @@ def _fuller_in_batch(
         return False
     if fresh.clean.kind != rival.clean.kind:
         return False  # the page's other form (`forms`): a text dump's menus are not more story
-    return _is_fuller(
-        body_print("\n\n".join(fresh.clean.body)), body_print("\n\n".join(rival.clean.body))
-    )
+    copies = [
+        _copy_of(row, body_print(row["body"]))
+        for row in (
+            article_row(fresh, first_page[fresh_hash]),
+            article_row(rival, first_page[rival_hash]),
+        )
+    ]
+    return _holds_more(*copies)
 
 
 def _upgrade_articles(
@@ -534,7 +560,7 @@ def _upgrade_articles(
     existing: Mapping[int, dict[str, Any]],
     prints: Mapping[int, BodyPrint],
 ) -> set[int]:
-    """Rewrite the stored articles that this batch's copy of their page is fuller than; returns
+    """Rewrite the stored articles that this batch's copy of their page holds more than; returns
     their ids. `existing` maps an article id to the row this batch's copy would make."""
     if not existing:
         return set()
@@ -546,18 +572,19 @@ def _upgrade_articles(
             Article.body,
             Article.body_shingles,
             Article.first_seen_at,
+            *(Article.__table__.c[name] for name in _FIELDS),
         ).where(Article.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))),
         {"ids": sorted(existing)},
     ).all()
     upgraded: set[int] = set()
-    for article_id, source, content_type, body, shingles, first_seen_at in stored:
+    for article_id, source, content_type, body, shingles, first_seen_at, *fields in stored:
         row, fresh = existing[article_id], prints[article_id]
         old = stored_print(bytes(shingles)) if shingles is not None else body_print(body)
         # The page's other form (an HTML page's text dump, `forms`) is not a fuller copy: what
         # it holds beyond the stored body is the site's menus and footers.
         if row["source"] != source or row["content_type"] != content_type:
             continue
-        if not _is_fuller(fresh, old):
+        if not _holds_more(_copy_of(row, fresh), _Copy(old, tuple(fields))):
             continue
         changes = {k: v for k, v in row.items() if k not in _UPGRADE_KEPT}
         changes["body_shingles"] = shingle_bytes(fresh)
@@ -565,7 +592,7 @@ def _upgrade_articles(
             update(Article).where(Article.id == article_id).values(**storable_values(changes))
         )
         # The raw page that made the article is now a duplicate of it; the batch's new raw page
-        # is inserted as the one that stores it, so reprocessing reads the fuller copy.
+        # is inserted as the one that stores it, so reprocessing reads the richer copy.
         session.execute(
             update(RawPage)
             .where(RawPage.article_id == article_id, RawPage.outcome == Outcome.STORED)
@@ -648,8 +675,7 @@ def _item_outcome(
     *,
     result: Processed | Rejection | None,
     seen: KnownContent,
-    created_by: Mapping[DedupeKey, bytes],
-    article_ids: Mapping[DedupeKey, int],
+    writes: ArticleWrites,
 ) -> ItemOutcome:
     """The outcome of one receipt; `result` is given only to the receipt that stored its bytes."""
     if isinstance(result, Rejection):
@@ -658,15 +684,18 @@ def _item_outcome(
         )
     if isinstance(result, Processed):
         key = dedupe_key(result, page.page.source)
-        if created_by.get(key) == page.content_hash:
+        article_id = writes.article_ids[key]
+        if writes.created_by.get(key) == page.content_hash:
             return ItemOutcome(
                 page.receipt_key,
                 Outcome.STORED,
                 Match.NEW,
-                article_ids[key],
+                article_id,
                 region=result.verdict.region,
             )
-        return ItemOutcome(page.receipt_key, Outcome.DUPLICATE, Match.SAME_KEY, article_ids[key])
+        if writes.upgraded_by.get(key) == page.content_hash:
+            return ItemOutcome(page.receipt_key, Outcome.DUPLICATE, Match.RICHER_COPY, article_id)
+        return ItemOutcome(page.receipt_key, Outcome.DUPLICATE, Match.SAME_KEY, article_id)
     # The same bytes were stored before: by an earlier batch, a concurrent worker, or this batch.
     if seen.outcome is Outcome.REJECTED:
         return ItemOutcome(

@@ -80,6 +80,8 @@ class Match(enum.StrEnum):
     NEW = "new"  # this sighting created the article
     SAME_CONTENT = "same_content"  # byte-identical to a dump seen before
     SAME_KEY = "same_key"  # different bytes, same headline and timestamp
+    # Same key, and the article was rewritten from this copy: it held more (migration 0012).
+    RICHER_COPY = "richer_copy"
 
 
 class StoryLink(enum.StrEnum):

@@ -127,24 +127,22 @@ def replay_rejections(*, session: Session, ids: Sequence[int], settings: Setting
         holds = writes.holder(key) == bytes(row.content_hash)
         row.outcome = Outcome.STORED if holds else Outcome.DUPLICATE
         row.article_id, row.reason, row.detail = article_id, None, None
-        _relink_sightings(session, raw_page_id=row.id, article_id=article_id, created=created)
+        first = Match.NEW if created else Match.RICHER_COPY if holds else Match.SAME_KEY
+        _relink_sightings(session, raw_page_id=row.id, article_id=article_id, first=first)
     session.flush()
     return report
 
 
-def _relink_sightings(
-    session: Session, *, raw_page_id: int, article_id: int, created: bool
-) -> None:
-    """Point a formerly rejected page's receipts at its article; the first one stored it if new."""
+def _relink_sightings(session: Session, *, raw_page_id: int, article_id: int, first: Match) -> None:
+    """Point a formerly rejected page's receipts at its article; the first one joined it by
+    `first` (and stored it if that is `new`), the others are copies of the same bytes."""
     receipts = session.scalars(
         select(Sighting).where(Sighting.raw_page_id == raw_page_id).order_by(Sighting.id)
     ).all()
     for position, receipt in enumerate(receipts):
         receipt.article_id = article_id
-        receipt.outcome = Outcome.STORED if created and position == 0 else Outcome.DUPLICATE
-        receipt.match = (
-            (Match.NEW if created else Match.SAME_KEY) if position == 0 else Match.SAME_CONTENT
-        )
+        receipt.match = first if position == 0 else Match.SAME_CONTENT
+        receipt.outcome = Outcome.STORED if receipt.match is Match.NEW else Outcome.DUPLICATE
     session.execute(
         update(Article)
         .where(Article.id == article_id)
