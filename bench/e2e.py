@@ -8,6 +8,7 @@ the producer API and waits for the last sighting. Prints one JSON line:
     .venv/bin/python bench/e2e.py --kind html --n 2000 --workers 2    # batches stop at 4 MiB
     .venv/bin/python bench/e2e.py --kind text --n 20000 --inprocess      # no broker, one process
     .venv/bin/python bench/e2e.py --kind text --n 20000 --metrics   # workers keep and serve metrics
+    .venv/bin/python bench/e2e.py --kind text --n 20000 --urls   # pages name their URLs
     .venv/bin/python bench/e2e.py --kind text --standin-cleaner --no-search-index  # ceilings
 
 `--standin-cleaner` and `--no-search-index` price two stages by taking them out with everything
@@ -128,8 +129,9 @@ _H1_TAG = re.compile(r"(<h1[^>]*>\s*)", re.IGNORECASE)
 _OG_TITLE = re.compile(r"""(<meta[^>]+property=["']og:title["'][^>]+content=["'])""", re.IGNORECASE)
 
 
-def build_pages(kind: str, n: int, seed: int = 7) -> list[dict[str, Any]]:
-    """The message pages: distinct dumps, then 20% re-sends and 2% bad input, shuffled."""
+def build_pages(kind: str, n: int, seed: int = 7, *, urls: bool = False) -> list[dict[str, Any]]:
+    """The message pages: distinct dumps, then 20% re-sends and 2% bad input, shuffled; with
+    `urls`, each distinct dump has its own URL (its re-sends too), as crawled pages do."""
     rng = random.Random(seed)
     distinct = round(n / 1.22)
     resends = round(distinct * 0.20)
@@ -139,6 +141,9 @@ def build_pages(kind: str, n: int, seed: int = 7) -> list[dict[str, Any]]:
         {"content": c, "content_type": "text/plain" if kind == "text" else "text/html"}
         for c in contents
     ]
+    if urls:
+        for index, page in enumerate(pages):
+            page["url"] = f"https://bench.example/{kind}/{index}"
     pages += [dict(pages[rng.randrange(distinct)]) for _ in range(resends)]
     for i in range(bad):
         choice = i % 3
@@ -265,7 +270,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from worker.store import reset_engine, transaction, upgrade_database
     from worker.store.stats import read_books
 
-    pages = build_pages(args.kind, args.n)
+    pages = build_pages(args.kind, args.n, urls=args.urls)
     name = f"newsingest_bench_{uuid.uuid4().hex[:8]}"
     _admin(f'CREATE DATABASE "{name}"')
     db_url = ADMIN_URL.rpartition("/")[0] + f"/{name}"
@@ -483,6 +488,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--scrape-every", type=float, default=5.0, help="seconds between scrapes with --metrics"
+    )
+    parser.add_argument(
+        "--urls", action="store_true", help="each distinct dump with its own URL (re-sends too)"
     )
     parser.add_argument("--timeout", type=float, default=1800)
     print_figures(run, parser.parse_args())

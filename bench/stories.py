@@ -4,7 +4,9 @@ Ingests, through the real pipeline and store (`store_pages`, one transaction per
 scratch database, and prints one JSON line per part and split (bench/splits.py):
 
 - `forms`: every Scrapinghub page as HTML and as its text dump (same file stem): the share of
-  pairs that end in one story (both stored; a rejected copy is counted apart).
+  pairs that get one dedupe key (one article: `same_key_share`, with what keeps the others apart,
+  and on the tuning part each such pair's two keys) and the share that end in one story (both
+  stored; a rejected copy is counted apart).
 - `syndication`: the Reuters stories of some days, each re-sent by 0-4 outlets with seeded edits
   (headline rewritten, first or last paragraph cut, the outlet's header and footer, paragraphs
   re-wrapped, a later timestamp), all in one random order: recall (copies in their original's
@@ -72,20 +74,29 @@ def _reuters_days(days: int, rng: random.Random) -> list[dict[str, Any]]:
     return [story for day in sorted(chosen) for story in by_day[day]]
 
 
-def _retransmissions(stories: list[dict[str, Any]]) -> dict[str, str]:
+def _retransmissions(stories: list[dict[str, Any]], *, by_body: bool) -> dict[str, str]:
     """The true story of each Reuters item: items under the same title within a day are the
     wire's own retransmissions and corrections (the corpus holds such pairs with identical
-    bodies), so they count as one story; the smallest newid names it."""
+    bodies), so they count as one story; the smallest newid names it. With `by_body`, so are
+    items with the very same body text within a day under an edited title ("ST. JOE GOLD <SJG>
+    TO DEVELOP MINE", then "ST. JOE GOLD TO DEVELOP ONTARIO MINE"): a corrected headline is the
+    same story (issue #20), and the corpus does not mark these as duplicates."""
     first: dict[str, str] = {}
-    latest: dict[str, tuple[datetime, str]] = {}
+    latest: dict[tuple[str, str], tuple[datetime, str]] = {}
     for story in sorted(stories, key=lambda s: s["when"]):
-        title, newid = " ".join(story["title"].split()).casefold(), str(story["newid"])
-        before = latest.get(title)
-        if before is not None and story["when"] - before[0] <= timedelta(days=1):
-            first[newid] = first[before[1]]
-        else:
-            first[newid] = newid
-        latest[title] = (story["when"], newid)
+        newid = str(story["newid"])
+        names = [("title", " ".join(story["title"].split()).casefold())]
+        if by_body:
+            names.append(("body", " ".join(story["body"].split())))
+        near = [
+            before
+            for name in names
+            if (before := latest.get(name)) is not None
+            and story["when"] - before[0] <= timedelta(days=1)
+        ]
+        first[newid] = first[min(near)[1]] if near else newid
+        for name in names:
+            latest[name] = (story["when"], newid)
     return first
 
 
@@ -260,6 +271,7 @@ def forms(db_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     random.Random(args.seed).shuffle(pages)
     articles, _ = _ingest(pages, batch_size=args.batch_size)
     stories = _stories(db_url)
+    keys = _keys(db_url)
     figures = []
     for part in SPLITS:
         stems = [stem for stem in sorted(gold) if split(stem) == part]
@@ -275,19 +287,56 @@ def forms(db_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             else str(stories[articles[f"{s}:text"]][2] or stories[articles[f"{s}:html"]][2])
             for s in linked
         )
-        figures.append(
-            {
-                "part": "forms",
-                "split": part,
-                "pairs": len(stems),
-                "both_stored": len(both),
-                "linked": len(linked),
-                "linked_share": round(len(linked) / max(1, len(both)), 4),
-                "how": dict(how),
-                "unlinked": sorted(s[:8] for s in set(both) - set(linked)),
-            }
-        )
+        same_key = [s for s in both if articles[f"{s}:html"] == articles[f"{s}:text"]]
+        apart = {s: _why_apart(keys[articles[f"{s}:html"]], keys[articles[f"{s}:text"]])
+                 for s in both if s not in same_key}  # fmt: skip
+        figure = {
+            "part": "forms",
+            "split": part,
+            "pairs": len(stems),
+            "both_stored": len(both),
+            "same_key": len(same_key),
+            "same_key_share": round(len(same_key) / max(1, len(both)), 4),
+            "keys_differ_by": dict(Counter(apart.values())),
+            "linked": len(linked),
+            "linked_share": round(len(linked) / max(1, len(both)), 4),
+            "how": dict(how),
+            "unlinked": sorted(s[:8] for s in set(both) - set(linked)),
+        }
+        if part == "tune":
+            # Why each pair's keys differ, on the tuning part only (never look at the holdout's).
+            figure["keys_apart"] = {
+                s[:8]: [why, _key_text(keys[articles[f"{s}:html"]]),
+                        _key_text(keys[articles[f"{s}:text"]])]
+                for s, why in sorted(apart.items())
+            }  # fmt: skip
+        figures.append(figure)
     return figures
+
+
+def _keys(db_url: str) -> dict[int, tuple[str, datetime | None, str | None, int | None]]:
+    """Each article's headline_key, published_at, precision and UTC offset, by id."""
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT id, headline_key, published_at, published_precision,"
+            " published_utc_offset_minutes FROM articles"
+        ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def _why_apart(html: tuple[Any, ...], text: tuple[Any, ...]) -> str:
+    """Which part of the dedupe key keeps a page's two forms apart."""
+    if html[0] != text[0]:
+        return "headline" if html[1] == text[1] else "headline and time"
+    if html[1] is None or text[1] is None:
+        return "one undated"
+    return "time"
+
+
+def _key_text(key: tuple[Any, ...]) -> str:
+    headline, at, precision, offset = key
+    when = "undated" if at is None else f"{at:%Y-%m-%d %H:%M}Z {precision} offset={offset}"
+    return f"{headline[:50]} @ {when}"
 
 
 def syndication(db_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -296,11 +345,13 @@ def syndication(db_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
 
     rng = random.Random(args.seed)
     stories = _reuters_days(args.days, rng)
-    same_story = _retransmissions(stories)
+    same_story = _retransmissions(stories, by_body=not args.same_title_only)
     pages, truth, originals = [], {}, {}
     for story in stories:
         story_id = same_story[str(story["newid"])]
-        page_id = f"{story_id}:reuters"
+        # Each item its own receipt: a retransmission under one receipt key with its first
+        # would be taken for a redelivery of the same message and never stored.
+        page_id = f"{story['newid']}:reuters"
         content = _dump(story["title"].title(), story["when"], _paragraphs(story["body"]), "")
         pages.append({"id": page_id, "content": content, "source": "reuters"})
         truth[page_id] = story_id
@@ -381,6 +432,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--part", choices=["forms", "syndication", "both"], default="both")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    parser.add_argument(
+        "--same-title-only",
+        action="store_true",
+        help="count wire items with one body under edited titles as distinct stories (the "
+        "truth before 2026-12-08)",
+    )
     args = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA} is not here: the benchmark builds its pages from the shared data")

@@ -8,6 +8,7 @@ import json
 import threading
 import uuid
 from functools import cache
+from typing import Any
 
 from conftest import query, run_cli, shared_data
 from sqlalchemy import create_engine
@@ -18,6 +19,7 @@ from worker.config import Settings, sqlalchemy_url
 from worker.ingest import ingest_batch
 from worker.pipeline import Received, receive
 from worker.pipeline.shingles import BANDS, MIN_SHINGLES, body_print, similarity
+from worker.pipeline.types import Rejection
 from worker.store import Outcome, story_rules, transaction
 from worker.store.stats import read_books
 from worker.store.stories import list_relink_ids, relink_stories
@@ -383,3 +385,50 @@ def test_a_stored_article_is_compared_by_the_shingles_it_was_stored_with(db: str
     again = _page("Ecuador's oil income falls after quake", "1987-03-09T21:00:00Z", body[:-1])
     _ingest([again])
     assert sorted(row[2] for row in _members(db)) == ["first", "near_duplicate", "near_duplicate"]
+
+
+def test_a_page_laid_out_in_columns_joins_its_dump(db: str) -> None:
+    """panarmenian.net (Scrapinghub d90bda7e): w3m printed a side column's lines among the story's,
+    so the dump's body holds two thirds of the HTML's, under another headline ("Other news in this
+    section"); the same URL within a day asks for half."""
+    folder = shared_data("extraction", "scrapinghub")
+    name = next(p.name for p in (folder / "html").glob("d90bda7e*.html.gz")).removesuffix(
+        ".html.gz"
+    )
+    url = json.loads((folder / "ground-truth.json").read_text())[name]["url"]
+    page_html = gzip.decompress((folder / "html" / f"{name}.html.gz").read_bytes()).decode()
+    dump = shared_data("extraction", "scrapinghub-textdumps", f"{name}.txt").read_text()
+    pages = [
+        RawPage(content=page_html, content_type="text/html", url=url, source="site"),
+        RawPage(content=dump, content_type="text/plain", url=url, source="dumps"),
+    ]
+    _ingest([receive(pages[0], receipt_key="h")], [receive(pages[1], receipt_key="t")])
+    assert query(db, "SELECT count(*), count(DISTINCT story_id) FROM articles") == [(2, 1)]
+    (similar,) = query(db, "SELECT link_similarity FROM articles WHERE link_reason IS NOT NULL")
+    assert 0.5 <= similar[0] < 0.7
+
+
+def test_the_same_url_days_apart_needs_a_similar_body(db: str) -> None:
+    """A page at a fixed URL that holds other text three days later (a column, a live page)."""
+    body = _reuters(QUAKE)
+    half = body[: max(1, len(body) // 2)] + _reuters(EGYPT)[: len(body) // 2]
+    url = "https://example.com/world/latest"
+    pages = [
+        _page("Ecuador quake to cut oil revenues", "1987-03-09T15:31:00Z", body),
+        _page("Ecuador and Egypt: the latest", "1987-03-12T15:31:00Z", half, source="later"),
+    ]
+    first, later = (
+        receive(page.page.model_copy(update={"url": url}), receipt_key=page.receipt_key)
+        for page in pages
+    )
+    assert 0.5 <= similarity(_print(first), _print(later)) < 0.7
+    _ingest([first], [later])
+    assert query(db, "SELECT count(DISTINCT story_id) FROM articles") == [(2,)]
+
+
+def _print(page: Received) -> Any:
+    from worker.pipeline import process
+
+    processed = process(page, max_page_bytes=10_000_000)
+    assert not isinstance(processed, Rejection)
+    return body_print("\n\n".join(processed.clean.body))

@@ -48,6 +48,7 @@ from worker.pipeline.shingles import (
 )
 from worker.pipeline.types import Rejection
 from worker.store._storable import storable_json, storable_text, storable_values
+from worker.store.forms import LOCK_HEADLINES, resolve_forms
 from worker.store.models import Article, Match, Outcome, RawPage, Sighting
 from worker.store.stories import StoryRules, assign_stories, delete_bands, insert_bands
 from worker.store.stories import now as story_clock
@@ -249,6 +250,7 @@ def upsert_batch(
     first_page: dict[bytes, Received] = {}
     for page in pages:
         first_page.setdefault(page.content_hash, page)
+    results = resolve_forms(session=session, results=results, first_page=first_page)
 
     # An article created by this batch is seen exactly by this batch's receipts of it, so its
     # count is written with it: a later UPDATE would rewrite the row and recompute its generated
@@ -549,6 +551,8 @@ def _fuller_in_batch(
         return False
     if first_page[fresh_hash].page.source != first_page[rival_hash].page.source:
         return False
+    if fresh.clean.kind != rival.clean.kind:
+        return False  # the page's other form (`forms`): a text dump's menus are not more story
     copies = [
         _copy_of(row, body_print(row["body"]))
         for row in (
@@ -573,6 +577,7 @@ def _upgrade_articles(
         select(
             Article.id,
             Article.source,
+            Article.content_type,
             Article.body,
             Article.body_shingles,
             Article.first_seen_at,
@@ -581,12 +586,14 @@ def _upgrade_articles(
         {"ids": sorted(existing)},
     ).all()
     upgraded: set[int] = set()
-    for article_id, source, body, shingles, first_seen_at, *fields in stored:
+    for article_id, source, content_type, body, shingles, first_seen_at, *fields in stored:
         row, fresh = existing[article_id], prints[article_id]
         old = stored_print(bytes(shingles)) if shingles is not None else body_print(body)
-        if row["source"] != source or not _holds_more(
-            _copy_of(row, fresh), _Copy(old, tuple(fields))
-        ):
+        # The page's other form (an HTML page's text dump, `forms`) is not a fuller copy: what
+        # it holds beyond the stored body is the site's menus and footers.
+        if row["source"] != source or row["content_type"] != content_type:
+            continue
+        if not _holds_more(_copy_of(row, fresh), _Copy(old, tuple(fields))):
             continue
         changes = {k: v for k, v in row.items() if k not in _UPGRADE_KEPT}
         changes["body_shingles"] = shingle_bytes(fresh)
@@ -615,13 +622,6 @@ def _upgrade_articles(
 # Ids are drawn before the insert so that a new story's story_id can be its own id in one statement.
 _NEXT_ARTICLE_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('articles', 'id')) FROM generate_series(1, :n)"
-)
-# Serializes story assignment per headline across concurrent batches, in hash order so that two
-# batches never wait on each other's locks in opposite orders. Released at commit.
-LOCK_HEADLINES = text(
-    "SELECT pg_advisory_xact_lock(h) FROM "
-    "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k "
-    "ORDER BY h) AS ordered_locks"
 )
 
 

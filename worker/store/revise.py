@@ -27,6 +27,7 @@ from worker.store.batch import (
     dedupe_key,
     upsert_articles,
 )
+from worker.store.forms import resolve_forms
 from worker.store.models import Article, Match, Outcome, RawPage, Sighting
 from worker.store.stories import delete_bands, insert_bands, story_rules
 
@@ -104,7 +105,12 @@ def replay_rejections(*, session: Session, ids: Sequence[int], settings: Setting
         for content_hash, page in received.items()
     }
     report.examined = len(rows)
-    passed = {h: r for h, r in results.items() if isinstance(r, Processed)}
+    passed = resolve_forms(
+        session=session,
+        results={h: r for h, r in results.items() if isinstance(r, Processed)},
+        first_page=received,
+    )
+    results.update(passed)
     writes = upsert_articles(session, passed, received, story_rules(settings))
     for row in rows:
         result = results[bytes(row.content_hash)]

@@ -10,7 +10,8 @@ alike the bodies are (`link_similarity`).
 - Near-duplicate: an article with another headline whose body shares an LSH band with this one
   (`story_bands`, indexed by band and time) within the window, and is similar.
 - Either, at any distance in time, for the same page: an article from the same URL (a page saved
-  as HTML and as a text dump) with a similar body.
+  as HTML and as a text dump) with a similar body; within a day of each other, half the smaller
+  body found in the other is similar enough (the URL says the rest).
 
 Similar means `worker.pipeline.shingles.similarity` at least `StoryRules.min_similarity`, both
 bodies long enough to tell apart (a brief or a recurring column's few lines never link by body).
@@ -54,6 +55,12 @@ from worker.store.models import Article, StoryLink
 # Stored articles sharing bands with a new body that are compared with it exactly, the most bands
 # shared first: a wire story carried by fifty outlets needs one of them to join, not fifty.
 _MOST_CANDIDATES = 6
+# One page, seen twice within a day (its HTML and its text dump, or a re-fetch): the same URL is
+# most of the evidence, so half of the smaller body found in the other suffices. A text dump's
+# cleaned body can hold a side column's lines among the story's (bench/stories.py, forms part:
+# the page's two forms had 0.66 on a page laid out in columns, and 0.87 or more otherwise).
+_SAME_PAGE_SPAN = timedelta(days=1)
+_SAME_PAGE_SIMILARITY = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +260,10 @@ def _best_link(
             continue
         else:
             similar = similarity(new.print, other.print)
-            if similar < rules.min_similarity:
+            floor = rules.min_similarity
+            if same_page and distance <= _SAME_PAGE_SPAN:
+                floor = min(floor, _SAME_PAGE_SIMILARITY)
+            if similar < floor:
                 continue
             score = similar
         reason = StoryLink.REVISION if same_headline else StoryLink.NEAR_DUPLICATE
