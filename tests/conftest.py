@@ -102,7 +102,8 @@ def db(database_url: str) -> str:
     """The run's database, emptied before the test."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE sightings, raw_pages, articles, story_bands RESTART IDENTITY CASCADE"
+            "TRUNCATE sightings, raw_pages, articles, story_bands, source_tallies, "
+            "source_health_warnings RESTART IDENTITY CASCADE"
         )
     return database_url
 

@@ -123,7 +123,12 @@ app.conf.update(
     beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     # Beat looks for sources due a crawl every tick and sends one `crawl.source` task per source.
     beat_schedule={
-        "crawl-due-sources": {"task": "crawl.dispatch", "schedule": get_crawl_settings().crawl_tick}
+        "crawl-due-sources": {
+            "task": "crawl.dispatch",
+            "schedule": get_crawl_settings().crawl_tick,
+        },
+        # Drift warnings go to the worker's log, where its other warnings are collected.
+        "check-source-health": {"task": "health.check", "schedule": settings.health_check_seconds},
     },
 )
 

@@ -80,6 +80,19 @@ class Settings(BaseSettings):
         "body's three-word shingles found in the other. After a change, run "
         "`newsingest reprocess --stories`.",
     )
+    health_baseline_days: int = Field(
+        default=14,
+        ge=1,
+        le=90,
+        description="Days of each source's own past its last 24 hours are compared with to "
+        "flag drift (`newsingest sources --health`).",
+    )
+    health_check_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description="How often beat has a worker check source health; a flagged source is "
+        "logged as a `source_drift` warning once per UTC day.",
+    )
     visibility_timeout: int = Field(
         default=3600,
         ge=1,

@@ -14,11 +14,12 @@ from celery.worker.consumer import Consumer
 from schemas import RawPage
 from worker.app import app, settings
 from worker.deadletter import put_dead_batch
+from worker.health import list_source_health, warn_once_a_day
 from worker.ingest import TRANSIENT, ingest_message, receipt_stem, store_pages
 from worker.metrics import recorder
 from worker.pipeline import Received, receive
 from worker.pipeline.types import Rejection
-from worker.store import Outcome
+from worker.store import Outcome, transaction
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +66,15 @@ def _ingest_batch(self: Any, pages: Any) -> dict[str, int]:
         "rejected": outcome.count(Outcome.REJECTED),
         "already_recorded": outcome.already_recorded,
     }
+
+
+@app.task(name="health.check")
+def check_health_task() -> list[str]:
+    """Log a `source_drift` warning for each source flagged and not yet warned about today;
+    returns the sources warned about now."""
+    with transaction() as session:
+        health = list_source_health(session=session, days=settings.health_baseline_days)
+        return warn_once_a_day(session=session, health=health)
 
 
 @task_rejected.connect

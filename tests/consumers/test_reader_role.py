@@ -13,8 +13,8 @@ from conftest import ADMIN_URL, RUN_ID, wait_for
 from consumer_rows import insert_article
 from psycopg import sql
 
-VIEWS = ("v1_articles", "v1_stories", "v1_sightings")
-TABLES = ("articles", "raw_pages", "sightings")
+VIEWS = ("v1_articles", "v1_stories", "v1_sightings", "v1_story_members", "v1_source_health")
+TABLES = ("articles", "raw_pages", "sightings", "source_tallies", "source_health_warnings")
 
 
 @pytest.fixture(scope="module")

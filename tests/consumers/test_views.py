@@ -153,7 +153,7 @@ def test_many_databases_migrate_at_once_and_a_downgrade_keeps_the_shared_role(
 
 
 def test_the_reader_role_gets_no_table_privilege_from_the_migration(db: str) -> None:
-    for table in ("articles", "raw_pages", "sightings"):
+    for table in ("articles", "raw_pages", "sightings", "source_tallies"):
         assert query(
             db, "SELECT has_table_privilege('newsingest_reader', %s, 'SELECT')", table
         ) == [(False,)]
@@ -165,6 +165,7 @@ def test_the_reader_role_gets_no_table_privilege_from_the_migration(db: str) -> 
     assert granted == [
         ("v1_articles",),
         ("v1_sightings",),
+        ("v1_source_health",),
         ("v1_stories",),
         ("v1_story_members",),
     ]

@@ -1,13 +1,17 @@
-"""The crawl commands: `newsingest crawl [SOURCE] --once` and `newsingest sources`."""
+"""The crawl commands: `newsingest crawl [SOURCE] --once` and `newsingest sources [--health]`."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated
 
+import orjson
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -15,7 +19,7 @@ from worker._console import err, out
 from worker.crawl.settings import get_crawl_settings
 from worker.crawl.sources import find_source
 
-EXIT_FAILED = 1  # a crawl failed, or could not start because another was running
+EXIT_FAILED = 1  # a crawl failed or could not start; with `sources --health`, a source is flagged
 
 crawl_app = typer.Typer(help="Crawl the news sources listed in NEWSINGEST_SOURCES.")
 
@@ -117,8 +121,44 @@ def _crawl_one(name: str) -> bool:
     return True
 
 
-def sources() -> None:
-    """List the sources with their schedule and the state of their crawls."""
+class HealthFormat(StrEnum):
+    """How `sources --health` prints its records."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+def sources(
+    health: Annotated[
+        bool,
+        typer.Option(
+            "--health",
+            help="Judge each source's last 24 hours against its own recent past and list its "
+            "state and drift flags; exits 1 when any source is flagged.",
+        ),
+    ] = False,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=90,
+            help="With --health: days of baseline [default: NEWSINGEST_HEALTH_BASELINE_DAYS].",
+        ),
+    ] = None,
+    output: Annotated[
+        HealthFormat | None,
+        typer.Option(
+            "--format",
+            help="With --health: table or json (one object per line) [default: table on a "
+            "terminal, json in a pipe]",
+        ),
+    ] = None,
+) -> None:
+    """List the sources with their schedule and the state of their crawls (or, with --health,
+    their drift flags)."""
+    if health:
+        _health(days=days, output=output)
+        return
     from worker.crawl import service, state  # noqa: PLC0415 - keeps `--help` fast
     from worker.store import transaction  # noqa: PLC0415
 
@@ -170,6 +210,67 @@ def sources() -> None:
                 f"{source.name} paused: {seen.last_error or 'failing'} "
                 f"(`newsingest crawl {source.name} --once` retries it and resumes it)"
             )
+
+
+def _health(*, days: int | None, output: HealthFormat | None) -> None:
+    from worker.config import get_settings  # noqa: PLC0415 - keeps `--help` fast
+    from worker.health import Measure, SourceState, list_source_health  # noqa: PLC0415
+    from worker.store import transaction  # noqa: PLC0415
+
+    with transaction() as session:
+        judged = list_source_health(
+            session=session, days=days or get_settings().health_baseline_days
+        )
+    chosen = output or (HealthFormat.TABLE if sys.stdout.isatty() else HealthFormat.JSON)
+    if chosen is HealthFormat.JSON:
+        for record in judged:
+            sys.stdout.write(orjson.dumps(record.as_dict()).decode() + "\n")
+    else:
+        table = Table(title="source health: the last 24 hours against each source's baseline")
+        columns = ("source", "state", "received", "stored", "rejected", "undated", "unregioned",
+                   "median body", "fetch errors", "flags (baseline → today)")  # fmt: skip
+        for column in columns:
+            left = column in ("source", "state") or column.startswith("flags")
+            table.add_column(column, justify="left" if left else "right")
+        styles = {SourceState.DRIFT: "red", SourceState.NEW: "cyan", SourceState.QUIET: "yellow"}
+        for record in judged:
+            today = record.as_dict()["today"]
+            style = styles.get(record.state)
+            table.add_row(
+                escape(record.source),
+                f"[{style}]{record.state}[/{style}]" if style else str(record.state),
+                str(record.today.received),
+                str(record.today.stored),
+                _percent(today[Measure.REJECTED_SHARE]),
+                _percent(today[Measure.UNDATED_SHARE]),
+                _percent(today[Measure.UNREGIONED_SHARE]),
+                _figure(today[Measure.MEDIAN_BODY_LENGTH]),
+                f"{record.today.fetch_errors}/{record.today.fetches}"
+                if record.today.fetches
+                else "",
+                "; ".join(
+                    f"{flag.measure}: {_flag_figure(flag.measure, flag.baseline)} → "
+                    f"{_flag_figure(flag.measure, flag.today)}"
+                    for flag in record.flags
+                ),
+            )
+        out.print(table)
+        if not judged:
+            err.print("no source has sent pages or been crawled in the baseline's days")
+    if any(record.flagged for record in judged):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _percent(share: float | None) -> str:
+    return "" if share is None else f"{share:.0%}"
+
+
+def _figure(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f}"
+
+
+def _flag_figure(measure: str, value: float) -> str:
+    return _percent(value) if measure.endswith("_share") else _figure(value)
 
 
 crawl_app.command("crawl")(crawl)

@@ -5,6 +5,9 @@
 - `crawl_urls`: one row per (source, URL) seen: its validators (ETag, Last-Modified) for conditional
   GETs, the hash of the body last enqueued (an unchanged page is not enqueued again), the last HTTP
   status and outcome, and its own run of failures.
+
+Every group of fetches written also appends the source's fetch and error counts to
+`source_tallies`, where the source's health is read.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from worker.store.models import Base
+from worker.store.models import Base, source_tallies
 
 
 class CrawlSource(Base):
@@ -225,6 +228,17 @@ def record_fetches(*, session: Session, source: str, records: Sequence[UrlRecord
             statement.on_conflict_do_update(
                 constraint="uq_crawl_urls_source_url_hash",
                 set_={**values, "consecutive_failures": failures},
+            )
+        )
+    # crawl_urls keeps only each URL's last fetch; the source's health counts every one. A URL
+    # robots.txt refused was never fetched.
+    fetched = [record for record in records if record.outcome != "disallowed"]
+    if fetched:
+        session.execute(
+            insert(source_tallies).values(
+                source=source,
+                fetches=len(fetched),
+                fetch_errors=sum(record.failed for record in fetched),
             )
         )
 

@@ -8,6 +8,8 @@
 - `sightings`: one row per dump received (per message, not per distinct content), saying which raw
   page it was, which article it mapped to (none for a rejection), why, and from where. The books
   balance on this table: received = stored + duplicate + rejected.
+- `source_tallies`: what each batch (and each crawl's group of fetches) brought from one source,
+  appended in the same transaction; source health and drift are read from it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -35,7 +38,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from worker.packing import zstd_decompress
@@ -271,3 +274,43 @@ class Sighting(Base):
         ),
         Index("ix_sightings_source_received_at", "source", "received_at"),
     )
+
+
+# What one batch brought from one source, appended by the store in the batch's transaction (and by
+# the crawler for its fetches): the per-source daily health (migration 0013's v1_source_health)
+# and the drift check (worker/health.py) read these instead of sightings, articles and raw pages
+# (docs/performance.md: the view over those detoasts every body of the window for its median).
+# Appended, never updated: concurrent batches of one source never wait on one counter row.
+source_tallies = Table(
+    "source_tallies",
+    Base.metadata,
+    Column("source", String(200), nullable=False),
+    Column("tallied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("received", Integer, nullable=False, server_default="0"),
+    Column("stored", Integer, nullable=False, server_default="0"),
+    Column("duplicates", Integer, nullable=False, server_default="0"),
+    Column("rejected", Integer, nullable=False, server_default="0"),
+    # {"no_body": 3, ...}; null when nothing was rejected.
+    Column("rejected_by_reason", JSONB),
+    # Of the stored articles: how many have a timestamp, one to the minute, a region (not unknown).
+    Column("dated", Integer, nullable=False, server_default="0"),
+    Column("minute_precision", Integer, nullable=False, server_default="0"),
+    Column("regioned", Integer, nullable=False, server_default="0"),
+    # The body length in characters of each stored article, for an exact median.
+    Column("body_lengths", ARRAY(Integer)),
+    Column("fetches", Integer, nullable=False, server_default="0"),
+    Column("fetch_errors", Integer, nullable=False, server_default="0"),
+    Index("ix_source_tallies_source_tallied_at", "source", "tallied_at"),
+    # Rows arrive in time order: a BRIN index serves the window of every source for nearly nothing.
+    Index("ix_source_tallies_tallied_at", "tallied_at", postgresql_using="brin"),
+)
+
+# A drift warning already logged for a source on a day (UTC): the row makes "once a day" hold
+# across processes and restarts.
+source_health_warnings = Table(
+    "source_health_warnings",
+    Base.metadata,
+    Column("source", String(200), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("warned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
