@@ -21,7 +21,7 @@ from worker.crawl import state
 from worker.health import Measure, SourceState, list_source_health, warn_once_a_day
 from worker.ingest import ingest_batch
 from worker.pipeline import Received, receive
-from worker.store import reset_engine, transaction, upgrade_database
+from worker.store import reset_engine, status, transaction, upgrade_database
 from worker.store.engine import alembic_config
 
 GOLDEN = REPO / "tests" / "golden"
@@ -264,3 +264,26 @@ def test_a_worker_logs_a_flagged_source_once_a_day(
         ("warning", "wire", [{"measure": "volume", "baseline": 60.0, "today": 0.0}])
     ]
     assert worker_process.poll() is None
+
+
+def test_the_status_page_lists_a_drifting_sources_flags(db: str) -> None:
+    now = datetime.now(UTC)
+    _tally_history(db, "wire", now=now, days=14, per_day=60)
+    _ingest(
+        [
+            receive(
+                RawPage.model_validate({"content": f"menu {i}", "source": "wire"}),
+                receipt_key=f"w{i}",
+            )
+            for i in range(40)
+        ]
+    )
+    _ingest(_pages("fresh", key="f"))
+    with transaction() as session:
+        shown = {
+            row.source: row.flags
+            for row in status.list_source_counts(
+                session=session, now=datetime.now(UTC), days=14, offset=0, limit=10
+            )
+        }
+    assert shown == {"wire": ("rejected_share 0 → 1",), "fresh": ()}

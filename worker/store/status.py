@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Text, and_, cast, column, func, literal, select, table
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import ProgrammingError
+import structlog
+from sqlalchemy import Date, and_, cast, column, func, select, table
+from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from worker.health import list_source_health
 from worker.store.models import Outcome, RawPage, Sighting
+
+log = structlog.get_logger(__name__)
 
 _ARTICLES = table(
     "v1_articles", column("id"), column("region"), column("published_at"), schema="newsingest"
@@ -32,7 +35,6 @@ _SIGHTINGS = table(
     *(column(name) for name in ("id", "outcome", "reason", "url", "source", "received_at")),
     schema="newsingest",
 )
-_TEXT_ARRAY = ARRAY(Text())
 _INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for a permission refused
 
 
@@ -140,15 +142,13 @@ def list_source_counts(
         .group_by(_SIGHTINGS.c.source)
         .subquery()
     )
-    # The one place health flags join in: LEFT JOIN the health view on source here and select
-    # its flags in place of the empty array; SourceCounts and the template already carry them.
-    flags = literal([], type_=_TEXT_ARRAY).label("flags")
     rows = session.execute(
-        select(*counts.c, flags)
+        select(*counts.c)
         .order_by(counts.c.received.desc(), counts.c.source)
         .offset(offset)
         .limit(limit)
     ).all()
+    flags = _health_flags(session=session, now=now)
     return [
         SourceCounts(
             source=row.source,
@@ -156,10 +156,29 @@ def list_source_counts(
             stored=row.stored,
             duplicates=row.duplicates,
             rejected=row.rejected,
-            flags=tuple(row.flags or ()),
+            flags=flags.get(row.source, ()),
         )
         for row in rows
     ]
+
+
+def _health_flags(*, session: Session, now: datetime) -> dict[str, tuple[str, ...]]:
+    """Each drifting source's flags as the page shows them ('rejected_share 0.02 → 0.97', judged
+    by `worker.health`); none where the login may not read the tallies (a newsingest_reader login
+    reads only `v1_source_health`)."""
+    try:
+        with session.begin_nested():  # a refused read must not end the page's transaction
+            judged = list_source_health(session=session, now=now)
+    except DBAPIError as exc:
+        log.info("status_page_health_unreadable", error=str(exc.orig).strip())
+        return {}
+    return {
+        health.source: tuple(
+            f"{flag.measure.value} {flag.baseline:.3g} → {flag.today:.3g}" for flag in health.flags
+        )
+        for health in judged
+        if health.flags
+    }
 
 
 def count_rejections_by_reason(*, session: Session, now: datetime, days: int) -> dict[str, int]:
