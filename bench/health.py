@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import random
 import statistics
 import time
@@ -32,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from queries import scratch_database
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -39,9 +39,6 @@ from worker.config import sqlalchemy_url
 from worker.health import list_source_health
 from worker.store import upgrade_database
 
-ADMIN_URL = os.environ.get(
-    "NEWSINGEST_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 REGIONS = ["Africa", "Americas", "Asia-Pacific", "Europe", "Middle East", "South Asia", "UK"]
 
 # The figures of v1_source_health, computed from the rows every receipt leaves.
@@ -299,13 +296,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     now = datetime.now(UTC).replace(microsecond=0)
-    name = f"newsingest_bench_health_{uuid.uuid4().hex[:8]}"
-    base, _, _ = ADMIN_URL.rpartition("/")
-    url = f"{base}/{name}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        upgrade_database(url)
+    with scratch_database("health", keep=args.keep) as url:
         ingest_side(url, batch=500)
         if args.ingest_only:
             return
@@ -313,12 +304,6 @@ def main() -> None:
         measure(url, args.runs, now)
         if args.backfill:
             backfill(url)
-    finally:
-        if args.keep:
-            print(f"kept {url}")
-        else:
-            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,25 @@ def measure(url: str, runs: int) -> None:
     engine.dispose()
 
 
+@contextmanager
+def scratch_database(kind: str, *, keep: bool = False) -> Iterator[str]:
+    """A new database on the benchmark server, migrated; dropped afterwards unless `keep`."""
+    name = f"newsingest_bench_{kind}_{uuid.uuid4().hex[:8]}"
+    base, _, _ = ADMIN_URL.rpartition("/")
+    url = f"{base}/{name}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        if keep:
+            print(f"kept {url}")
+        else:
+            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main() -> None:
     """Create, load, measure and drop a scratch database."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -267,22 +287,10 @@ def main() -> None:
         return
     if not REUTERS.exists():
         raise SystemExit(f"{REUTERS} is not here: the shared evaluation data is needed")
-    name = f"newsingest_bench_queries_{uuid.uuid4().hex[:8]}"
-    base, _, _ = ADMIN_URL.rpartition("/")
-    url = f"{base}/{name}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        upgrade_database(url)
-        print(f"loading {args.articles:,} articles into {name}")
+    with scratch_database("queries", keep=args.keep) as url:
+        print(f"loading {args.articles:,} articles into {url.rpartition('/')[2]}")
         load(url, args.articles, args.seed)
         measure(url, args.runs)
-    finally:
-        if args.keep:
-            print(f"kept {url}")
-        else:
-            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -18,16 +18,13 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from queries import ADMIN_URL, REUTERS, load
-
-from worker.store import upgrade_database
+from queries import REUTERS, load, scratch_database
 
 PAGES = (
     "/",
@@ -57,7 +54,7 @@ SELECT n, sha256(int8send(n)), convert_to(repeat('<p>menu</p>', 50), 'UTF8'), 55
        'https://example.com/rejected/' || n, 'source-' || lpad(mod(n, 40)::text, 2, '0'),
        now() - mod(n, 43200) * interval '1 minute', 'rejected',
        (ARRAY['no_body', 'no_headline', 'empty', 'too_large'])[1 + mod(n, 4)], 'bench'
-FROM generate_series(%(first)s, %(last)s) AS n;
+FROM generate_series(CAST(%(first)s AS bigint), CAST(%(last)s AS bigint)) AS n;
 INSERT INTO sightings (receipt_key, raw_page_id, outcome, url, source, received_at)
 SELECT 'bench-' || p.id, p.id, 'rejected', p.url, p.source, p.received_at
 FROM raw_pages AS p WHERE p.id >= %(first)s;
@@ -143,23 +140,11 @@ def main() -> None:
         return
     if not REUTERS.exists():
         raise SystemExit(f"{REUTERS} is not here: the shared evaluation data is needed")
-    name = f"newsingest_bench_serve_{uuid.uuid4().hex[:8]}"
-    base, _, _ = ADMIN_URL.rpartition("/")
-    url = f"{base}/{name}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        upgrade_database(url)
-        print(f"loading {args.articles:,} articles into {name}")
+    with scratch_database("serve", keep=args.keep) as url:
+        print(f"loading {args.articles:,} articles into {url.rpartition('/')[2]}")
         load(url, args.articles, args.seed)
         add_receipts(url)
         measure(url, args.runs)
-    finally:
-        if args.keep:
-            print(f"kept {url}")
-        else:
-            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
