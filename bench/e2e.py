@@ -47,12 +47,10 @@ from typing import Any
 import psutil
 import psycopg
 import redis
+from scratch import ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-ADMIN_URL = os.environ.get(
-    "NEWSINGEST_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 REDIS_URL = os.environ.get("NEWSINGEST_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 NEWSINGEST = str(Path(sys.executable).with_name("newsingest"))
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from queries import scratch_database
+from scratch import scratch_database
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 

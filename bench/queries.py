@@ -22,31 +22,25 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import random
 import re
 import statistics
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from scratch import scratch_database
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from worker.config import sqlalchemy_url
-from worker.store import upgrade_database
 from worker.store.read import ArticleQuery, list_articles
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 REUTERS = DATA / "regions" / "reuters21578-train.jsonl"
-ADMIN_URL = os.environ.get(
-    "NEWSINGEST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 REGIONS = [
     "Africa",
     "Americas",
@@ -252,25 +246,6 @@ def measure(url: str, runs: int) -> None:
             ).fetchone()  # type: ignore[misc]
             print(f"  phrase {text!r}: {hits:,} matches")
     engine.dispose()
-
-
-@contextmanager
-def scratch_database(kind: str, *, keep: bool = False) -> Iterator[str]:
-    """A new database on the benchmark server, migrated; dropped afterwards unless `keep`."""
-    name = f"newsingest_bench_{kind}_{uuid.uuid4().hex[:8]}"
-    base, _, _ = ADMIN_URL.rpartition("/")
-    url = f"{base}/{name}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        upgrade_database(url)
-        yield url
-    finally:
-        if keep:
-            print(f"kept {url}")
-        else:
-            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:

@@ -24,7 +24,8 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from queries import REUTERS, load, scratch_database
+from queries import REUTERS, load
+from scratch import scratch_database
 
 PAGES = (
     "/",

@@ -20,7 +20,6 @@ import os
 import pstats
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,8 @@ import psycopg
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e import ADMIN_URL, build_pages, print_figures  # the same pages as the e2e benchmark
+from e2e import build_pages, print_figures  # the same pages as the e2e benchmark
+from scratch import scratch_database
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -39,16 +39,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from worker.ingest import find_known_content
     from worker.pipeline import Processed, process, receive
     from worker.pipeline.types import Rejection
-    from worker.store import reset_engine, transaction, upgrade_database, upsert_batch
+    from worker.store import reset_engine, transaction, upsert_batch
 
-    name = f"newsingest_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    db_url = ADMIN_URL.rpartition("/")[0] + f"/{name}"
-    os.environ["NEWSINGEST_DATABASE_URL"] = db_url
-    get_settings.cache_clear()
-    try:
-        upgrade_database(db_url)
+    with scratch_database("store", keep=args.keep) as db_url:
+        os.environ["NEWSINGEST_DATABASE_URL"] = db_url
+        get_settings.cache_clear()
         for statement in args.alter:
             with psycopg.connect(db_url, autocommit=True) as conn:
                 conn.execute(statement)
@@ -106,12 +101,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             },
             "sightings": sightings[0] if sightings else None,
         }
-    finally:
-        if args.keep:
-            print(f"kept the database {name}", file=sys.stderr)
-        else:
-            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:

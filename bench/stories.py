@@ -30,7 +30,6 @@ import random
 import sys
 import textwrap
 import time
-import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,7 +43,8 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from e2e import ADMIN_URL, CHROME_BOTTOM, CHROME_TOP, DATA  # the e2e text dumps' site chrome
+from e2e import CHROME_BOTTOM, CHROME_TOP, DATA  # the e2e text dumps' site chrome
+from scratch import scratch_database
 from splits import SPLITS, split
 
 OUTLETS = [
@@ -446,25 +446,16 @@ def main() -> None:
     parts = {"forms": [forms], "syndication": [syndication], "both": [forms, syndication]}
     for measure in parts[args.part]:
         from worker.config import get_settings
-        from worker.store import reset_engine, upgrade_database
+        from worker.store import reset_engine
 
-        name = f"newsingest_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        db_url = ADMIN_URL.rpartition("/")[0] + f"/{name}"
-        os.environ["NEWSINGEST_DATABASE_URL"] = db_url
-        get_settings.cache_clear()
-        try:
-            upgrade_database(db_url)
-            for figures in measure(db_url, args):
-                print(json.dumps(figures))
-        finally:
-            reset_engine(close=True)
-            if args.keep:
-                print(f"kept the database {name}", file=sys.stderr)
-            else:
-                with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with scratch_database("stories", keep=args.keep) as db_url:
+            os.environ["NEWSINGEST_DATABASE_URL"] = db_url
+            get_settings.cache_clear()
+            try:
+                for figures in measure(db_url, args):
+                    print(json.dumps(figures))
+            finally:
+                reset_engine(close=True)
 
 
 if __name__ == "__main__":
