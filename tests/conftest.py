@@ -130,6 +130,18 @@ def newsingest_bin() -> str:
     return str(candidate) if candidate.exists() else shutil.which("newsingest") or "newsingest"
 
 
+def service_environment(*, database_url: str, queue: str) -> dict[str, str]:
+    """This process's environment without its NEWSINGEST_* settings, plus the database, this
+    run's Redis, a queue and JSON logs: what subprocesses of a test are started with."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSINGEST_")}
+    return env | {
+        "NEWSINGEST_DATABASE_URL": database_url,
+        "NEWSINGEST_BROKER_URL": REDIS_URL,
+        "NEWSINGEST_QUEUE": queue,
+        "NEWSINGEST_LOG_FORMAT": "json",
+    }
+
+
 @pytest.fixture
 def service_env(db: str) -> Iterator[dict[str, str]]:
     """Environment for subprocesses: this run's database, Redis and a queue of its own.
@@ -138,13 +150,7 @@ def service_env(db: str) -> Iterator[dict[str, str]]:
     claim checks of messages left unread are deleted, so test runs leave Redis as they found it.
     """
     queue = f"test-{RUN_ID}-{uuid.uuid4().hex[:6]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSINGEST_")}
-    env |= {
-        "NEWSINGEST_DATABASE_URL": db,
-        "NEWSINGEST_BROKER_URL": REDIS_URL,
-        "NEWSINGEST_QUEUE": queue,
-        "NEWSINGEST_LOG_FORMAT": "json",
-    }
+    env = service_environment(database_url=db, queue=queue)
     yield env
     client = redis.Redis.from_url(REDIS_URL)
     drop_queue(client, queue)

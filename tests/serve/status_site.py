@@ -4,7 +4,6 @@ ones among them), a queue with batches waiting, and `newsingest serve` running a
 
 from __future__ import annotations
 
-import os
 import random
 import socket
 import subprocess
@@ -18,7 +17,15 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from conftest import EXAMPLES, REDIS_URL, RUN_ID, newsingest_bin, run_cli, wait_for
+from conftest import (
+    EXAMPLES,
+    REDIS_URL,
+    RUN_ID,
+    newsingest_bin,
+    run_cli,
+    service_environment,
+    wait_for,
+)
 
 from worker.claims import drop_queue
 
@@ -145,13 +152,7 @@ def running_status_site(
     database_url = empty_database()
     upgrade_database(database_url)
     queue = f"test-{RUN_ID}-page-{uuid.uuid4().hex[:6]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSINGEST_")}
-    env |= {
-        "NEWSINGEST_DATABASE_URL": database_url,
-        "NEWSINGEST_BROKER_URL": REDIS_URL,
-        "NEWSINGEST_QUEUE": queue,
-        "NEWSINGEST_LOG_FORMAT": "json",
-    }
+    env = service_environment(database_url=database_url, queue=queue)
     dumps = tmp_path_factory.mktemp("dumps")
     wire = dumps / "wire"
     wire.mkdir()
