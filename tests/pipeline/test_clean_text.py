@@ -421,6 +421,48 @@ def test_a_wire_title_above_its_dateline_is_the_headline(dump: str, headline: st
     assert _clean(dump).headline == headline
 
 
+# A company's results as the wire sends them: the dateline, then a line per figure and no prose.
+_WIRE_RESULTS = """3-MAR-1987 08:20:50.02
+
+ASHTON-TATE <TATE> 4TH QTR NET
+
+TORRANCE, Calif., March 3 - Shr 43 cts vs 30 cts
+    Net 10.6 mln vs 5,967,000
+    Revs 62.9 mln vs 41.5 mln
+    Avg shrs 200.7 mln vs 20.2 mln
+    NOTE: Share adjusted for January 1987 two-for-one split.
+ REUTER
+"""
+
+
+def test_a_wire_story_whose_body_is_a_table_is_kept_from_its_dateline() -> None:
+    clean = _clean(_WIRE_RESULTS)
+    assert clean.headline == "ASHTON-TATE <TATE> 4TH QTR NET"
+    assert clean.body[0] == "TORRANCE, Calif., March 3 - Shr 43 cts vs 30 cts"
+    assert "Revs 62.9 mln vs 41.5 mln" in clean.body
+    assert clean.body[-1].startswith("NOTE: Share adjusted")  # the sign-off is not the story's
+    assert clean.published is not None
+    assert clean.published.at == datetime(1987, 3, 3, 8, 20, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "dump",
+    [
+        # A flash: the wire's title and nothing more is no article.
+        "5-MAR-1987 16:16:23.65\n\nU.S. COMMERCIAL PAPER FALLS 1.27 BILLION DLRS\n\n\n",
+        # A dateline with too little after it is no story either.
+        "6-MAR-1987 13:55:07.54\n\nALCOA REGULAR DIVIDEND\n\nPITTSBURGH, March 6 - Qtly div\n",
+        # Lines of figures without a dateline are a page's tables, not a story.
+        "HOME\n\nMarkets\n\nFTSE 100 7,012 up 0.4 pct\nDow 33,100 down 0.1 pct\n"
+        "Nikkei 28,400 up 1.2 pct\nGold 1,950 dlrs an ounce\n",
+    ],
+)
+def test_a_table_without_a_dateline_or_figures_stays_rejected(dump: str) -> None:
+    result = clean_text(DecodedPage(text=dump, kind="text"))
+    assert isinstance(result, Rejection)
+    assert result.reason == "no_body"
+
+
 def test_a_photo_caption_beside_its_credit_is_passed_over_for_the_title() -> None:
     # space.com, as w3m prints a gallery slide between the headline and the story.
     title = "NASA Picks SpaceX, Blue Origin and More to Join Private Moon Lander Project"

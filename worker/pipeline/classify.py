@@ -33,6 +33,7 @@ from collections import defaultdict
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from worker.pipeline.datelines import opening_dateline
 from worker.pipeline.gazetteer import (
     FIRM_KINDS,
     Gazetteer,
@@ -134,20 +135,6 @@ _CONTEXT_CHARS = 48
 _SENTENCE_BREAK = re.compile(r"[.!?:;\"“”()\[\]|•]")
 _DOLLAR = re.compile(r"(U\.S\.|[A-Z]{0,3})\$")
 _URL_WORD = re.compile(r"[a-z]+")
-# A wire story's dateline opens its first paragraph: "BELGRADE, April 8 -", "SAN JOSE, Calif.,
-# March 3 -", "LONDON (Reuters) -", "LONDON, Nov 18 (Reuters) -", "London, March 2 -" and
-# "WASHINGTON —". A place in ordinary case must be followed by a date or an agency's name, or the
-# opening of any sentence with a dash in it would do; one in capitals may stand alone.
-_DATELINE = re.compile(
-    r"[^\w\s]{0,6}\s*(?P<place>[A-Z][\w'.-]*(?:\s[A-Z][\w'.-]*){0,3})"
-    r"(?P<qualifiers>(?:,\s*[A-Z][\w.]*(?:\s[A-Z][\w.]*){0,2}){0,2})"
-    r"(?P<date>,?\s*(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2})?"
-    r"\s*(?P<agency>\([A-Za-z][\w .&/-]{0,30}\))?"
-    r"\s*(?:--?|–|—)(?:\s|$)"
-)
-_DATELINE_CHARS = 80
-_DIGIT = re.compile(r"\d")
-_DATELINE_DASH = re.compile(r"\s*(?:--?|–|—)(?:\s|$)")
 _MAX_URL_SEGMENT_WORDS = 4
 _MAX_URL_NGRAM = 3
 
@@ -640,21 +627,10 @@ def _dateline(
     paragraph: str, gazetteer: Gazetteer, home: frozenset[str]
 ) -> tuple[_Mention, int, str] | None:
     """The place a paragraph's opening dateline names, where the dateline ends, and its country."""
-    head = paragraph[:_DATELINE_CHARS]
-    if "-" not in head and "–" not in head and "—" not in head:
-        return None  # most paragraphs: a test in C before the expressions, which cost more
-    dash = _DATELINE_DASH.search(head)
-    # Before a dateline's dash: a place in capitals, a date, a comma or a bracket ("WASHINGTON",
-    # "JOHANNESBURG March 13", "London, March 2", "LONDON (Reuters)").
-    before = head[: dash.start()] if dash is not None else ""
-    if not (before.isupper() or "," in before or "(" in before or _DIGIT.search(before)):
-        return None
-    match = _DATELINE.match(head)
+    match = opening_dateline(paragraph)
     if match is None:
         return None
     place = match["place"]
-    if len(place) < 3 or not (place.isupper() or match["date"] or match["agency"]):
-        return None
     read_as = _dateline_place(place, match["qualifiers"], home)
     if read_as is None:
         return None

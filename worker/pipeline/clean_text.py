@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from worker.pipeline.datelines import opening_dateline
 from worker.pipeline.dates import find_date, parse_date
 from worker.pipeline.types import CleanPage, DecodedPage, PublishedAt, Rejection
 
@@ -76,6 +77,7 @@ _EDGE_GAP = 10.0
 _EDGE_SHARE = 0.2
 _EARLIER_RUN_SHARE = 0.5
 _MIN_BODY_SCORE = 15.0  # less prose than a couple of sentences is not an article
+_MIN_TABLE_WORDS = 8  # a wire story without prose: its dateline, then at least this many words
 
 # Headline: candidates up to _HEADLINE_WINDOW units above the body, scored by these weights.
 _HEADLINE_WINDOW = 50
@@ -271,6 +273,11 @@ def clean_text(page: DecodedPage) -> CleanPage | Rejection:
     units = _units(lines, _alphabet(cleaned))
     _score_units(units)
     region = _best_region(units)
+    # A wire story whose body is a table (a company's results, a list of prices) holds no prose,
+    # but its dateline says where the story starts.
+    table = region is None
+    if table:
+        region = _wire_table(units)
     if region is None:
         return Rejection(
             "no_body",
@@ -278,13 +285,18 @@ def clean_text(page: DecodedPage) -> CleanPage | Rejection:
         )
     start, end = region
     headline_index = _headline(units, start, end, page.url)
+    if table and headline_index == start:
+        headline_index = None  # a dateline opens the story's text; it never titles it
     if headline_index is None:
         return Rejection(
             "no_headline", "no title-shaped line stands above the article text in this dump"
         )
     headline = units[headline_index].text
-    body_units = _body(units, start, end, headline)
-    body_units += _announced_list(units, end)
+    if table:
+        body_units = [unit for unit in units[start : end + 1] if unit.text != headline]
+    else:
+        body_units = _body(units, start, end, headline)
+        body_units += _announced_list(units, end)
     if not body_units:
         return Rejection("no_body", "the article region held no paragraphs once chrome was removed")
     published = _published(lines, units[headline_index], body_units, page)
@@ -626,6 +638,30 @@ def _best_region(units: Sequence[_Unit]) -> tuple[int, int] | None:
     ]
     chosen = max(earlier, key=lambda run: run[2]) if earlier else strongest
     return _trim_weak_edges(units, chosen[0], chosen[1])
+
+
+def _wire_table(units: Sequence[_Unit]) -> tuple[int, int] | None:
+    """The block a wire dateline opens (inclusive bounds), where no prose made a run, or None.
+
+    "TORRANCE, Calif., March 3 - Shr 43 cts vs 30 cts", then a line per figure: the lines score
+    as a menu would, yet the dateline says a story starts there and its block is the story. The
+    agency's sign-off that may end the block ("REUTER", "AP": one word in capitals) is not.
+    """
+    for index, unit in enumerate(units):
+        if unit.chrome or unit.label_only or unit.repeated:
+            continue
+        dateline = opening_dateline(unit.text)
+        if dateline is None:
+            continue
+        end = index
+        while end + 1 < len(units) and units[end + 1].block == unit.block:
+            end += 1
+        while end > index and units[end].words == 1 and units[end].text.strip().isupper():
+            end -= 1
+        said = len(_WORD.findall(unit.text[dateline.end() :]))
+        if said + sum(other.words for other in units[index + 1 : end + 1]) >= _MIN_TABLE_WORDS:
+            return index, end
+    return None
 
 
 def _trim_weak_edges(units: Sequence[_Unit], start: int, end: int) -> tuple[int, int]:
