@@ -1101,6 +1101,41 @@ def test_a_time_marked_date_modified_is_not_the_publication() -> None:
             "« Les privatisations sont au profit d'intérêts privés, financiers, des "
             "multinationales et au détriment des salariés et des usagers »",
         ),
+        # gartenjournal.net: the one <h1> names the story the <title> names in other words.
+        (
+            "<title>Zaubernuss im Winter » Wann blüht die Hamamelis?</title>",
+            "<h1>Wie pflege ich meine Zaubernuss im Winter?</h1>",
+            "Wie pflege ich meine Zaubernuss im Winter?",
+        ),
+        # chip.de: so does an og:title written for sharing.
+        (
+            '<meta property="og:title" content="Aldi Beef Maker">',
+            "<h1>Beef Maker von Aldi im Test</h1>",
+            "Beef Maker von Aldi im Test",
+        ),
+        # marktplatz.die-besserwisser.org: a heading naming the site shares no words with the
+        # title's headline, and does not replace it.
+        (
+            '<meta property="og:title" content="Alles hat seine Zeit...">'
+            "<title>Alles hat seine Zeit... – Marktplatz für ein gutes Leben</title>",
+            "<h1>Marktplatz für ein gutes Leben</h1>",
+            "Alles hat seine Zeit...",
+        ),
+        # der-erfolg-gibt-recht.de: the logo's <h1> is the title's tail, so the site's name.
+        (
+            "<title>Rinderleber-Geschnetzeltes mit Apfel und Zwiebel | Liebe geht durch den "
+            "Magen</title>",
+            "<h1>Liebe geht durch den Magen</h1>",
+            "Rinderleber-Geschnetzeltes mit Apfel und Zwiebel",
+        ),
+        # petri-heil.ch: a heading that is the title's head is the headline, however long the
+        # motto after the site's name.
+        (
+            "<title>Bielersee-Winterhechte | petri-heil.ch | Dein Schweizer Fischereimagazin"
+            "</title>",
+            "<h1>Bielersee-Winterhechte</h1>",
+            "Bielersee-Winterhechte",
+        ),
         # Dublin Core in RDFa (one property naming two vocabularies), from Readability's tests.
         (
             '<title>Title Element</title><meta property="x:title dc:title" content="My title"/>',

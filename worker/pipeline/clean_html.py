@@ -441,6 +441,9 @@ _MIN_LOOSE_SITE_NAME_CHARS = 4
 # A short title part with the site's name as one of its words names the site.
 _MAX_SITE_PART_WORDS = 4
 _MIN_HEADLINE_WORDS = 3
+# Two words this long that a heading and a title share say they name one story.
+_SHARED_WORD_CHARS = 4
+_SHARED_WORDS = 2
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _DIGIT = re.compile(r"\d")
 # A title or title part that is a host name ("FASSETTE.NET", "chadim.net") names the site; one
@@ -1138,6 +1141,16 @@ def _headline(
     )
     titles = [title for title in titles if title and not _names_no_story(title, names)]
     headings = [h for h in (*h1s, *marked) if not _names_no_story(h, names)]
+    # A heading that a title states as one of its parts, beside a longer part, is the site's
+    # name printed as a heading (a logo): "Rinderleber-Geschnetzeltes mit Apfel und Zwiebel |
+    # Liebe geht durch den Magen" above an <h1> "Liebe geht durch den Magen".
+    logos = {heading for heading in headings if _titles_name_as_site(heading, titles)}
+    if logos:
+        headings = [heading for heading in headings if heading not in logos]
+        furniture = replace(
+            furniture, site_names=(*furniture.site_names, *(_fold(logo) for logo in logos))
+        )
+        titles = [_strip_site_name(title, furniture) for title in titles]
     folded_titles = [_fold(title) for title in titles]
     # A title may carry more around its headline than a site name: "Faire Lieferketten -
     # Evangelisches Jugendwerk in Württemberg (ejw)". Each head keeps the title's spelling.
@@ -1170,10 +1183,53 @@ def _headline(
                     # attackiert Deutsche Bahn") is the section's or the story's label.
                     return _without_kicker(heading, folded_title)
                 return _strip_site_name(heading, furniture)
+    # One <h1> no title states is the page's own headline where it names the story the titles
+    # name in other words ("Wie pflege ich meine Zaubernuss im Winter?" under a <title>
+    # "Zaubernuss im Winter » Wann blüht die Hamamelis?"): titles are written for search and
+    # sharing, the heading for the reader.
+    own = [heading for heading in h1s if heading in headings]
+    if len(own) == 1 and _retitles(own[0], titles):
+        return _strip_site_name(own[0], furniture)
     if titles or headings:
         return titles[0] if titles else headings[0]
     # Better a slug or the site's name than losing the article.
     return stated_titles[0] if stated_titles else (h1s[0] if h1s else None)
+
+
+def _title_parts(title: str) -> list[str]:
+    """Give a title's parts between separators, folded."""
+    return [_fold(part) for part in _TITLE_SEPARATOR.split(title)]
+
+
+def _titles_name_as_site(heading: str, titles: list[str]) -> bool:
+    """Say whether a title states the heading as a part after its first, beside a part of more
+    words: "Headline | Site" is how titles are written, so a heading that is the tail is the
+    site's name."""
+    folded = _fold(heading)
+    for title in titles:
+        parts = _title_parts(title)
+        if folded in parts[1:]:
+            longest = max(len(part.split()) for part in parts if part != folded)
+            if longest > len(folded.split()):
+                return True
+    return False
+
+
+def _retitles(heading: str, titles: list[str]) -> bool:
+    """Say whether a heading names the story a title's first part names, in other words: a few
+    words, not a whole part of a title (a section's name), sharing two words of some length
+    with the title's head (a site's or section's heading shares none, or only its own name)."""
+    words = _fold(heading).split()
+    if len(words) < _MIN_HEADLINE_WORDS:
+        return False
+    long_words = {word for word in words if len(word) >= _SHARED_WORD_CHARS}
+    for title in titles:
+        parts = _title_parts(title)
+        if " ".join(words) in parts:
+            return False
+        if len(long_words.intersection(parts[0].split())) >= _SHARED_WORDS:
+            return True
+    return False
 
 
 def _spelling(title: str, heading: str) -> str:
