@@ -1136,6 +1136,14 @@ def test_a_time_marked_date_modified_is_not_the_publication() -> None:
             "<h1>Bielersee-Winterhechte</h1>",
             "Bielersee-Winterhechte",
         ),
+        # hvw-online.org: an <h1> opening with the title's words carries a date line and tags.
+        (
+            '<meta property="og:title" content="Zuschauerrückkehr bei den Proficlubs der Region">',
+            "<h1> Zuschauerrückkehr bei den Proficlubs der Region<br><small>&nbsp; 02.02.2022 "
+            '•&nbsp; <span class="news-list-category"> HVW-Verband <span class="separator">, '
+            '</span> Presse <span class="separator">, </span> Allgemein </span></small></h1>',
+            "Zuschauerrückkehr bei den Proficlubs der Region",
+        ),
         # Dublin Core in RDFa (one property naming two vocabularies), from Readability's tests.
         (
             '<title>Title Element</title><meta property="x:title dc:title" content="My title"/>',

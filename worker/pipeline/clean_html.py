@@ -1217,15 +1217,21 @@ def _titles_name_as_site(heading: str, titles: list[str]) -> bool:
 
 def _retitles(heading: str, titles: list[str]) -> bool:
     """Say whether a heading names the story a title's first part names, in other words: a few
-    words, not a whole part of a title (a section's name), sharing two words of some length
-    with the title's head (a site's or section's heading shares none, or only its own name)."""
+    words, not a whole part of a title (a section's name) nor the title's head with more after
+    it, sharing two words of some length with the title's head (a site's or section's heading
+    shares none, or only its own name)."""
     words = _fold(heading).split()
     if len(words) < _MIN_HEADLINE_WORDS:
         return False
     long_words = {word for word in words if len(word) >= _SHARED_WORD_CHARS}
+    padded = f" {' '.join(words)} "
     for title in titles:
         parts = _title_parts(title)
         if " ".join(words) in parts:
+            return False
+        # A heading that opens with the title's head carries a subtitle or a date line that its
+        # markup glued on ("... der Region 02.02.2022 • HVW-Verband, Presse").
+        if padded.startswith(f" {parts[0]} "):
             return False
         if len(long_words.intersection(parts[0].split())) >= _SHARED_WORDS:
             return True
