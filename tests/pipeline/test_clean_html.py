@@ -482,6 +482,23 @@ def test_kicker_date_right_above_the_headline_beats_a_plain_date_meta() -> None:
     )
 
 
+def test_related_stories_dates_under_the_headline_do_not_override_the_metadata() -> None:
+    # autoindustriya.com: the byline's date sits in a <label>, and the first dated lines after
+    # the headline are the related stories' ("2017 Lexus LC500 coupe ...", "May 15, 2017").
+    page = (
+        '<html><head><meta property="article:published_time" content="November 20, 2019 12:32">'
+        "</head><body><article><h1>Lexus wants you to go topless with 2020 LC500 Convertible"
+        "</h1><h2>The LC 500 looks good even with the roof chopped off</h2>"
+        "<div><h5>2017 Lexus LC500 coupe arrives in the Philippines</h5><p>May 15, 2017</p>"
+        "<h5>2017 Lexus LC 500</h5><p>January 22, 2018</p></div>"
+        f"{_STORY * 3}</article></body></html>"
+    ).encode()
+    result = _clean(page, url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.published is not None
+    assert result.published.at == datetime(2019, 11, 20, 12, 32, tzinfo=UTC)
+
+
 def test_a_forum_members_sign_up_date_is_not_the_post_date() -> None:
     result = _clean(
         _dated_page(metadata="", dateline="Registriert: 18.09.2008, 05:56</div><div>21.01.2009"),

@@ -906,7 +906,8 @@ def _dateline(
     # A headline that names a day ("Results, Aalen, 19.5.2007") is about an event on that day:
     # lines repeating it (the results table's dates) are the event's, not the story's.
     subject = parse_date(headline, fetched_at=None, source="text")
-    for line in (*below, *kicker):
+    candidates = (*below, *kicker)
+    for index, line in enumerate(candidates):
         if len(line) > _DATELINE_MAX_CHARS and not line[:1].isdigit():
             continue
         if _NOT_PUBLICATION_CUE.search(line[:_MAX_DATED_CHARS]):
@@ -915,9 +916,24 @@ def _dateline(
         printed = parse_date(line, fetched_at=None, source="text")
         if printed is None or (subject is not None and printed.at.date() == subject.at.date()):
             continue
+        if index < len(below) and _teaser_dates(printed, below[index + 1 : index + 3]):
+            # Title, date, title, date: a list of related stories, each with its date, where the
+            # page's own dateline was not printed as text.
+            return None
         published = parse_date(line, fetched_at=fetched_at, source="text")
         return (published, line) if published is not None else None
     return None
+
+
+def _teaser_dates(printed: PublishedAt, following: tuple[str, ...]) -> bool:
+    """Say whether one of the lines after a dated line states another day (the next teaser's)."""
+    for line in following:
+        if len(line) > _DATELINE_MAX_CHARS and not line[:1].isdigit():
+            continue
+        other = parse_date(line, fetched_at=None, source="text")
+        if other is not None and other.at.date() != printed.at.date():
+            return True
+    return False
 
 
 def _disagrees(dateline: PublishedAt, line: str, stated: PublishedAt) -> bool:
