@@ -15,10 +15,10 @@ site; the mechanism is general and its constants were set by measurement on the 
    standalone dates and text printed twice score negative, short lines packed into a block
    (menus, link lists) more than short lines standing alone.
 3. Runs. The article is a run of units with the largest total score that no gap of chrome costing
-   more than `_GAP_LIMIT` interrupts, nor the site's copyright notice. An earlier run at least
-   half as strong as the strongest wins (articles come before their comments, teasers and
-   footers), and weak stretches that a smaller chrome gap sets off at either end of the run are
-   trimmed.
+   more than `_GAP_LIMIT` interrupts, nor the site's copyright notice or a reader comment's
+   header. An earlier run at least half as strong as the strongest wins (articles come before
+   their comments, teasers and footers), and weak stretches that a smaller chrome gap sets off at
+   either end of the run are trimmed.
 4. Body. Paragraphs of the run, with the subheadings, list items and short sentences between
    them, and a list the last paragraph announces with a colon.
 
@@ -78,6 +78,7 @@ _GAP_LIMIT = 20.0
 _EDGE_GAP = 10.0
 _EDGE_SHARE = 0.2
 _EARLIER_RUN_SHARE = 0.5
+_COMMENT_HEADER_WORDS = 6  # "1. reader says:", "Jane Doe on March 3 said:"
 _MIN_BODY_SCORE = 15.0  # less prose than a couple of sentences is not an article
 
 # Headline: candidates up to _HEADLINE_WINDOW units above the body, scored by these weights.
@@ -697,7 +698,9 @@ def _best_region(units: Sequence[_Unit]) -> tuple[int, int] | None:
 
     Each run is the stretch with the largest total score between hard breaks; a run never
     crosses a gap of chrome costing more than `_GAP_LIMIT` (a long related-story list or footer
-    separates the article from whatever prose-like notice follows it). The strongest run wins,
+    separates the article from whatever prose-like notice follows it), a copyright notice (the
+    legal small print around it) or a comment's header (each comment stands alone, so a thread
+    does not add up to outweigh the article). The strongest run wins,
     unless an earlier one is at least `_EARLIER_RUN_SHARE` as strong: articles come before their
     comments, teasers and footers, which can outweigh a short article.
     """
@@ -747,7 +750,7 @@ def _trim_weak_edges(units: Sequence[_Unit], start: int, end: int) -> tuple[int,
 
 def _runs(units: Sequence[_Unit]) -> list[tuple[int, int, float]]:
     """(start, end, total score) of the best stretch between each pair of hard breaks: a chrome
-    gap costing more than `_GAP_LIMIT`, or a copyright notice."""
+    gap costing more than `_GAP_LIMIT`, a copyright notice, a reader comment's header."""
     runs: list[tuple[int, int, float]] = []
     best: tuple[int, int, float] | None = None
     running = 0.0
@@ -755,7 +758,12 @@ def _runs(units: Sequence[_Unit]) -> list[tuple[int, int, float]]:
     gap = 0.0
     for index, unit in enumerate(units):
         gap = gap + unit.score if unit.score < 0 else 0.0
-        if running <= 0 or gap < -_GAP_LIMIT or unit.notice:
+        if (
+            running <= 0
+            or gap < -_GAP_LIMIT
+            or unit.notice
+            or (unit.text[-1:] == ":" and _is_comment_header(units, index))
+        ):
             if best is not None:
                 runs.append(best)
             best = None
@@ -767,6 +775,16 @@ def _runs(units: Sequence[_Unit]) -> list[tuple[int, int, float]]:
     if best is not None:
         runs.append(best)
     return runs
+
+
+def _is_comment_header(units: Sequence[_Unit], index: int) -> bool:
+    """Whether a unit heads a reader's comment: a short line ending with a colon, its author's
+    ("1. reader says:"), right above a line that is only the comment's date."""
+    return (
+        units[index].words <= _COMMENT_HEADER_WORDS
+        and index + 1 < len(units)
+        and units[index + 1].dateline
+    )
 
 
 def _is_paragraph(unit: _Unit) -> bool:
