@@ -179,6 +179,31 @@ def test_wrapped_lines_are_rejoined_into_one_paragraph() -> None:
     assert cleaned.body == (first, second)
 
 
+def test_a_short_article_s_wrapped_lines_are_rejoined_on_a_page_of_menus() -> None:
+    # linknaija.com as w3m printed it: three wrapped paragraphs under a hundred menu lines.
+    menu = [f"  • Section {n}" for n in range(100)]
+    article = [
+        "Photos which were released online and are making the rounds on social media, show "
+        "Nigerian actress, Kate Henshaw,",
+        "looking absolutely stunning in new make-up photos.",
+        "",
+        "Veteran Nollywood actress, Kate Henshaw, who in 2008, won the Africa Movie Academy Award "
+        "for Best Actress in a Leading",
+        "Role, has taken to her Instagram page to share some stunning photos of herself.",
+        "",
+        "She flaunted her hand bag which had the colours of the Nigerian flag. The 47 year old was "
+        "one of the guests invited to",
+        "an event by media mogul, Debola Lagos.",
+    ]
+    headline = "Nollywood Actress, Kate Henshaw Is Looking Stunning In New Photos"
+    cleaned = _clean("\n".join([*menu, "", headline, "", *article]))
+    assert cleaned.body == (
+        " ".join(article[:2]),
+        " ".join(article[3:5]),
+        " ".join(article[6:8]),
+    )
+
+
 def _paragraph(topic: str, number: int) -> str:
     return (
         f"The {topic} was discussed again on day {number}, and the members said that they would "

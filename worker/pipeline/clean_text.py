@@ -400,10 +400,12 @@ def _wrap_width(columns: Sequence[int]) -> int | None:
     if len(widths) < 3:
         return None
     widest = widths[-1]
-    # A wrapping renderer fills many lines to just under its width; a dump of unwrapped paragraphs
-    # has a few long lines of scattered lengths.
+    # A wrapping renderer fills lines to just under its width; a dump of unwrapped paragraphs has
+    # a few long lines of scattered lengths. Three such lines are asked for, however long the page:
+    # a short article among a page of menus fills only a few (asking for one line in twenty of the
+    # page lost a w3m dump's wrapped paragraphs).
     near = len(widths) - bisect_left(widths, widest - 12)
-    if widest < 60 or near < max(3, len(widths) // 20):
+    if widest < 60 or near < 3:
         return None
     return widest
 
