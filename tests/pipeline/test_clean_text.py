@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from schemas import RawPage
 from worker.pipeline import Processed, process, receive
-from worker.pipeline.clean_text import _QUOTED, clean_text
+from worker.pipeline.clean_text import _QUOTED, _is_glued_teaser, clean_text
 from worker.pipeline.types import CleanPage, DecodedPage, Rejection
 from worker.store.batch import dedupe_key
 
@@ -179,6 +179,31 @@ def test_wrapped_lines_are_rejoined_into_one_paragraph() -> None:
     assert cleaned.body == (first, second)
 
 
+def test_a_short_article_s_wrapped_lines_are_rejoined_on_a_page_of_menus() -> None:
+    # linknaija.com as w3m printed it: three wrapped paragraphs under a hundred menu lines.
+    menu = [f"  • Section {n}" for n in range(100)]
+    article = [
+        "Photos which were released online and are making the rounds on social media, show "
+        "Nigerian actress, Kate Henshaw,",
+        "looking absolutely stunning in new make-up photos.",
+        "",
+        "Veteran Nollywood actress, Kate Henshaw, who in 2008, won the Africa Movie Academy Award "
+        "for Best Actress in a Leading",
+        "Role, has taken to her Instagram page to share some stunning photos of herself.",
+        "",
+        "She flaunted her hand bag which had the colours of the Nigerian flag. The 47 year old was "
+        "one of the guests invited to",
+        "an event by media mogul, Debola Lagos.",
+    ]
+    headline = "Nollywood Actress, Kate Henshaw Is Looking Stunning In New Photos"
+    cleaned = _clean("\n".join([*menu, "", headline, "", *article]))
+    assert cleaned.body == (
+        " ".join(article[:2]),
+        " ".join(article[3:5]),
+        " ".join(article[6:8]),
+    )
+
+
 def _paragraph(topic: str, number: int) -> str:
     return (
         f"The {topic} was discussed again on day {number}, and the members said that they would "
@@ -236,12 +261,10 @@ def test_a_headline_with_a_chrome_word_is_kept(headline: str) -> None:
     assert cleaned.headline == headline
 
 
-@pytest.mark.xfail(
-    reason="known weakness: a comment section with more prose than a short article, separated "
-    "from it by little chrome, joins the article's run",
-    strict=True,
-)
 def test_comments_after_a_short_article_do_not_join_it() -> None:
+    # Each comment under its header as profootballtalk.nbcsports.com prints them (WordPress's
+    # "1. thelastchargersfan says:" over "November 19, 2019 at 6:34 am"): together the comments
+    # hold more prose than the article, but no run crosses a comment's header.
     article = [_paragraph("budget", n) for n in range(3)]
     comments: list[str] = []
     for n in range(8):
@@ -261,6 +284,149 @@ def test_comments_after_a_short_article_do_not_join_it() -> None:
     )
     cleaned = _clean(text)
     assert cleaned.headline == "Council delays vote on the budget"
+    assert cleaned.body == tuple(article)
+
+
+# detroit.cbslocal.com: related stories whose title and teaser w3m printed without a space.
+_GLUED_TEASERS = [
+    "Fantasy Football Waiver Wire Week 12: Deebo Samuel, Darius Slayton Emerging As Strong WR "
+    "OptionsThe 49ers and Giants rookies have seen their roles in the offense grow as the season "
+    "goes, making them solid options in your fantasy lineup.",
+    "Harvick Fails To Rally Overmatched Ford In NASCAR FinaleFord v Toyota flopped for the blue "
+    "oval at the track.",
+    "Is Violence In Sports On The Rise?Violence is part of the game in many sports but Myles "
+    "Garrett crossed a line that attracts the attention of authorities sometimes from within "
+    "their sport and in other cases from criminal prosecutors.",
+    "Tape Gaffe Ends Hamlin's Title RunDenny Hamlin's championship run was foiled by the tale of "
+    "the tape.",
+    "Customers Leave Without Paying $690 Bill At Troy SteakhouseA party of six left Ruth's Chris "
+    "Steakhouse in Troy without paying their bill after a fight in the restaurant.",
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "glued"),
+    [
+        *((teaser, True) for teaser in _GLUED_TEASERS),
+        # Names written in camel case, and a wire dateline, inside article prose.
+        ("LOS ANGELES (AP) — To LeBron James, triple-doubles are not a goal.", False),
+        (
+            "Now the Agency's SciSpacE team has called in ESA's Concurrent Design Facility to "
+            "assess the advantages of human hibernation for a trip to a neighboring planet.",
+            False,
+        ),
+        (
+            "Hong Kong (CNN Business)A muddled view of US-China trade talks once again seems to "
+            "be weighing on investors.",
+            False,
+        ),
+        (
+            "A Bang & Olufsen Premium 3D Sound System will be available, as is Audi’s phone box "
+            "which includes signal boosting and wireless charging.",
+            False,
+        ),
+    ],
+)
+def test_a_title_glued_to_its_teaser_reads_as_one(line: str, glued: bool) -> None:
+    assert _is_glued_teaser(line) is glued
+
+
+def test_a_list_of_glued_teasers_is_not_the_article() -> None:
+    # The list outweighs the short wire story below it; its lines read as teasers, not prose.
+    article = [
+        "ST. JOSEPH, Mich. (AP) — Michigan health authorities are reporting a 6th fatality "
+        "linked to Eastern Equine Encephalitis.",
+        "Berrien County Health Department officials said Monday the victim was one of two people "
+        "who contracted the mosquito borne virus. The death occurred Saturday.",
+        "Cases of Eastern Equine Encephalitis first appeared in West Michigan at the end of "
+        "August. The virus has been reported in Barry, Berrien, Calhoun, Cass, Kalamazoo and "
+        "Van Buren counties. The outbreak has resulted in 10 human cases and 46 animal cases.",
+    ]
+    # Each as the dump prints it: an image's label, the wrapped text, a blank line.
+    teasers = [line for teaser in _GLUED_TEASERS for line in ("[blank_1x1]", *_wrap(teaser), "")]
+    headline = "Michigan Officials: 6th Fatality Linked To Eastern Equine Encephalitis Reported"
+    dump = "\n".join(["Latest Sports", "", *teasers, "Travel", "", headline, "", ""])
+    cleaned = _clean(dump + "\n\n".join("\n".join(_wrap(paragraph)) for paragraph in article))
+    assert cleaned.headline == headline
+    assert cleaned.body == tuple(article)
+
+
+def test_a_paragraph_naming_a_company_in_camel_case_is_kept() -> None:
+    # Reuters-21578 story 12159: its last paragraph reads like a glued title and teaser on its
+    # own ("Last December Bank|America and ..."), but no list of them stands around it.
+    dump = "\n".join(
+        [
+            "1-APR-1987 13:49:45.79",
+            "",
+            "BANKAMERICA <BAC> TO POST GAIN ON UNIT SALE",
+            "",
+            "SAN FRANCISCO, April 1 - BankAmerica Corp said it completed",
+            "the sale of its Consumer Trust Services division to Well Fargo",
+            "and Co <WFC>, a transaction that will result in a second",
+            "quarter pre-tax gain of more than 75 mln dlrs.",
+            "    In a separate announcement, Wells Fargo said the",
+            "acquisition will increase the amount of personal trust assets",
+            "it administers to 25 billion dlrs.",
+            "    Last December BankAmerica and Wells Fargo announced a",
+            "definitive agreement on the sale at a price of about 100 mln",
+            "dlrs, subject to adjustment.",
+        ]
+    )
+    last = (
+        "Last December BankAmerica and Wells Fargo announced a definitive agreement on the sale "
+        "at a price of about 100 mln dlrs, subject to adjustment."
+    )
+    assert _is_glued_teaser(last)
+    assert _clean(dump).body[-1] == last
+
+
+# beachbodyondemand.com: the legal small print around the site's copyright notice.
+_LEGAL_FOOTER = [
+    "The information provided on this website (including the Blogs, Community pages, Program "
+    "Materials and all other content) was originally intended for a US audience. Regulations in "
+    "your country may vary.",
+    "+Results vary depending on starting point, goals and effort. Exercise and proper diet are "
+    "necessary to achieve and maintain weight loss and muscle definition. The testimonials "
+    "featured may have used more than one Beachbody product or extended the program to achieve "
+    "their maximum results.",
+    "Consult your physician and follow all safety instructions before beginning any exercise "
+    "program or using any supplement or meal replacement product, especially if you have any "
+    "unique medical conditions or needs.",
+    "© 2019 Beachbody, LLC. All rights reserved. Beachbody, LLC is the owner of the Beachbody "
+    "and Team Beachbody trademarks, and all related designs, trademarks, copyrights, and other "
+    "intellectual property.",
+    "Apple logo, Apple TV, App Store, iPad, iPhone, and iPod touch are registered trademarks of "
+    "Apple Inc. Roku is a registered trademark of Roku, Inc. in the United States and other "
+    "countries. Amazon, Kindle, Fire, and all related logos are trademarks of Amazon.com or its "
+    "affiliates.",
+]
+
+
+def test_legal_small_print_around_the_copyright_notice_is_not_the_article() -> None:
+    # Without the notice as a break, the small print is one run with more prose than the article.
+    article = [_paragraph("meal plan", n) for n in range(2)]
+    related = [
+        "Related Articles",
+        "Vanilla Shakeology with avocado and bananas",
+        "Nutrition",
+        "Why Breakfast Really Does Matter – But Only if You’re Doing It Right",
+        "Plant-Based Chocolate Almond Crunch BEACHBAR",
+        "Nutrition",
+    ]
+    social = "  •  \n    Facebook\n  •  \n    Pinterest\n  •  \n    Join our newsletter"
+    dump = "\n\n".join(
+        [
+            "Meal Prep for A Little More Obsessed",
+            *article,
+            *related,
+            social,
+            "Beachbody on Demand",
+            social,
+            *_LEGAL_FOOTER,
+        ]
+    )
+    cleaned = _clean(dump)
+    assert cleaned.headline == "Meal Prep for A Little More Obsessed"
     assert cleaned.body == tuple(article)
 
 

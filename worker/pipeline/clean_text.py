@@ -11,12 +11,14 @@ site; the mechanism is general and its constants were set by measurement on the 
 2. Scores. Each unit is scored from its own shape: prose (eight words or more ending a sentence)
    scores its word count, discounted when it lacks the function words sentences carry; short
    lines, list items, bare links and image labels, boilerplate wording (sign in, share,
-   copyright, related...), captions, standalone dates and text printed twice score negative,
-   short lines packed into a block (menus, link lists) more than short lines standing alone.
+   copyright, related...), captions, related stories printed as a title glued to its teaser,
+   standalone dates and text printed twice score negative, short lines packed into a block
+   (menus, link lists) more than short lines standing alone.
 3. Runs. The article is a run of units with the largest total score that no gap of chrome costing
-   more than `_GAP_LIMIT` interrupts. An earlier run at least half as strong as the strongest
-   wins (articles come before their comments, teasers and footers), and weak stretches that a
-   smaller chrome gap sets off at either end of the run are trimmed.
+   more than `_GAP_LIMIT` interrupts, nor the site's copyright notice or a reader comment's
+   header. An earlier run at least half as strong as the strongest wins (articles come before
+   their comments, teasers and footers), and weak stretches that a smaller chrome gap sets off at
+   either end of the run are trimmed.
 4. Body. Paragraphs of the run, with the subheadings, list items and short sentences between
    them, and a list the last paragraph announces with a colon.
 
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import html
+import itertools
 import re
 from bisect import bisect_left
 from collections import Counter
@@ -76,6 +79,7 @@ _GAP_LIMIT = 20.0
 _EDGE_GAP = 10.0
 _EDGE_SHARE = 0.2
 _EARLIER_RUN_SHARE = 0.5
+_COMMENT_HEADER_WORDS = 6  # "1. reader says:", "Jane Doe on March 3 said:"
 _MIN_BODY_SCORE = 15.0  # less prose than a couple of sentences is not an article
 _MIN_TABLE_WORDS = 8  # a wire story without prose: its dateline, then at least this many words
 
@@ -170,6 +174,19 @@ _CAPTION_WORDS = frozenset(
     )
 )
 _LABELLED_DATE = re.compile(r"(.{1,60}?)\s{0,3}[|·•]\s{0,3}(.{1,60})")
+# Where a renderer glued a link's text to the block after it with no space: a word's lower-case
+# end, "?" or "!" right before a capital that opens a word ("... NASCAR FinaleFord v Toyota
+# flopped ...", "... On The Rise?Violence is part of ...", "... Troy SteakhouseA party of six").
+# (Digits and ")" are left out: "9to5Toys", "3D Sound", "Hong Kong (CNN Business)A muddled".)
+# `_is_glued_teaser` decides whether the text on either side reads as a title and its teaser.
+_GLUE = re.compile(r"(?:[a-zß-öø-ÿа-яё]{2}|[?!])(?=[A-ZÀ-ÖØ-ÞА-ЯЁ][a-zß-öø-ÿа-яё]|A )")
+_GLUE_TITLE_WORDS = 3  # a title glued to its teaser has this many long words, all capitalized...
+_GLUE_TEASER_WORDS = 6  # ...and its teaser this many words, a couple of long ones in lower case
+_GLUE_TRIES = 3  # glue points tried per unit (a title printed twice glues twice)
+# A glued line is a teaser only in a list of them: another within this many units (room for one
+# item between, each an image's label and its line). Alone, it is as likely a paragraph naming a
+# company in camel case ("Susan Hackmann of AgriAnalysis said there was some confusion ...").
+_TEASER_REACH = 4
 
 # Boilerplate wording, in the languages the service reads; only ever counted against short units,
 # and how much it takes to mark one is decided by `_is_chrome`.
@@ -200,6 +217,17 @@ _SITE_WORDS = frozenset(
         *("sponsored", "javascript", "abonnieren", "impressum", "suscríbete", "iscriviti"),
         *("accedi", "inloggen"),
     )
+)
+# A site's copyright notice: its sign or word with a year, or the reservation of rights. It closes
+# the page's text: what follows it is the site's legal small print, never the article.
+_COPYRIGHT_NOTICE = re.compile(
+    r"(?i:all rights reserved|todos os direitos reservados|todos los derechos reservados|"
+    r"tous droits réservés|alle rechte vorbehalten|tutti i diritti riservati|"
+    r"alle rechten voorbehouden|(?:©|ⓒ|copyright)[^\n]{0,80}?\b(?:19|20)\d\d\b)"
+)
+# Every copyright notice holds one of these words or signs: a cheap test before the regex.
+_NOTICE_WORDS = frozenset(
+    ("copyright", "reserved", "reservados", "réservés", "vorbehalten", "riservati", "voorbehouden")
 )
 # Units this short are chrome with any chrome word ("Related stories", "Print this page").
 _CHROME_SHORT_WORDS = 4
@@ -261,9 +289,12 @@ class _Unit:
     label_only: bool  # nothing but bracketed image labels and bare links
     dateline: bool  # a short line that is just a date (a comment's, a teaser's)
     caption: bool  # reads as a photo caption or credit
+    glued: bool  # reads as a title glued to its teaser ("... NASCAR FinaleFord v Toyota ...")
+    notice: bool  # the site's copyright notice ("© 2019 Acme, LLC. All rights reserved.")
     tokens: list[str]  # the lower-cased words of `text`, links and labels included
     # What the rest of the page decides.
     repeated: bool = False
+    teaser: bool = False  # glued, in a list of glued lines (a related-stories list)
     score: float = 0.0
 
 
@@ -381,10 +412,12 @@ def _wrap_width(columns: Sequence[int]) -> int | None:
     if len(widths) < 3:
         return None
     widest = widths[-1]
-    # A wrapping renderer fills many lines to just under its width; a dump of unwrapped paragraphs
-    # has a few long lines of scattered lengths.
+    # A wrapping renderer fills lines to just under its width; a dump of unwrapped paragraphs has
+    # a few long lines of scattered lengths. Three such lines are asked for, however long the page:
+    # a short article among a page of menus fills only a few (asking for one line in twenty of the
+    # page lost a w3m dump's wrapped paragraphs).
     near = len(widths) - bisect_left(widths, widest - 12)
-    if widest < 60 or near < max(3, len(widths) // 20):
+    if widest < 60 or near < 3:
         return None
     return widest
 
@@ -500,6 +533,10 @@ def _score_units(units: Sequence[_Unit]) -> None:
     # then the feature says nothing, and must not count against every paragraph.
     stopwords_known = bool(prose) and sum(unit.stop_ratio for unit in prose) / len(prose) >= 0.08
     seen = Counter([unit.text for unit in units])
+    glued = [index for index, unit in enumerate(units) if unit.glued]
+    for previous, index in itertools.pairwise(glued):
+        if index - previous <= _TEASER_REACH:
+            units[previous].teaser = units[index].teaser = True
     for unit in units:
         unit.repeated = unit.words >= 3 and seen[unit.text] > 1
         unit.score = _score(unit, stopwords_known=stopwords_known)
@@ -527,6 +564,7 @@ def _unit(
         # Only prose-length units are weighed by their function words.
         stop_ratio = sum(map(_STOPWORDS.__contains__, words)) / len(words)
     sentence = text[-1:] in _SENTENCE_TAIL and _SENTENCE_END.search(text[-6:]) is not None
+    chrome = count <= 30 and _is_chrome(plain, words, count=count, sentence=sentence)
     return _Unit(
         text=text,
         line=line,
@@ -536,12 +574,16 @@ def _unit(
         words=count,
         stop_ratio=stop_ratio,
         sentence=sentence,
-        chrome=count <= 30 and _is_chrome(plain, words, count=count, sentence=sentence),
+        chrome=chrome,
         label_only=not plain.strip(" |-–·•"),
         dateline=count <= _DATELINE_WORDS and _DIGIT.search(plain) is not None and _is_date(plain),
         caption=count <= 80
         and not _CAPTION_WORDS.isdisjoint(words)
         and _CAPTION_CUE.search(plain[:400]) is not None,
+        glued=count >= 8 and sentence and _is_glued_teaser(plain),
+        notice=chrome
+        and ("©" in plain or "ⓒ" in plain or not _NOTICE_WORDS.isdisjoint(words))
+        and _COPYRIGHT_NOTICE.search(plain) is not None,
         tokens=words if plain is text else _words(text, ascii_words=alphabet.ascii_words),
     )
 
@@ -556,6 +598,53 @@ def _words(text: str, *, ascii_words: bool = False) -> list[str]:
         # a letter: as "?" they separate the same words.
         return _ASCII_WORD.findall(lowered.encode("ascii", "replace").decode("ascii"))
     return _WORD.findall(lowered)
+
+
+def _is_glued_teaser(text: str) -> bool:
+    """Whether a line reads as a related story's title glued to its teaser without a space.
+
+    Renderers print a link's text and the block after it as one run of text ("Is Violence In
+    Sports On The Rise?Violence is part of the game ..."). The glue alone is not enough, since
+    names are written that way too ("LeBron", "WordPress"); the text before it must be a title
+    (Title Case, no parenthesis left open, no wire dateline) and the text after it a sentence
+    (with long words in lower case).
+    """
+    # A wire story's opening ("SAN FRANCISCO, March 5 - BankAmerica Corp said ...") is no title.
+    if _WIRE_DATELINE.match(text):
+        return False
+    # The title opens the line: most prose is ruled out by its first long words.
+    capitalized = 0
+    for word in text[:200].split():
+        if len(word) >= 4 and word[0].isalpha():
+            if not word[0].isupper():
+                return False
+            capitalized += 1
+            if capitalized == _GLUE_TITLE_WORDS:
+                break
+    else:
+        return False
+    for tries, glue in enumerate(_GLUE.finditer(text)):
+        if tries == _GLUE_TRIES:
+            break
+        title, teaser = text[: glue.end()], text[glue.end() :]
+        if title.count("(") > title.count(")"):
+            continue
+        if _is_title_case(title) and _is_sentence_case(teaser):
+            return True
+    return False
+
+
+def _is_title_case(text: str) -> bool:
+    """Whether capitals open all the long words of a text, and it has enough of them."""
+    long_words = [word for word in text.split() if len(word) >= 4 and word[0].isalpha()]
+    return len(long_words) >= _GLUE_TITLE_WORDS and all(word[0].isupper() for word in long_words)
+
+
+def _is_sentence_case(text: str) -> bool:
+    """Whether a text reads as a sentence rather than a title: long words in lower case."""
+    words = text.split()
+    lower = sum(len(word) >= 4 and word[0].islower() for word in words)
+    return len(words) >= _GLUE_TEASER_WORDS and lower >= 2
 
 
 def _is_chrome(plain: str, words: Sequence[str], *, count: int, sentence: bool) -> bool:
@@ -601,7 +690,7 @@ def _score(unit: _Unit, *, stopwords_known: bool) -> float:
         return -_CHROME_PENALTY
     if unit.repeated:
         return -_REPEAT_PENALTY
-    if unit.caption:
+    if unit.caption or unit.teaser:
         return -_PACKED_PENALTY
     if unit.dateline:
         return -_DATELINE_PENALTY
@@ -623,7 +712,9 @@ def _best_region(units: Sequence[_Unit]) -> tuple[int, int] | None:
 
     Each run is the stretch with the largest total score between hard breaks; a run never
     crosses a gap of chrome costing more than `_GAP_LIMIT` (a long related-story list or footer
-    separates the article from whatever prose-like notice follows it). The strongest run wins,
+    separates the article from whatever prose-like notice follows it), a copyright notice (the
+    legal small print around it) or a comment's header (each comment stands alone, so a thread
+    does not add up to outweigh the article). The strongest run wins,
     unless an earlier one is at least `_EARLIER_RUN_SHARE` as strong: articles come before their
     comments, teasers and footers, which can outweigh a short article.
     """
@@ -696,7 +787,8 @@ def _trim_weak_edges(units: Sequence[_Unit], start: int, end: int) -> tuple[int,
 
 
 def _runs(units: Sequence[_Unit]) -> list[tuple[int, int, float]]:
-    """(start, end, total score) of the best stretch between each pair of hard breaks."""
+    """(start, end, total score) of the best stretch between each pair of hard breaks: a chrome
+    gap costing more than `_GAP_LIMIT`, a copyright notice, a reader comment's header."""
     runs: list[tuple[int, int, float]] = []
     best: tuple[int, int, float] | None = None
     running = 0.0
@@ -704,7 +796,12 @@ def _runs(units: Sequence[_Unit]) -> list[tuple[int, int, float]]:
     gap = 0.0
     for index, unit in enumerate(units):
         gap = gap + unit.score if unit.score < 0 else 0.0
-        if running <= 0 or gap < -_GAP_LIMIT:
+        if (
+            running <= 0
+            or gap < -_GAP_LIMIT
+            or unit.notice
+            or (unit.text[-1:] == ":" and _is_comment_header(units, index))
+        ):
             if best is not None:
                 runs.append(best)
             best = None
@@ -716,6 +813,16 @@ def _runs(units: Sequence[_Unit]) -> list[tuple[int, int, float]]:
     if best is not None:
         runs.append(best)
     return runs
+
+
+def _is_comment_header(units: Sequence[_Unit], index: int) -> bool:
+    """Whether a unit heads a reader's comment: a short line ending with a colon, its author's
+    ("1. reader says:"), right above a line that is only the comment's date."""
+    return (
+        units[index].words <= _COMMENT_HEADER_WORDS
+        and index + 1 < len(units)
+        and units[index + 1].dateline
+    )
 
 
 def _is_paragraph(unit: _Unit) -> bool:
@@ -784,7 +891,14 @@ def _is_short_sentence(unit: _Unit) -> bool:
         unit.alone
         and unit.sentence
         and unit.words >= 3
-        and not (unit.chrome or unit.caption or unit.dateline or unit.repeated or unit.bullet)
+        and not (
+            unit.chrome
+            or unit.caption
+            or unit.teaser
+            or unit.dateline
+            or unit.repeated
+            or unit.bullet
+        )
     )
 
 
