@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from schemas import RawPage
 from worker.pipeline import Processed, process, receive
-from worker.pipeline.clean_text import _QUOTED, clean_text
+from worker.pipeline.clean_text import _QUOTED, _is_breadcrumb, clean_text
 from worker.pipeline.types import CleanPage, DecodedPage, Rejection
 from worker.store.batch import dedupe_key
 
@@ -519,3 +519,101 @@ def test_a_caption_is_the_headline_only_when_nothing_else_can_be() -> None:
 )
 def test_only_a_line_wholly_in_double_marks_reads_as_a_quotation(line: str, quoted: bool) -> None:
     assert (_QUOTED.fullmatch(line) is not None) is quoted
+
+
+def test_a_call_to_action_is_passed_over_for_the_title() -> None:
+    # catchitkansas.com: a gallery's captions, the date line, then a link's text over the story.
+    title = "2018 Boys State Swim Results"
+    dump = "\n\n".join(
+        [
+            title,
+            "Aidan Gantenbein 100 backstroke",
+            "Miguel Bernal North Diving",
+            "Posted: Fri 6:45 PM, Feb 16, 2018 |\nUpdated: Sat 8:31 PM, Feb 17, 2018",
+            "CLICK FOR FULL STATE SWIM RESULTS",
+            _paragraph("state swim meet", 1),
+            _paragraph("diving", 2),
+        ]
+    )
+    url = "https://www.catchitkansas.com/content/news/Friday-State-Swim-Results-474349633.html"
+    cleaned = clean_text(DecodedPage(text=dump, kind="text", url=url))
+    assert isinstance(cleaned, CleanPage), cleaned
+    assert cleaned.headline == title
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        # panarmenian.net: the heading of the section's story list, printed beside the story.
+        "Other news in this section",
+        # slate.com: a list of the section's stories between the headline and the article.
+        "More on Slate Book Review",
+        # wired.com and others: the heading over teasers.
+        "You may also like",
+    ],
+)
+def test_a_section_heading_is_passed_over_for_the_title(heading: str) -> None:
+    title = "Amnesty. More than 100 protesters killed in Iran unrest"
+    # Neither line shares a word with the lead: only what the line is tells them apart.
+    dump = "\n\n".join([title, heading, _paragraph("budget", 1), _paragraph("council", 2)])
+    assert _clean(dump).headline == title
+
+
+@pytest.mark.parametrize(
+    "trail",
+    [
+        # vortexcannon.org: the trail to the post, the post's title not repeated in it.
+        "Home » Dare to Play »",
+        # mensagensreflexao.com.br: the trail ending with the title.
+        "Mensagens » Mensagens de Autoestima » Só quem se Ama…",
+        # linknaija.com: the site's name and tagline.
+        "LinkNaija | Nigeria's popular news platform",
+    ],
+)
+def test_a_breadcrumb_is_passed_over_for_the_title(trail: str) -> None:
+    title = "Nollywood Actress, Kate Henshaw Is Looking Stunning In New Photos"
+    dump = "\n\n".join([title, trail, _paragraph("budget", 1), _paragraph("council", 2)])
+    assert _clean(dump).headline == title
+
+
+@pytest.mark.parametrize(
+    ("line", "breadcrumb"),
+    [
+        ("Home » Dare to Play »", True),
+        ("LinkNaija | Nigeria's popular news platform", True),
+        # vortexcannon.org: a post's title naming a release and its month.
+        ("Dare to Play 3 / October pack", False),
+        # techcrunch.com: an author's name, handle and the story's age.
+        ("Catherine Shu @catherineshu / 2 days", False),
+        # latimes.com: a slash inside a name is no path mark.
+        (
+            "Column: The Gannett/GateHouse merger sends a dismal signal about the future of"
+            " local news",
+            False,
+        ),
+    ],
+)
+def test_only_short_segments_after_home_or_a_name_read_as_a_breadcrumb(
+    line: str, breadcrumb: bool
+) -> None:
+    assert _is_breadcrumb(line) is breadcrumb
+
+
+def test_a_breadcrumb_on_the_title_s_line_is_passed_over_for_the_title() -> None:
+    # ascom.com: w3m prints the trail and the <h1> on one line, long enough to open the article's
+    # run, then the title again on its own.
+    title = (
+        "Ascom and Dräger introduce integrated clinical alarm management solution in North "
+        "America to improve patient care"
+    )
+    dump = "\n\n".join(
+        [
+            "□ Customer Support\n□ Business News\n□ Media Corner",
+            f"Home News Business News {title}",
+            title,
+            "August 23, 2018",
+            _paragraph("alarm", 1),
+            _paragraph("patient", 2),
+        ]
+    )
+    assert _clean(dump).headline == title

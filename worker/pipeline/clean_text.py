@@ -168,6 +168,31 @@ _CAPTION_WORDS = frozenset(
     )
 )
 _LABELLED_DATE = re.compile(r"(.{1,60}?)\s{0,3}[|·•]\s{0,3}(.{1,60})")
+# Lines that sit above an article in the place of its title and are not one. A breadcrumb
+# ("Home » Blog »", "Metro Post / World"): segments joined by a path mark with spaces around it.
+_TRAIL_MARK = re.compile(r"\s+(?:/|>|»|›|\|)(?:\s+|$)")
+_TRAIL_SEGMENT_WORDS = 4  # "News you can trust", "Mensagens de Autoestima"
+_NAME_SEGMENT_WORDS = 3  # "Metro Post", "The Valley Courier"
+# The first entry of a breadcrumb trail, in the languages the service reads.
+_HOME_WORDS = frozenset(
+    ("home", "homepage", "startseite", "start", "accueil", "inicio", "início", "portada", "главная")
+)
+# A call to action: a link's text telling the reader what to do ("CLICK FOR FULL RESULTS",
+# "Tap here to listen", "See the full list").
+_CALL_TO_ACTION = re.compile(
+    r"(?i:(?:click|tap|klicken|klick|cliquez|clique|clicca|pulsa|haga clic)\b"
+    r"|(?:see|view|read|watch|listen to|get|find) (?:the )?(?:full|all|more|complete|here)\b"
+    r"|.{0,80}\b(?:click|tap) here\b)"
+)
+# A section's heading over a list of other stories ("Other news in this section", "More on
+# Slate Book Review", "You may also like"): a few words opening with one of these phrases.
+_SECTION_HEADING = re.compile(
+    r"(?i:(?:other|more|latest|related|similar|recent|top|popular|trending|recommended)"
+    r" (?:news|stories|articles|posts|headlines|videos|reads|links|on|from|in)\b"
+    r"|you (?:may|might) also\b|also read\b|read (?:also|next)\b|.{0,40}\bin this section\b)"
+)
+_SECTION_HEADING_WORDS = 6
+_TRAIL_TITLE_REACH = 3  # units below the body's first in which a trail's title is looked for
 
 # Boilerplate wording, in the languages the service reads; only ever counted against short units,
 # and how much it takes to mark one is decided by `_is_chrome`.
@@ -758,7 +783,9 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
     Candidates are title-shaped units in the stretch above the body. Each is scored for sharing
     words with the lead paragraphs and with the URL's slug, standing alone in its block, being
     printed twice, and sitting close to the body; captions and credits count against, and so
-    does being the body's first unit (a lead paragraph without a full stop).
+    does being the body's first unit (a lead paragraph without a full stop). The page's own
+    furniture (a breadcrumb, a call to action, a list's section heading) is taken only when
+    nothing else is title-shaped, like captions.
     """
     lead_words = {word for unit in units[start : min(end + 1, start + 4)] for word in unit.tokens}
     body_text: str | None = None
@@ -769,10 +796,18 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
     best: list[int | None] = [None, None]
     best_score = [0.0, 0.0]
     first = max(0, start - _HEADLINE_WINDOW)
-    for index in range(first, start + 1):
+    candidates = [index for index in range(first, start + 1) if _title_shaped(units[index])]
+    # A breadcrumb printed on the title's line ("Home News Business News <title>") can open the
+    # body's run when it is long; the title printed again on its own line below it then stands
+    # for it.
+    trails: dict[int, int] = {}
+    for index in candidates:
+        title = _title_after_trail(units, index, first, min(end, start + _TRAIL_TITLE_REACH))
+        if title is not None:
+            trails[index] = title
+    candidates = sorted({*candidates, *trails.values()})
+    for index in candidates:
         unit = units[index]
-        if not _title_shaped(unit):
-            continue
         # A URL slug (an image's file name, an anchor's address printed as its text) is a
         # page's name for machines, never its title; nor is a text printed twice without a
         # break, as a dump prints an image's alt text beside its title ("focusAlbert").
@@ -781,6 +816,8 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
             or _is_story_line(unit)
             or _is_slug(unit.text)
             or _is_doubled(unit.text)
+            or _is_page_furniture(unit)
+            or index in trails
         )
         quoted = _QUOTED.fullmatch(unit.text)
         if quoted is not None and not other:
@@ -806,6 +843,46 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
         if score > best_score[other]:
             best[other], best_score[other] = index, score
     return best[0] if best[0] is not None else best[1]
+
+
+def _is_page_furniture(unit: _Unit) -> bool:
+    """Whether a title-shaped line is the page's own furniture rather than a story's title: a
+    breadcrumb, a call to action or the heading of a list of other stories."""
+    text = unit.text
+    if unit.words <= _SECTION_HEADING_WORDS and _SECTION_HEADING.match(text):
+        return True
+    return _CALL_TO_ACTION.match(text) is not None or _is_breadcrumb(text)
+
+
+def _is_breadcrumb(text: str) -> bool:
+    """Whether a line is a breadcrumb trail or a site's header: short segments joined by path
+    marks ("Home » Blog »", "Metro Post / World", "The Valley Courier | News you can trust")
+    whose first is "Home" or reads as a name (a few capitalised words)."""
+    if _TRAIL_MARK.search(text) is None:
+        return False
+    segments = [segment for segment in _TRAIL_MARK.split(text) if segment]
+    if any(len(segment.split()) > _TRAIL_SEGMENT_WORDS for segment in segments):
+        return False
+    first = segments[0].split()
+    if first[0].lower() in _HOME_WORDS:
+        return True
+    return len(first) <= _NAME_SEGMENT_WORDS and all(
+        word[:1].isupper() and not any(ch.isdigit() for ch in word) for word in first
+    )
+
+
+def _title_after_trail(units: Sequence[_Unit], index: int, first: int, last: int) -> int | None:
+    """The index of the title a breadcrumb trail ends with, when `index` is such a trail printed
+    on the title's line ("Home", a few section names, then the title, which the page prints
+    again on a line of its own between `first` and `last`), else None."""
+    text = units[index].text
+    if text.split(maxsplit=1)[0].lower() not in _HOME_WORDS:
+        return None
+    for other in range(first, last + 1):
+        title = units[other].text
+        if len(title) < len(text) and text.endswith(" " + title) and _title_shaped(units[other]):
+            return other
+    return None
 
 
 def _url_path(url: str) -> str:
