@@ -616,4 +616,8 @@ def test_a_breadcrumb_on_the_title_s_line_is_passed_over_for_the_title() -> None
             _paragraph("patient", 2),
         ]
     )
-    assert _clean(dump).headline == title
+    cleaned = _clean(dump)
+    assert cleaned.headline == title
+    assert cleaned.body == (_paragraph("alarm", 1), _paragraph("patient", 2))
+    assert cleaned.published is not None
+    assert cleaned.published.at.date().isoformat() == "2018-08-23"

@@ -738,7 +738,11 @@ def _body(units: Sequence[_Unit], start: int, end: int, headline: str) -> list[_
     body: list[_Unit] = []
     for index in range(start, end + 1):
         unit = units[index]
-        if unit.text == headline or (unit.words <= 12 and _BYLINE.fullmatch(unit.text)):
+        if (
+            unit.text == headline
+            or _is_trail_to(unit.text, headline)
+            or (unit.words <= 12 and _BYLINE.fullmatch(unit.text))
+        ):
             continue
         if (
             _is_paragraph(unit)
@@ -879,10 +883,19 @@ def _title_after_trail(units: Sequence[_Unit], index: int, first: int, last: int
     if text.split(maxsplit=1)[0].lower() not in _HOME_WORDS:
         return None
     for other in range(first, last + 1):
-        title = units[other].text
-        if len(title) < len(text) and text.endswith(" " + title) and _title_shaped(units[other]):
+        if _is_trail_to(text, units[other].text) and _title_shaped(units[other]):
             return other
     return None
+
+
+def _is_trail_to(text: str, title: str) -> bool:
+    """Whether a line is a breadcrumb trail running into `title` on one line: "Home", a few
+    section names, then the title."""
+    return (
+        len(title) < len(text)
+        and text.endswith(" " + title)
+        and text.split(maxsplit=1)[0].lower() in _HOME_WORDS
+    )
 
 
 def _url_path(url: str) -> str:
