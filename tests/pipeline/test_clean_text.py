@@ -621,3 +621,48 @@ def test_a_breadcrumb_on_the_title_s_line_is_passed_over_for_the_title() -> None
     assert cleaned.body == (_paragraph("alarm", 1), _paragraph("patient", 2))
     assert cleaned.published is not None
     assert cleaned.published.at.date().isoformat() == "2018-08-23"
+
+
+def test_the_title_over_a_byline_wins_over_related_stories_nearer_the_body() -> None:
+    # nypost.com: the headline and its byline, then a list of the topic's other stories right
+    # above the article.
+    title = "Taliban say they freed US, Australian hostages for 3 terrorist figures"
+    related = [
+        "US professor to be freed in prisoner swap between Afghanistan and Taliban",
+        "Afghan woman politician sees Taliban talks as only hope for future",
+        "1 killed, dozens wounded in Taliban attacks on Afghan election day",
+    ]
+    dump = "\n\n".join(
+        [
+            title,
+            "By Lia Eustachewich and Yaron Steinbuch",
+            "November 19, 2019 | 4:20am | Updated November 19, 2019 | 9:32pm",
+            "More On:",
+            "taliban",
+            *related,
+            _paragraph("Taliban", 1),
+            _paragraph("prisoner exchange", 2),
+        ]
+    )
+    assert _clean(dump).headline == title
+
+
+def test_a_standfirst_between_the_title_and_its_byline_is_not_the_title() -> None:
+    # therealdeal.com: the headline, the standfirst, the section and date, then the byline.
+    title = "Major WeWork layoffs to begin today"
+    dump = "\n\n".join(
+        [
+            title,
+            "“We have to make some necessary job eliminations,” WeWork chairman Marcelo Claure"
+            " said in an email to employees Monday",
+            "TRD NATIONAL /\nNov.November 18, 2019 12:02 PM\nBy David Jeans",
+            _paragraph("budget", 1),
+            _paragraph("council", 2),
+        ]
+    )
+    url = (
+        "https://therealdeal.com/2019/11/18/thousands-of-wework-employees-to-be-laid-off-this-week/"
+    )
+    cleaned = clean_text(DecodedPage(text=dump, kind="text", url=url))
+    assert isinstance(cleaned, CleanPage), cleaned
+    assert cleaned.headline == title

@@ -85,6 +85,8 @@ _TITLE_SLUG_WEIGHT = 2.0  # share of its words found in the URL's slug
 _TITLE_ALONE_WEIGHT = 1.0  # standing alone in its block, as <h1> renders
 _TITLE_REPEATED_WEIGHT = 0.5  # printed twice (breadcrumb or share text and heading)
 _TITLE_NEAR_WEIGHT = 0.25  # closeness to the body
+_TITLE_BYLINE_WEIGHT = 1.0  # heading an author line ("By ..."), as headlines do
+_TITLE_BYLINE_REACH = 3  # units between a headline and its byline: a standfirst, a date
 
 # Date: lines from this far above the headline to the first paragraph, then farther up.
 _DATE_LINES_ABOVE = 12
@@ -786,7 +788,7 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
 
     Candidates are title-shaped units in the stretch above the body. Each is scored for sharing
     words with the lead paragraphs and with the URL's slug, standing alone in its block, being
-    printed twice, and sitting close to the body; captions and credits count against, and so
+    printed twice, heading a byline, and sitting close to the body; captions and credits count against, and so
     does being the body's first unit (a lead paragraph without a full stop). The page's own
     furniture (a breadcrumb, a call to action, a list's section heading) is taken only when
     nothing else is title-shaped, like captions.
@@ -810,6 +812,7 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
         if title is not None:
             trails[index] = title
     candidates = sorted({*candidates, *trails.values()})
+    bylined = _above_bylines(units, candidates)
     for index in candidates:
         unit = units[index]
         # A URL slug (an image's file name, an anchor's address printed as its text) is a
@@ -839,6 +842,8 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
             score += _TITLE_ALONE_WEIGHT
         if unit.repeated:
             score += _TITLE_REPEATED_WEIGHT
+        if index in bylined:
+            score += _TITLE_BYLINE_WEIGHT
         if _CAPTION.search(unit.text):
             score -= 1.0
         score += _TITLE_NEAR_WEIGHT * (1 - (start - index) / _HEADLINE_WINDOW)
@@ -847,6 +852,20 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
         if score > best_score[other]:
             best[other], best_score[other] = index, score
     return best[0] if best[0] is not None else best[1]
+
+
+def _above_bylines(units: Sequence[_Unit], candidates: Sequence[int]) -> set[int]:
+    """The candidates a few units above an author line ("By ..."), and any a few units above
+    one of those (a headline above its standfirst above the byline)."""
+    heads: set[int] = set()
+    for position, index in enumerate(candidates):
+        following = units[index + 1 : index + 1 + _TITLE_BYLINE_REACH]
+        if not any(unit.words <= 12 and _BYLINE.fullmatch(unit.text) for unit in following):
+            continue
+        heads.add(index)
+        if position and index - candidates[position - 1] <= _TITLE_BYLINE_REACH:
+            heads.add(candidates[position - 1])
+    return heads
 
 
 def _is_page_furniture(unit: _Unit) -> bool:
