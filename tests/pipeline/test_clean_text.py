@@ -550,6 +550,8 @@ def test_a_call_to_action_is_passed_over_for_the_title() -> None:
         "More on Slate Book Review",
         # wired.com and others: the heading over teasers.
         "You may also like",
+        # profootballtalk.nbcsports.com: the comments' heading, as WordPress prints it.
+        "34 responses to “Anthony Lynn: “We needed to win this game””",
     ],
 )
 def test_a_section_heading_is_passed_over_for_the_title(heading: str) -> None:
@@ -666,3 +668,32 @@ def test_a_standfirst_between_the_title_and_its_byline_is_not_the_title() -> Non
     cleaned = clean_text(DecodedPage(text=dump, kind="text", url=url))
     assert isinstance(cleaned, CleanPage), cleaned
     assert cleaned.headline == title
+
+
+def test_the_title_over_its_date_wins_over_subheadings_nearer_the_body() -> None:
+    # jeongdongtheater.com: the post's title and its date line, then the post's own headings.
+    title = (
+        "[The Palace: Tale of Jang Noksu] The Beauty of Korea Revealed at ‘2018 Welcome"
+        " Daehak-ro Festival’! To the Actual Scene!"
+    )
+    dump = "\n\n".join(
+        [
+            title,
+            "October 15, 2018/0 Comments/in Jeongdong Perfomance News /by jdadmin",
+            "@noksutagram <The Palace: Tale of Jang Noksu> ‘2018 Welcome Daehak-ro Festival’"
+            " Performance",
+            "2018 Jeongdong Theater Tradition Series Performance",
+            "<The Palace: Tale of Jang Noksu>",
+            "[KakaoTalk_20181015_091054966]",
+            "2018 Jeongdong Theater Tradition Series Performance [The Palace: Tale of Jang Noksu]"
+            " ‘2018 Welcome Daehak-ro Festival’",
+            "The refreshing autumn sky!",
+            "This is Daehak-ro Marronnier Park where the air is filled with the scent of fall~",
+            "The reason we came to Marronnier Park!",
+            "It’s because <The Palace: Tale of Jang Noksu> was part of the opening ceremony of"
+            " ‘2018 Welcome Daehak-ro Festival’\nwhich will be held until October 31st 2018!",
+            _paragraph("festival", 1),
+            _paragraph("performance", 2),
+        ]
+    )
+    assert _clean(dump).headline == title

@@ -85,7 +85,7 @@ _TITLE_SLUG_WEIGHT = 2.0  # share of its words found in the URL's slug
 _TITLE_ALONE_WEIGHT = 1.0  # standing alone in its block, as <h1> renders
 _TITLE_REPEATED_WEIGHT = 0.5  # printed twice (breadcrumb or share text and heading)
 _TITLE_NEAR_WEIGHT = 0.25  # closeness to the body
-_TITLE_BYLINE_WEIGHT = 1.0  # heading an author line ("By ..."), as headlines do
+_TITLE_BYLINE_WEIGHT = 1.0  # heading an author line ("By ...") or a date, as headlines do
 _TITLE_BYLINE_REACH = 3  # units between a headline and its byline: a standfirst, a date
 
 # Date: lines from this far above the headline to the first paragraph, then farther up.
@@ -194,6 +194,11 @@ _SECTION_HEADING = re.compile(
     r"|you (?:may|might) also\b|also read\b|read (?:also|next)\b|.{0,40}\bin this section\b)"
 )
 _SECTION_HEADING_WORDS = 6
+# The heading of a comment section, as blog software prints it over the comments ("34 responses
+# to “<title>”", "6 thoughts on “<title>”", WordPress's defaults): it quotes the title.
+_COMMENTS_HEADING = re.compile(
+    r"(?i:(?:\d{1,6}|one|no) (?:responses?|thoughts?|comments?|repl(?:y|ies)) (?:to|on) )"
+)
 _TRAIL_TITLE_REACH = 3  # units below the body's first in which a trail's title is looked for
 
 # Boilerplate wording, in the languages the service reads; only ever counted against short units,
@@ -788,10 +793,10 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
 
     Candidates are title-shaped units in the stretch above the body. Each is scored for sharing
     words with the lead paragraphs and with the URL's slug, standing alone in its block, being
-    printed twice, heading a byline, and sitting close to the body; captions and credits count against, and so
-    does being the body's first unit (a lead paragraph without a full stop). The page's own
-    furniture (a breadcrumb, a call to action, a list's section heading) is taken only when
-    nothing else is title-shaped, like captions.
+    printed twice, heading a byline or a date, and sitting close to the body; captions and
+    credits count against, and so does being the body's first unit (a lead paragraph without a
+    full stop). The page's own furniture (a breadcrumb, a call to action, the heading of a list
+    of stories or of comments) is taken only when nothing else is title-shaped, like captions.
     """
     lead_words = {word for unit in units[start : min(end + 1, start + 4)] for word in unit.tokens}
     body_text: str | None = None
@@ -812,7 +817,7 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
         if title is not None:
             trails[index] = title
     candidates = sorted({*candidates, *trails.values()})
-    bylined = _above_bylines(units, candidates)
+    bylined = _above_bylines(units, candidates, start)
     for index in candidates:
         unit = units[index]
         # A URL slug (an image's file name, an anchor's address printed as its text) is a
@@ -854,13 +859,14 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
     return best[0] if best[0] is not None else best[1]
 
 
-def _above_bylines(units: Sequence[_Unit], candidates: Sequence[int]) -> set[int]:
-    """The candidates a few units above an author line ("By ..."), and any a few units above
-    one of those (a headline above its standfirst above the byline)."""
+def _above_bylines(units: Sequence[_Unit], candidates: Sequence[int], start: int) -> set[int]:
+    """The candidates a few units above an author line ("By ...") or a date that stands above
+    the body's first unit `start`, as headlines stand, and any a few units above one of those
+    (a headline above its standfirst)."""
     heads: set[int] = set()
     for position, index in enumerate(candidates):
-        following = units[index + 1 : index + 1 + _TITLE_BYLINE_REACH]
-        if not any(unit.words <= 12 and _BYLINE.fullmatch(unit.text) for unit in following):
+        following = units[index + 1 : min(index + 1 + _TITLE_BYLINE_REACH, start)]
+        if not any(_is_byline_or_date(unit) for unit in following):
             continue
         heads.add(index)
         if position and index - candidates[position - 1] <= _TITLE_BYLINE_REACH:
@@ -868,11 +874,17 @@ def _above_bylines(units: Sequence[_Unit], candidates: Sequence[int]) -> set[int
     return heads
 
 
+def _is_byline_or_date(unit: _Unit) -> bool:
+    return unit.dateline or (unit.words <= 12 and _BYLINE.fullmatch(unit.text) is not None)
+
+
 def _is_page_furniture(unit: _Unit) -> bool:
     """Whether a title-shaped line is the page's own furniture rather than a story's title: a
-    breadcrumb, a call to action or the heading of a list of other stories."""
+    breadcrumb, a call to action, the heading of a list of other stories or of the comments."""
     text = unit.text
     if unit.words <= _SECTION_HEADING_WORDS and _SECTION_HEADING.match(text):
+        return True
+    if _COMMENTS_HEADING.match(text):
         return True
     return _CALL_TO_ACTION.match(text) is not None or _is_breadcrumb(text)
 
