@@ -697,3 +697,44 @@ def test_the_title_over_its_date_wins_over_subheadings_nearer_the_body() -> None
         ]
     )
     assert _clean(dump).headline == title
+
+
+_CNN_PLAYLIST = [
+    "Trump: Trade talks between US and China going well",
+    "China censors a lot, from Winnie the Pooh to the NBA",
+    "US blacklists 28 Chinese organizations and companies",
+    "The trade war's latest victim: Manufacturing",
+    "Airline warns staff who participate in Hong Kong protests",
+    "Carrie Lam says Hong Kong protesters are hurting economy",
+    "Huawei launches operating system as a hedge in trade war",
+    "Huawei and 5G: What's at stake",
+    "This is the worst case scenario for the US-China trade war",
+    "What blacklisting Huawei means for the US-China trade war",
+    "How Jack Ma changed China",
+    "Why American fast food chains will do anything to win in China",
+    "This is China's answer to the electric car",
+    "What you need to know about Tencent",
+    "Huawei says ban won't make America safe",
+    "Alibaba thinks US businesses are ready for their platform",
+    "South Park creators give 'official apology' after reports",
+]
+
+
+def test_a_title_over_its_byline_is_found_above_a_long_playlist() -> None:
+    # cnn.com: the headline, byline and date, then a video playlist of more than the window's
+    # fifty units, then the article.
+    title = "Investors don't seem to know what to make of the US-China trade war"
+    playlist = [
+        f"[wAAACH5BAE]\n[19071{n:02d}150]\n\n{item}" for n, item in enumerate(_CNN_PLAYLIST)
+    ]
+    dump = "\n\n".join(
+        [
+            title,
+            "By Jill Disis, CNN Business",
+            "Updated 0339 GMT (1139 HKT) November 19, 2019",
+            *playlist,
+            _paragraph("trade war", 1),
+            _paragraph("markets", 2),
+        ]
+    )
+    assert _clean(dump).headline == title

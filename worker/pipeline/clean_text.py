@@ -79,6 +79,7 @@ _MIN_BODY_SCORE = 15.0  # less prose than a couple of sentences is not an articl
 
 # Headline: candidates up to _HEADLINE_WINDOW units above the body, scored by these weights.
 _HEADLINE_WINDOW = 50
+_HEADLINE_FAR_WINDOW = 100  # where a line must head a byline or a date to be a candidate
 _CREDIT_WORDS = 8  # a caption's credit line is short: "(Getty Images)", "Photo: Jane Doe/AP"
 _TITLE_LEAD_WEIGHT = 1.0  # share of its words found in the lead paragraphs
 _TITLE_SLUG_WEIGHT = 2.0  # share of its words found in the URL's slug
@@ -791,12 +792,13 @@ def _is_short_sentence(unit: _Unit) -> bool:
 def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> int | None:
     """The index of the unit that reads as the article's title, or None.
 
-    Candidates are title-shaped units in the stretch above the body. Each is scored for sharing
-    words with the lead paragraphs and with the URL's slug, standing alone in its block, being
-    printed twice, heading a byline or a date, and sitting close to the body; captions and
-    credits count against, and so does being the body's first unit (a lead paragraph without a
-    full stop). The page's own furniture (a breadcrumb, a call to action, the heading of a list
-    of stories or of comments) is taken only when nothing else is title-shaped, like captions.
+    Candidates are title-shaped units in the stretch above the body (farther up, only those
+    heading a byline or a date). Each is scored for sharing words with the lead paragraphs and
+    with the URL's slug, standing alone in its block, being printed twice, heading a byline or
+    a date, and sitting close to the body; captions and credits count against, and so does
+    being the body's first unit (a lead paragraph without a full stop). The page's own
+    furniture (a breadcrumb, a call to action, the heading of a list of stories or of comments)
+    is taken only when nothing else is title-shaped, like captions.
     """
     lead_words = {word for unit in units[start : min(end + 1, start + 4)] for word in unit.tokens}
     body_text: str | None = None
@@ -817,7 +819,15 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
         if title is not None:
             trails[index] = title
     candidates = sorted({*candidates, *trails.values()})
-    bylined = _above_bylines(units, candidates, start)
+    # Farther up, only a line heading a byline or a date is taken: a headline whose page prints
+    # a long list (a video playlist, a gallery) between it and the article.
+    farther = [
+        index
+        for index in range(max(0, start - _HEADLINE_FAR_WINDOW), first)
+        if _title_shaped(units[index])
+    ]
+    bylined = _above_bylines(units, [*farther, *candidates], start)
+    candidates = [*(index for index in farther if index in bylined), *candidates]
     for index in candidates:
         unit = units[index]
         # A URL slug (an image's file name, an anchor's address printed as its text) is a
