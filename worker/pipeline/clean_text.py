@@ -905,8 +905,8 @@ def _is_breadcrumb(text: str) -> bool:
     whose first is "Home" or reads as a name (a few capitalised words)."""
     if _TRAIL_MARK.search(text) is None:
         return False
-    segments = [segment for segment in _TRAIL_MARK.split(text) if segment]
-    if any(len(segment.split()) > _TRAIL_SEGMENT_WORDS for segment in segments):
+    segments = [segment for segment in _TRAIL_MARK.split(text) if segment.strip()]
+    if not segments or any(len(segment.split()) > _TRAIL_SEGMENT_WORDS for segment in segments):
         return False
     first = segments[0].split()
     if first[0].lower() in _HOME_WORDS:
