@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from schemas import RawPage
 from worker.pipeline import Processed, process, receive
-from worker.pipeline.clean_text import _QUOTED, _is_glued_teaser, clean_text
+from worker.pipeline.clean_text import _QUOTED, _is_breadcrumb, _is_glued_teaser, clean_text
 from worker.pipeline.types import CleanPage, DecodedPage, Rejection
 from worker.store.batch import dedupe_key
 
@@ -727,3 +727,222 @@ def test_a_caption_is_the_headline_only_when_nothing_else_can_be() -> None:
 )
 def test_only_a_line_wholly_in_double_marks_reads_as_a_quotation(line: str, quoted: bool) -> None:
     assert (_QUOTED.fullmatch(line) is not None) is quoted
+
+
+def test_a_call_to_action_is_passed_over_for_the_title() -> None:
+    # catchitkansas.com: a gallery's captions, the date line, then a link's text over the story.
+    title = "2018 Boys State Swim Results"
+    dump = "\n\n".join(
+        [
+            title,
+            "Aidan Gantenbein 100 backstroke",
+            "Miguel Bernal North Diving",
+            "Posted: Fri 6:45 PM, Feb 16, 2018 |\nUpdated: Sat 8:31 PM, Feb 17, 2018",
+            "CLICK FOR FULL STATE SWIM RESULTS",
+            _paragraph("state swim meet", 1),
+            _paragraph("diving", 2),
+        ]
+    )
+    url = "https://www.catchitkansas.com/content/news/Friday-State-Swim-Results-474349633.html"
+    cleaned = clean_text(DecodedPage(text=dump, kind="text", url=url))
+    assert isinstance(cleaned, CleanPage), cleaned
+    assert cleaned.headline == title
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        # panarmenian.net: the heading of the section's story list, printed beside the story.
+        "Other news in this section",
+        # slate.com: a list of the section's stories between the headline and the article.
+        "More on Slate Book Review",
+        # wired.com and others: the heading over teasers.
+        "You may also like",
+        # profootballtalk.nbcsports.com: the comments' heading, as WordPress prints it.
+        "34 responses to “Anthony Lynn: “We needed to win this game””",
+    ],
+)
+def test_a_section_heading_is_passed_over_for_the_title(heading: str) -> None:
+    title = "Amnesty. More than 100 protesters killed in Iran unrest"
+    # Neither line shares a word with the lead: only what the line is tells them apart.
+    dump = "\n\n".join([title, heading, _paragraph("budget", 1), _paragraph("council", 2)])
+    assert _clean(dump).headline == title
+
+
+@pytest.mark.parametrize(
+    "trail",
+    [
+        # vortexcannon.org: the trail to the post, the post's title not repeated in it.
+        "Home » Dare to Play »",
+        # mensagensreflexao.com.br: the trail ending with the title.
+        "Mensagens » Mensagens de Autoestima » Só quem se Ama…",
+        # linknaija.com: the site's name and tagline.
+        "LinkNaija | Nigeria's popular news platform",
+    ],
+)
+def test_a_breadcrumb_is_passed_over_for_the_title(trail: str) -> None:
+    title = "Nollywood Actress, Kate Henshaw Is Looking Stunning In New Photos"
+    dump = "\n\n".join([title, trail, _paragraph("budget", 1), _paragraph("council", 2)])
+    assert _clean(dump).headline == title
+
+
+@pytest.mark.parametrize(
+    ("line", "breadcrumb"),
+    [
+        ("Home » Dare to Play »", True),
+        ("LinkNaija | Nigeria's popular news platform", True),
+        # vortexcannon.org: a post's title naming a release and its month.
+        ("Dare to Play 3 / October pack", False),
+        # techcrunch.com: an author's name, handle and the story's age.
+        ("Catherine Shu @catherineshu / 2 days", False),
+        # latimes.com: a slash inside a name is no path mark.
+        (
+            "Column: The Gannett/GateHouse merger sends a dismal signal about the future of"
+            " local news",
+            False,
+        ),
+    ],
+)
+def test_only_short_segments_after_home_or_a_name_read_as_a_breadcrumb(
+    line: str, breadcrumb: bool
+) -> None:
+    assert _is_breadcrumb(line) is breadcrumb
+
+
+def test_a_breadcrumb_on_the_title_s_line_is_passed_over_for_the_title() -> None:
+    # ascom.com: w3m prints the trail and the <h1> on one line, long enough to open the article's
+    # run, then the title again on its own.
+    title = (
+        "Ascom and Dräger introduce integrated clinical alarm management solution in North "
+        "America to improve patient care"
+    )
+    dump = "\n\n".join(
+        [
+            "□ Customer Support\n□ Business News\n□ Media Corner",
+            f"Home News Business News {title}",
+            title,
+            "August 23, 2018",
+            _paragraph("alarm", 1),
+            _paragraph("patient", 2),
+        ]
+    )
+    cleaned = _clean(dump)
+    assert cleaned.headline == title
+    assert cleaned.body == (_paragraph("alarm", 1), _paragraph("patient", 2))
+    assert cleaned.published is not None
+    assert cleaned.published.at.date().isoformat() == "2018-08-23"
+
+
+def test_the_title_over_a_byline_wins_over_related_stories_nearer_the_body() -> None:
+    # nypost.com: the headline and its byline, then a list of the topic's other stories right
+    # above the article.
+    title = "Taliban say they freed US, Australian hostages for 3 terrorist figures"
+    related = [
+        "US professor to be freed in prisoner swap between Afghanistan and Taliban",
+        "Afghan woman politician sees Taliban talks as only hope for future",
+        "1 killed, dozens wounded in Taliban attacks on Afghan election day",
+    ]
+    dump = "\n\n".join(
+        [
+            title,
+            "By Lia Eustachewich and Yaron Steinbuch",
+            "November 19, 2019 | 4:20am | Updated November 19, 2019 | 9:32pm",
+            "More On:",
+            "taliban",
+            *related,
+            _paragraph("Taliban", 1),
+            _paragraph("prisoner exchange", 2),
+        ]
+    )
+    assert _clean(dump).headline == title
+
+
+def test_a_standfirst_between_the_title_and_its_byline_is_not_the_title() -> None:
+    # therealdeal.com: the headline, the standfirst, the section and date, then the byline.
+    title = "Major WeWork layoffs to begin today"
+    dump = "\n\n".join(
+        [
+            title,
+            "“We have to make some necessary job eliminations,” WeWork chairman Marcelo Claure"
+            " said in an email to employees Monday",
+            "TRD NATIONAL /\nNov.November 18, 2019 12:02 PM\nBy David Jeans",
+            _paragraph("budget", 1),
+            _paragraph("council", 2),
+        ]
+    )
+    url = (
+        "https://therealdeal.com/2019/11/18/thousands-of-wework-employees-to-be-laid-off-this-week/"
+    )
+    cleaned = clean_text(DecodedPage(text=dump, kind="text", url=url))
+    assert isinstance(cleaned, CleanPage), cleaned
+    assert cleaned.headline == title
+
+
+def test_the_title_over_its_date_wins_over_subheadings_nearer_the_body() -> None:
+    # jeongdongtheater.com: the post's title and its date line, then the post's own headings.
+    title = (
+        "[The Palace: Tale of Jang Noksu] The Beauty of Korea Revealed at ‘2018 Welcome"
+        " Daehak-ro Festival’! To the Actual Scene!"
+    )
+    dump = "\n\n".join(
+        [
+            title,
+            "October 15, 2018/0 Comments/in Jeongdong Perfomance News /by jdadmin",
+            "@noksutagram <The Palace: Tale of Jang Noksu> ‘2018 Welcome Daehak-ro Festival’"
+            " Performance",
+            "2018 Jeongdong Theater Tradition Series Performance",
+            "<The Palace: Tale of Jang Noksu>",
+            "[KakaoTalk_20181015_091054966]",
+            "2018 Jeongdong Theater Tradition Series Performance [The Palace: Tale of Jang Noksu]"
+            " ‘2018 Welcome Daehak-ro Festival’",
+            "The refreshing autumn sky!",
+            "This is Daehak-ro Marronnier Park where the air is filled with the scent of fall~",
+            "The reason we came to Marronnier Park!",
+            "It’s because <The Palace: Tale of Jang Noksu> was part of the opening ceremony of"
+            " ‘2018 Welcome Daehak-ro Festival’\nwhich will be held until October 31st 2018!",
+            _paragraph("festival", 1),
+            _paragraph("performance", 2),
+        ]
+    )
+    assert _clean(dump).headline == title
+
+
+_CNN_PLAYLIST = [
+    "Trump: Trade talks between US and China going well",
+    "China censors a lot, from Winnie the Pooh to the NBA",
+    "US blacklists 28 Chinese organizations and companies",
+    "The trade war's latest victim: Manufacturing",
+    "Airline warns staff who participate in Hong Kong protests",
+    "Carrie Lam says Hong Kong protesters are hurting economy",
+    "Huawei launches operating system as a hedge in trade war",
+    "Huawei and 5G: What's at stake",
+    "This is the worst case scenario for the US-China trade war",
+    "What blacklisting Huawei means for the US-China trade war",
+    "How Jack Ma changed China",
+    "Why American fast food chains will do anything to win in China",
+    "This is China's answer to the electric car",
+    "What you need to know about Tencent",
+    "Huawei says ban won't make America safe",
+    "Alibaba thinks US businesses are ready for their platform",
+    "South Park creators give 'official apology' after reports",
+]
+
+
+def test_a_title_over_its_byline_is_found_above_a_long_playlist() -> None:
+    # cnn.com: the headline, byline and date, then a video playlist of more than the window's
+    # fifty units, then the article.
+    title = "Investors don't seem to know what to make of the US-China trade war"
+    playlist = [
+        f"[wAAACH5BAE]\n[19071{n:02d}150]\n\n{item}" for n, item in enumerate(_CNN_PLAYLIST)
+    ]
+    dump = "\n\n".join(
+        [
+            title,
+            "By Jill Disis, CNN Business",
+            "Updated 0339 GMT (1139 HKT) November 19, 2019",
+            *playlist,
+            _paragraph("trade war", 1),
+            _paragraph("markets", 2),
+        ]
+    )
+    assert _clean(dump).headline == title

@@ -85,12 +85,15 @@ _MIN_TABLE_WORDS = 8  # a wire story without prose: its dateline, then at least 
 
 # Headline: candidates up to _HEADLINE_WINDOW units above the body, scored by these weights.
 _HEADLINE_WINDOW = 50
+_HEADLINE_FAR_WINDOW = 100  # where a line must head a byline or a date to be a candidate
 _CREDIT_WORDS = 8  # a caption's credit line is short: "(Getty Images)", "Photo: Jane Doe/AP"
 _TITLE_LEAD_WEIGHT = 1.0  # share of its words found in the lead paragraphs
 _TITLE_SLUG_WEIGHT = 2.0  # share of its words found in the URL's slug
 _TITLE_ALONE_WEIGHT = 1.0  # standing alone in its block, as <h1> renders
 _TITLE_REPEATED_WEIGHT = 0.5  # printed twice (breadcrumb or share text and heading)
 _TITLE_NEAR_WEIGHT = 0.25  # closeness to the body
+_TITLE_BYLINE_WEIGHT = 1.0  # heading an author line ("By ...") or a date, as headlines do
+_TITLE_BYLINE_REACH = 3  # units between a headline and its byline: a standfirst, a date
 
 # Date: lines from this far above the headline to the first paragraph, then farther up.
 _DATE_LINES_ABOVE = 12
@@ -187,6 +190,36 @@ _GLUE_TRIES = 3  # glue points tried per unit (a title printed twice glues twice
 # item between, each an image's label and its line). Alone, it is as likely a paragraph naming a
 # company in camel case ("Susan Hackmann of AgriAnalysis said there was some confusion ...").
 _TEASER_REACH = 4
+# Lines that sit above an article in the place of its title and are not one. A breadcrumb
+# ("Home » Blog »", "Metro Post / World"): segments joined by a path mark with spaces around it.
+_TRAIL_MARK = re.compile(r"\s+(?:/|>|»|›|\|)(?:\s+|$)")
+_TRAIL_SEGMENT_WORDS = 4  # "News you can trust", "Mensagens de Autoestima"
+_NAME_SEGMENT_WORDS = 3  # "Metro Post", "The Valley Courier"
+# The first entry of a breadcrumb trail, in the languages the service reads.
+_HOME_WORDS = frozenset(
+    ("home", "homepage", "startseite", "start", "accueil", "inicio", "início", "portada", "главная")
+)
+# A call to action: a link's text telling the reader what to do ("CLICK FOR FULL RESULTS",
+# "Tap here to listen", "See the full list").
+_CALL_TO_ACTION = re.compile(
+    r"(?i:(?:click|tap|klicken|klick|cliquez|clique|clicca|pulsa|haga clic)\b"
+    r"|(?:see|view|read|watch|listen to|get|find) (?:the )?(?:full|all|more|complete|here)\b"
+    r"|.{0,80}\b(?:click|tap) here\b)"
+)
+# A section's heading over a list of other stories ("Other news in this section", "More on
+# Slate Book Review", "You may also like"): a few words opening with one of these phrases.
+_SECTION_HEADING = re.compile(
+    r"(?i:(?:other|more|latest|related|similar|recent|top|popular|trending|recommended)"
+    r" (?:news|stories|articles|posts|headlines|videos|reads|links|on|from|in)\b"
+    r"|you (?:may|might) also\b|also read\b|read (?:also|next)\b|.{0,40}\bin this section\b)"
+)
+_SECTION_HEADING_WORDS = 6
+# The heading of a comment section, as blog software prints it over the comments ("34 responses
+# to “<title>”", "6 thoughts on “<title>”", WordPress's defaults): it quotes the title.
+_COMMENTS_HEADING = re.compile(
+    r"(?i:(?:\d{1,6}|one|no) (?:responses?|thoughts?|comments?|repl(?:y|ies)) (?:to|on) )"
+)
+_TRAIL_TITLE_REACH = 3  # units below the body's first in which a trail's title is looked for
 
 # Boilerplate wording, in the languages the service reads; only ever counted against short units,
 # and how much it takes to mark one is decided by `_is_chrome`.
@@ -856,7 +889,11 @@ def _body(units: Sequence[_Unit], start: int, end: int, headline: str) -> list[_
     body: list[_Unit] = []
     for index in range(start, end + 1):
         unit = units[index]
-        if unit.text == headline or (unit.words <= 12 and _BYLINE.fullmatch(unit.text)):
+        if (
+            unit.text == headline
+            or _is_trail_to(unit.text, headline)
+            or (unit.words <= 12 and _BYLINE.fullmatch(unit.text))
+        ):
             continue
         if (
             _is_paragraph(unit)
@@ -905,10 +942,13 @@ def _is_short_sentence(unit: _Unit) -> bool:
 def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> int | None:
     """The index of the unit that reads as the article's title, or None.
 
-    Candidates are title-shaped units in the stretch above the body. Each is scored for sharing
-    words with the lead paragraphs and with the URL's slug, standing alone in its block, being
-    printed twice, and sitting close to the body; captions and credits count against, and so
-    does being the body's first unit (a lead paragraph without a full stop).
+    Candidates are title-shaped units in the stretch above the body (farther up, only those
+    heading a byline or a date). Each is scored for sharing words with the lead paragraphs and
+    with the URL's slug, standing alone in its block, being printed twice, heading a byline or
+    a date, and sitting close to the body; captions and credits count against, and so does
+    being the body's first unit (a lead paragraph without a full stop). The page's own
+    furniture (a breadcrumb, a call to action, the heading of a list of stories or of comments)
+    is taken only when nothing else is title-shaped, like captions.
     """
     lead_words = {word for unit in units[start : min(end + 1, start + 4)] for word in unit.tokens}
     body_text: str | None = None
@@ -919,10 +959,27 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
     best: list[int | None] = [None, None]
     best_score = [0.0, 0.0]
     first = max(0, start - _HEADLINE_WINDOW)
-    for index in range(first, start + 1):
+    candidates = [index for index in range(first, start + 1) if _title_shaped(units[index])]
+    # A breadcrumb printed on the title's line ("Home News Business News <title>") can open the
+    # body's run when it is long; the title printed again on its own line below it then stands
+    # for it.
+    trails: dict[int, int] = {}
+    for index in candidates:
+        title = _title_after_trail(units, index, first, min(end, start + _TRAIL_TITLE_REACH))
+        if title is not None:
+            trails[index] = title
+    candidates = sorted({*candidates, *trails.values()})
+    # Farther up, only a line heading a byline or a date is taken: a headline whose page prints
+    # a long list (a video playlist, a gallery) between it and the article.
+    farther = [
+        index
+        for index in range(max(0, start - _HEADLINE_FAR_WINDOW), first)
+        if _title_shaped(units[index])
+    ]
+    bylined = _above_bylines(units, [*farther, *candidates], start)
+    candidates = [*(index for index in farther if index in bylined), *candidates]
+    for index in candidates:
         unit = units[index]
-        if not _title_shaped(unit):
-            continue
         # A URL slug (an image's file name, an anchor's address printed as its text) is a
         # page's name for machines, never its title; nor is a text printed twice without a
         # break, as a dump prints an image's alt text beside its title ("focusAlbert").
@@ -931,6 +988,8 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
             or _is_story_line(unit)
             or _is_slug(unit.text)
             or _is_doubled(unit.text)
+            or _is_page_furniture(unit)
+            or index in trails
         )
         quoted = _QUOTED.fullmatch(unit.text)
         if quoted is not None and not other:
@@ -948,6 +1007,8 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
             score += _TITLE_ALONE_WEIGHT
         if unit.repeated:
             score += _TITLE_REPEATED_WEIGHT
+        if index in bylined:
+            score += _TITLE_BYLINE_WEIGHT
         if _CAPTION.search(unit.text):
             score -= 1.0
         score += _TITLE_NEAR_WEIGHT * (1 - (start - index) / _HEADLINE_WINDOW)
@@ -956,6 +1017,76 @@ def _headline(units: Sequence[_Unit], start: int, end: int, url: str | None) -> 
         if score > best_score[other]:
             best[other], best_score[other] = index, score
     return best[0] if best[0] is not None else best[1]
+
+
+def _above_bylines(units: Sequence[_Unit], candidates: Sequence[int], start: int) -> set[int]:
+    """The candidates a few units above an author line ("By ...") or a date that stands above
+    the body's first unit `start`, as headlines stand, and any a few units above one of those
+    (a headline above its standfirst)."""
+    heads: set[int] = set()
+    for position, index in enumerate(candidates):
+        following = units[index + 1 : min(index + 1 + _TITLE_BYLINE_REACH, start)]
+        if not any(_is_byline_or_date(unit) for unit in following):
+            continue
+        heads.add(index)
+        if position and index - candidates[position - 1] <= _TITLE_BYLINE_REACH:
+            heads.add(candidates[position - 1])
+    return heads
+
+
+def _is_byline_or_date(unit: _Unit) -> bool:
+    return unit.dateline or (unit.words <= 12 and _BYLINE.fullmatch(unit.text) is not None)
+
+
+def _is_page_furniture(unit: _Unit) -> bool:
+    """Whether a title-shaped line is the page's own furniture rather than a story's title: a
+    breadcrumb, a call to action, the heading of a list of other stories or of the comments."""
+    text = unit.text
+    if unit.words <= _SECTION_HEADING_WORDS and _SECTION_HEADING.match(text):
+        return True
+    if _COMMENTS_HEADING.match(text):
+        return True
+    return _CALL_TO_ACTION.match(text) is not None or _is_breadcrumb(text)
+
+
+def _is_breadcrumb(text: str) -> bool:
+    """Whether a line is a breadcrumb trail or a site's header: short segments joined by path
+    marks ("Home » Blog »", "Metro Post / World", "The Valley Courier | News you can trust")
+    whose first is "Home" or reads as a name (a few capitalised words)."""
+    if _TRAIL_MARK.search(text) is None:
+        return False
+    segments = [segment for segment in _TRAIL_MARK.split(text) if segment.strip()]
+    if not segments or any(len(segment.split()) > _TRAIL_SEGMENT_WORDS for segment in segments):
+        return False
+    first = segments[0].split()
+    if first[0].lower() in _HOME_WORDS:
+        return True
+    return len(first) <= _NAME_SEGMENT_WORDS and all(
+        word[:1].isupper() and not any(ch.isdigit() for ch in word) for word in first
+    )
+
+
+def _title_after_trail(units: Sequence[_Unit], index: int, first: int, last: int) -> int | None:
+    """The index of the title a breadcrumb trail ends with, when `index` is such a trail printed
+    on the title's line ("Home", a few section names, then the title, which the page prints
+    again on a line of its own between `first` and `last`), else None."""
+    text = units[index].text
+    if text.split(maxsplit=1)[0].lower() not in _HOME_WORDS:
+        return None
+    for other in range(first, last + 1):
+        if _is_trail_to(text, units[other].text) and _title_shaped(units[other]):
+            return other
+    return None
+
+
+def _is_trail_to(text: str, title: str) -> bool:
+    """Whether a line is a breadcrumb trail running into `title` on one line: "Home", a few
+    section names, then the title."""
+    return (
+        len(title) < len(text)
+        and text.endswith(" " + title)
+        and text.split(maxsplit=1)[0].lower() in _HOME_WORDS
+    )
 
 
 def _url_path(url: str) -> str:
