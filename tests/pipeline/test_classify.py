@@ -526,6 +526,22 @@ def test_northern_ireland_is_uk() -> None:
     assert ("Ireland", "IE") not in places(verdict)
 
 
+def test_a_language_tag_in_the_url_names_the_edition_not_the_place() -> None:
+    # msn.com's US edition carrying a story from Aberdeenshire: "/en-us/" is the edition.
+    text = page(
+        "The man whose duvet nearly killed him: How this medical mystery was solved",
+        "The 60-year-old from Aberdeenshire in Scotland developed a cough.",
+    )
+    url = "https://www.msn.com/en-us/health/other/the-man-whose-duvet-nearly-killed-him/ar-BBWXwNX"
+    verdict = classify(text, url=url)
+    assert "url" not in [e.where for e in verdict.evidence]
+    assert verdict.region == "UK"
+    # A section named in the path still counts beside the tag.
+    assert classify(page("Talks resume"), url="https://www.msn.com/en-gb/news/us/x").region == (
+        "Americas"
+    )
+
+
 def test_home_country_reads_a_namesake_as_its_own() -> None:
     # A Sunday Times headline (2019): on a British site, Boston is the Lincolnshire town.
     text = page("Get on with it, says Boston — the town with highest leave vote")

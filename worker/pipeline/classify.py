@@ -135,6 +135,8 @@ _CONTEXT_CHARS = 48
 _SENTENCE_BREAK = re.compile(r"[.!?:;\"“”()\[\]|•]")
 _DOLLAR = re.compile(r"(U\.S\.|[A-Z]{0,3})\$")
 _URL_WORD = re.compile(r"[a-z]+")
+# A language tag as a path segment (BCP 47: language, then region): "en-us", "en_gb", "de-de".
+_LOCALE_SEGMENT = re.compile(r"[a-z]{2,3}[-_][a-z]{2}")
 _MAX_URL_SEGMENT_WORDS = 4
 _MAX_URL_NGRAM = 3
 
@@ -578,6 +580,8 @@ def _url_votes(url: str, taxonomy: Taxonomy) -> list[Evidence]:
     votes: list[Evidence] = []
     regions: set[str] = set()
     for segment in path.split("/"):
+        if _LOCALE_SEGMENT.fullmatch(segment):
+            continue  # "/en-us/news/...": the edition's language and market, not the story's place
         words = _URL_WORD.findall(segment)
         if len(words) > _MAX_URL_SEGMENT_WORDS:
             continue  # a headline slug repeats the headline, which is already counted
