@@ -385,6 +385,15 @@ def test_a_cue_counts_once_however_it_is_spelt() -> None:
     assert len([s for s in spellings if s in ("cts", "cents")]) == 1
 
 
+def test_a_dollar_sign_before_code_is_no_currency() -> None:
+    # medium.com's Dokku guide and a Rubocop post: a shell's prompt and Ruby's globals.
+    for code in ("Then run: $ git push dokku master", "It checks $stdout and $(pwd) first."):
+        assert classify(page("Host your Node app", code)).region == "unknown", code
+    assert classify(page("Deal agreed", "The unit was sold for $ 30 million.")).region == (
+        "Americas"
+    )
+
+
 def test_cue_words_in_an_all_capitals_headline() -> None:
     verdict = classify(page("ACME PLC SELLS UNIT FOR 5 MLN STG", "The sale was agreed on Monday."))
     assert verdict.region == "UK"
@@ -419,7 +428,9 @@ def test_cue_words_are_found_as_splitting_the_text_finds_them(blocks: list[str])
     gazetteer = load_gazetteer()
     text = "\n".join(blocks).replace("’", "'")
     words = set(text.translate(str.maketrans(dict.fromkeys(_PUNCTUATION, " "))).split())
-    expected = {gazetteer.cue_spellings.get(word, word) for word in words & gazetteer.cue_words}
+    # A dollar sign is read from the amount after it (test_a_dollar_sign_before_code_is_...).
+    cue_words = {word for word in words & gazetteer.cue_words if "$" not in word}
+    expected = {gazetteer.cue_spellings.get(word, word) for word in cue_words}
     found = {gazetteer.cue_spellings.get(cue, cue) for cue in _cues(blocks, gazetteer)}
     shouting = any(block.isupper() for block in blocks)  # capitals add their own readings
     assert expected <= found if shouting or "$" in text else expected == found

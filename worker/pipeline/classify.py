@@ -133,7 +133,9 @@ _SMALL_TOWN = 250_000
 # How far back to look for the word before a name.
 _CONTEXT_CHARS = 48
 _SENTENCE_BREAK = re.compile(r"[.!?:;\"“”()\[\]|•]")
-_DOLLAR = re.compile(r"(U\.S\.|[A-Z]{0,3})\$")
+# A dollar sign before an amount, and the letters naming its dollar ("US$5", "A$1.2bn", "$ 30");
+# a "$" before anything else is code or a shell's prompt ("$ npm install", "$(\"#id\")", "$var").
+_DOLLAR = re.compile(r"(U\.S\.|[A-Z]{0,3})\$(?=\s?\d)")
 _URL_WORD = re.compile(r"[a-z]+")
 # A language tag as a path segment (BCP 47: language, then region): "en-us", "en_gb", "de-de".
 _LOCALE_SEGMENT = re.compile(r"[a-z]{2,3}[-_][a-z]{2}")
@@ -232,6 +234,8 @@ def _cues(blocks: list[str], gazetteer: Gazetteer) -> list[str]:
             shouted = gazetteer.cue_words_shouted.keys() & words_shouted
             found.update(gazetteer.cue_words_shouted[word] for word in shouted)
     if "$" in text:
+        # A dollar sign is a currency only before an amount, which the words do not show.
+        found = {cue for cue in found if "$" not in cue}
         dollars = (f"{prefix}$" for prefix in _DOLLAR.findall(text))
         found.update(cue for cue in dollars if cue in gazetteer.cues)
     spelt: dict[str, str] = {}  # the cue -> its first spelling found

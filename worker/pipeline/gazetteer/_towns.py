@@ -128,7 +128,10 @@ def rows() -> list[tuple[str, str, str, int, str, bool]]:
         country, population = city["countrycode"], city["population"]
         add(city["name"], country, population, "city")
         for short in _short_names(city["name"], city.get("alternatenames") or []):
-            add(short, country, population, "city")
+            # A one-word part of a name that is mostly a word names nothing: "Gold" of "Gold
+            # Coast" (zipf 5.2) was read as Australia wherever an article said "Gold".
+            if " " in short or zipf_frequency(name_key(short), "en") < _DROP_ZIPF:
+                add(short, country, population, "city")
         if population >= _EXONYM_CITY or (city["name"], country) in capitals:
             landmarks.append(city)
     # Other names of capitals and the biggest cities ("Peking", "Bombay", "Saigon", "Kiev"), as in
