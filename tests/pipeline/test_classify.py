@@ -553,6 +553,26 @@ def test_a_language_tag_in_the_url_names_the_edition_not_the_place() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("headline", "lead"),
+    [
+        # BBC English regions and counties ISO 3166-2 does not list.
+        ("Flood warnings across the Midlands", "Rivers burst their banks overnight."),
+        ("Man charged after Merseyside stabbing", "Police were called on Friday."),
+        ("Kelly Osbourne blasts Prince Harry", "The Duke of Sussex spoke on Tuesday."),
+        ("Buses cut in West Yorkshire", "Operators blamed a shortage of drivers."),
+    ],
+)
+def test_english_regions_and_counties_outside_iso_are_uk(headline: str, lead: str) -> None:
+    assert classify(page(headline, lead)).region == "UK"
+
+
+def test_a_region_shared_with_another_country_follows_the_article() -> None:
+    # Zimbabwe's Midlands province, in a story that names Zimbabwe.
+    text = page("Drought in the Midlands", "Farmers in Zimbabwe's Midlands province lost crops.")
+    assert classify(text).region == "Africa"
+
+
 def test_home_country_reads_a_namesake_as_its_own() -> None:
     # A Sunday Times headline (2019): on a British site, Boston is the Lincolnshire town.
     text = page("Get on with it, says Boston — the town with highest leave vote")
