@@ -629,6 +629,30 @@ def test_a_table_without_a_dateline_or_figures_stays_rejected(dump: str) -> None
     assert result.reason == "no_body"
 
 
+@pytest.mark.parametrize(
+    ("above", "title"),
+    [
+        # strangemachines.io: the site's menu, then a title of two words over the article.
+        (["• Strangemachines\n• Challenges\n• Articles\n• Contact"], "Performant Python"),
+        # spiegel.de's print archive: the day between the title and the article.
+        (["• Nachrichten\n• DER SPIEGEL", "22.12.2018"], "Ein Albtraum"),
+    ],
+)
+def test_a_title_of_one_or_two_words_above_the_article_is_its_headline(
+    above: list[str], title: str
+) -> None:
+    day = [above[-1]] if len(above) > 1 else []
+    dump = "\n\n".join([above[0], title, *day, _paragraph("budget", 1), _paragraph("council", 2)])
+    assert _clean(dump).headline == title
+
+
+def test_a_menu_entry_above_the_article_is_no_short_title() -> None:
+    dump = "\n\n".join(["• Home\n• Contact", _paragraph("budget", 1), _paragraph("council", 2)])
+    result = clean_text(DecodedPage(text=dump, kind="text"))
+    assert isinstance(result, Rejection)
+    assert result.reason == "no_headline"
+
+
 def test_a_photo_caption_beside_its_credit_is_passed_over_for_the_title() -> None:
     # space.com, as w3m prints a gallery slide between the headline and the story.
     title = "NASA Picks SpaceX, Blue Origin and More to Join Private Moon Lander Project"

@@ -85,6 +85,7 @@ _MIN_TABLE_WORDS = 8  # a wire story without prose: its dateline, then at least 
 
 # Headline: candidates up to _HEADLINE_WINDOW units above the body, scored by these weights.
 _HEADLINE_WINDOW = 50
+_SHORT_TITLE_REACH = 3  # units above the body a title of one or two words may stand, dates between
 _HEADLINE_FAR_WINDOW = 100  # where a line must head a byline or a date to be a candidate
 _CREDIT_WORDS = 8  # a caption's credit line is short: "(Getty Images)", "Photo: Jane Doe/AP"
 _TITLE_LEAD_WEIGHT = 1.0  # share of its words found in the lead paragraphs
@@ -351,6 +352,8 @@ def clean_text(page: DecodedPage) -> CleanPage | Rejection:
     headline_index = _headline(units, start, end, page.url)
     if table and headline_index == start:
         headline_index = None  # a dateline opens the story's text; it never titles it
+    if headline_index is None and not table:
+        headline_index = _short_title(units, start)
     if headline_index is None:
         return Rejection(
             "no_headline", "no title-shaped line stands above the article text in this dump"
@@ -1158,6 +1161,30 @@ def _is_date(text: str) -> bool:
     own "Last updated" line), and parsing them was a tenth of the text pipeline in the profile.
     """
     return parse_date(text, fetched_at=_DATE_PROBE, source="text") is not None
+
+
+def _short_title(units: Sequence[_Unit], start: int) -> int | None:
+    """The line right above the body that titles it in a word or two ("Performant Python", "Ein
+    Albtraum"), where no line of title length was found, or None.
+
+    Too short to be a candidate among a page's lines (menus are made of such lines), such a line
+    is the title only when it stands alone in its block just above the article's first paragraph
+    and reads as nothing else.
+    """
+    for index in range(start - 1, max(-1, start - 1 - _SHORT_TITLE_REACH), -1):
+        unit = units[index]
+        if unit.dateline or _BYLINE.fullmatch(unit.text):
+            continue  # a date or an author line between the title and the story
+        if (
+            1 <= unit.words < 3
+            and _stands_alone(units, index)
+            and not (unit.bullet or unit.chrome or unit.label_only or unit.repeated)
+            and not _is_page_furniture(unit)
+            and any(character.isalpha() for character in unit.text)
+        ):
+            return index
+        return None
+    return None
 
 
 def _stands_alone(units: Sequence[_Unit], index: int) -> bool:
