@@ -287,6 +287,25 @@ def test_comments_after_a_short_article_do_not_join_it() -> None:
     assert cleaned.body == tuple(article)
 
 
+@pytest.mark.parametrize(
+    "heading",
+    [
+        # gormulus.wordpress.com and gnadlib.wordpress.com: WordPress's heading, translated.
+        "45 Gedanken zu „„Das wird man ja wohl noch sagen dürfen!““",
+        "5 Kommentare on “Scherenschnitt (3)”",
+        "25 thoughts on “How to Grow a Lemon Tree from Seed | Step-by-Step Guide”",
+    ],
+)
+def test_a_long_thread_under_the_comments_heading_is_not_the_article(heading: str) -> None:
+    # The thread holds far more prose than the post and no comment has a header of its own.
+    article = [_paragraph("budget", n) for n in range(2)]
+    thread = [_paragraph(f"comment {n}", n) + " " + _paragraph("reply", n) for n in range(10)]
+    text = "\n\n".join(["Council delays vote on the budget", *article, heading, *thread])
+    cleaned = _clean(text)
+    assert cleaned.headline == "Council delays vote on the budget"
+    assert cleaned.body == tuple(article)
+
+
 # detroit.cbslocal.com: related stories whose title and teaser w3m printed without a space.
 _GLUED_TEASERS = [
     "Fantasy Football Waiver Wire Week 12: Deebo Samuel, Darius Slayton Emerging As Strong WR "

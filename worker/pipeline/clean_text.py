@@ -216,10 +216,15 @@ _SECTION_HEADING = re.compile(
 )
 _SECTION_HEADING_WORDS = 6
 # The heading of a comment section, as blog software prints it over the comments ("34 responses
-# to “<title>”", "6 thoughts on “<title>”", WordPress's defaults): it quotes the title.
+# to “<title>”", "6 thoughts on “<title>”", WordPress's defaults, and their translations: "45
+# Gedanken zu „<title>“", "11 Antworten zu", "5 Kommentare on"): it quotes the title.
 _COMMENTS_HEADING = re.compile(
-    r"(?i:(?:\d{1,6}|one|no) (?:responses?|thoughts?|comments?|repl(?:y|ies)) (?:to|on) )"
+    r"(?i:(?:\d{1,6}|one|no|ein|eine|un|une) (?:responses?|thoughts?|comments?|repl(?:y|ies)"
+    r"|gedanken?|kommentare?|antwort(?:en)?|commentaires?|réponses?|réflexions?|comentarios?"
+    r"|comentários?|respuestas?|respostas?|commenti|risposte|reacties|gedachten)"
+    r" (?:to|on|zu|auf|sur|à|en|a|em|para|sobre|su|op) )"
 )
+_COMMENTS_HEADING_WORDS = 40  # the heading quotes the title, which may be long
 _TRAIL_TITLE_REACH = 3  # units below the body's first in which a trail's title is looked for
 
 # Boilerplate wording, in the languages the service reads; only ever counted against short units,
@@ -755,6 +760,12 @@ def _best_region(units: Sequence[_Unit]) -> tuple[int, int] | None:
     comments, teasers and footers, which can outweigh a short article.
     """
     runs = _runs(units)
+    # What follows the comments' heading is the readers', not the article: an article before it
+    # is the one, however long the thread.
+    heading = next((index for index, unit in enumerate(units) if _heads_comments(unit)), None)
+    if heading is not None:
+        before = [run for run in runs if run[1] < heading and run[2] >= _MIN_BODY_SCORE]
+        runs = before or runs
     if not runs:
         return None
     strongest = max(runs, key=lambda run: run[2])
@@ -824,7 +835,8 @@ def _trim_weak_edges(units: Sequence[_Unit], start: int, end: int) -> tuple[int,
 
 def _runs(units: Sequence[_Unit]) -> list[tuple[int, int, float]]:
     """(start, end, total score) of the best stretch between each pair of hard breaks: a chrome
-    gap costing more than `_GAP_LIMIT`, a copyright notice, a reader comment's header."""
+    gap costing more than `_GAP_LIMIT`, a copyright notice, a reader comment's header, the
+    heading of the comments ("45 Gedanken zu „<title>“")."""
     runs: list[tuple[int, int, float]] = []
     best: tuple[int, int, float] | None = None
     running = 0.0
@@ -837,6 +849,7 @@ def _runs(units: Sequence[_Unit]) -> list[tuple[int, int, float]]:
             or gap < -_GAP_LIMIT
             or unit.notice
             or (unit.text[-1:] == ":" and _is_comment_header(units, index))
+            or _heads_comments(unit)
         ):
             if best is not None:
                 runs.append(best)
@@ -849,6 +862,11 @@ def _runs(units: Sequence[_Unit]) -> list[tuple[int, int, float]]:
     if best is not None:
         runs.append(best)
     return runs
+
+
+def _heads_comments(unit: _Unit) -> bool:
+    """Whether a unit is the heading of the comments ("25 thoughts on “<title>”")."""
+    return unit.words <= _COMMENTS_HEADING_WORDS and _COMMENTS_HEADING.match(unit.text) is not None
 
 
 def _is_comment_header(units: Sequence[_Unit], index: int) -> bool:
