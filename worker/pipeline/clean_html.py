@@ -37,21 +37,25 @@ story).
 from __future__ import annotations
 
 import functools
-import html
-import itertools
-import json
 import re
-import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
 
 from worker.pipeline.dates import find_date, names_publication, parse_date
+from worker.pipeline.html_headline import (
+    TITLE_SEPARATOR,
+    Furniture,
+    choose_headline,
+    fold,
+    heading_text,
+    same_title,
+    strip_site_name,
+)
+from worker.pipeline.html_metadata import PageMetadata, node_text, read_metadata
 from worker.pipeline.page_dates import htmldate_day
 from worker.pipeline.types import CleanPage, DateSource, DecodedPage, PublishedAt, Rejection
 
@@ -258,7 +262,6 @@ _STATE_TOKEN = re.compile(
     r"^(?:has|with|is|no|category|tag|topic|section|format|type|status)-"
     r"|-(?:enabled|disabled|active|open|loaded)$"
 )
-_WORD = re.compile(r"[^\W_]+")
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _CJK_EXTRA_WEIGHT = 2
 
@@ -299,80 +302,10 @@ _MIN_TEMPLATE_CHARS = 500
 _CHROME_OVERRIDE_SHARE = 0.5
 _MAX_ATTRIBUTE_CHARS = 300
 
-_ARTICLE_TYPES = frozenset(
-    {
-        "article",
-        "newsarticle",
-        "blogposting",
-        "reportagenewsarticle",
-        "analysisnewsarticle",
-        "opinionnewsarticle",
-        "backgroundnewsarticle",
-        "reviewnewsarticle",
-        "liveblogposting",
-        "scholarlyarticle",
-        "techarticle",
-        "report",
-        "posting",
-        "socialmediaposting",
-    }
-)
-# Meta names/properties that carry the publication time, strongest first.
-_DATE_METAS = (
-    "article:published_time",
-    "og:article:published_time",
-    # rNews, the IPTC's RDFa vocabulary that schema.org's NewsArticle grew from (BBC pages).
-    "rnews:datepublished",
-    "datepublished",
-    "originalpublicationdate",
-    "article.published",
-    "published_time",
-    "publish-date",
-    "publish_date",
-    "publishdate",
-    "pubdate",
-    "parsely-pub-date",
-    "sailthru.date",
-    "dc.date.issued",
-    "dc.date.created",
-    "dcterms.issued",
-    "dcterms.created",
-    "dc.date",
-    "dcterms.date",
-    "citation_publication_date",
-    "citation_date",
-    "article:published",
-    "og:published_time",
-    "pub_date",
-    "cxenseparse:publishtime",
-    "shareaholic:article_published_time",
-    "date",
-    "displaydate",
-    "dateline",
-)
-# When a page states no publication time anywhere, its last update is the best remaining clue.
-_UPDATED_METAS = (
-    "article:modified_time",
-    "rnews:datemodified",
-    "og:updated_time",
-    "datemodified",
-    "dc.date.modified",
-    "dcterms.modified",
-    "last-modified",
-)
-# Dublin Core and Parse.ly name the document's own title; Open Graph and Twitter the title a
-# share shows, which some sites rewrite for social media.
-_TITLE_METAS = (
-    *("dc:title", "dcterms.title", "dc.title", "parsely-title"),
-    *("og:title", "twitter:title", "headline", "title"),
-)
-_SITE_NAME_METAS = ("og:site_name", "application-name", "apple-mobile-web-app-title", "publisher")
-_SECTION_METAS = ("article:section", "section", "parsely-section", "category")
 # A full date in a URL path: /2019/11/20/, /2019-11-20-, /20191120/ (separators all alike).
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})([/-]?)([01]\d|[1-9])\2([0-3]\d|[1-9])(?=[/._-]|$)")
 # ... or day first, as a path segment or inside a slug: /29-10-2021, -02-11-2023-.
 _URL_DAY_FIRST_DATE = re.compile(r"[/_-]([0-3]\d)-([01]\d)-((?:19|20)\d{2})(?=[/._-]|$)")
-_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—:·•«»‹›~]{1,2}\s+")
 _MAX_URL_CHARS = 2000
 _LOCAL_MIDNIGHT = re.compile(
     r"(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:\.0{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?$"
@@ -432,38 +365,13 @@ _DATE_LOOKBACK_BLOCKS = 40
 _DATE_HEADER_BLOCKS = 8
 _DATE_ABOVE_HEADLINE_BLOCKS = 4
 _DATE_TRAILER_BLOCKS = 12
-# An <h1> inside a longer title (or the reverse) is the headline when it covers this share of it.
-_SAME_TITLE_SHARE = 0.6
 
-# Headline choice: title parts and the host labels that name the site.
-_MAX_TITLE_PART_DATE_CHARS = 40
-_HOST_PREFIXES = frozenset({"www", "www2", "m", "mobile", "amp", "web"})
-_MIN_LOOSE_SITE_NAME_CHARS = 4
-# A short title part with the site's name as one of its words names the site.
-_MAX_SITE_PART_WORDS = 4
-_MIN_HEADLINE_WORDS = 3
-# Two words this long that a heading and a title share say they name one story.
-_SHARED_WORD_CHARS = 4
-_SHARED_WORDS = 2
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _DIGIT = re.compile(r"\d")
-# A title or title part that is a host name ("FASSETTE.NET", "chadim.net") names the site; one
-# that is a URL slug, lower-case words joined by hyphens, names no story.
-_HOST_NAME = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[a-z]{2,12}", re.IGNORECASE)
-_URL_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}")
-# A separator a title ends or starts with, its site name left out ("Olympia 2028 dabei -").
-# ("»" and "›" close French and German quotations as well.)
-_DANGLING_SEPARATOR = re.compile(r"^[|\-–—:·•~]{1,2}\s+|\s+[|\-–—:·•~]{1,2}$")
-# A page the Wayback Machine keeps: the archived address follows the snapshot's stamp.
-_ARCHIVED_URL = re.compile(r"https?://web\.archive\.org/web/[^/]+/(.+)", re.IGNORECASE)
 # Elements besides <h1> that mark the story's own headline: schema.org microdata. (hAtom's
 # "entry-title" marks every teaser of a list as well.)
 _MARKED_HEADLINE_SELECTOR = '[itemprop~="headline"]:not(meta)'
 _MAX_H1S = 5
 _MAX_MARKED_HEADLINES = 3
-# A permalink mark that documentation and blog engines print after a heading ("Install ¶").
-_PERMALINK_MARK = re.compile(r"\s*[¶§#🔗]+$")
-_SPACE_BEFORE_PUNCTUATION = re.compile(r"(?<=\w) (?=[,.](?:\s|$))")
 
 _MAX_LABELS = 8
 _MAX_LABEL_CHARS = 60
@@ -522,44 +430,27 @@ class _Extraction:
     far_lines: tuple[str, ...] = ()
 
 
-@dataclass(slots=True)
-class _Metadata:
-    """What the page states about itself outside the visible text."""
-
-    headlines: list[str] = field(default_factory=list)
-    canonical_url: str | None = None  # og:url, or <link rel="canonical">
-    dates: list[tuple[str, DateSource]] = field(default_factory=list)
-    other_dates: list[tuple[str, DateSource]] = field(default_factory=list)
-    updated: list[tuple[str, DateSource]] = field(default_factory=list)
-    authors: list[str] = field(default_factory=list)
-    bodies: list[str] = field(default_factory=list)  # JSON-LD articleBody texts
-    sections: list[str] = field(default_factory=list)
-    site_names: list[str] = field(default_factory=list)
-    language: str | None = None
-    image: str | None = None  # og:image, the story's lead picture
-
-
 def clean_html(page: DecodedPage) -> CleanPage | Rejection:
     """Take a decoded HTML page; give its headline, date, body and labels, or a Rejection."""
     markup = page.utf8 if page.utf8 is not None else page.text  # the same page, as lexbor reads it
     tree = LexborHTMLParser(markup)
-    metadata = _read_metadata(tree)
+    metadata = read_metadata(tree)
     published = _published(tree, metadata, page)
-    h1s = [_heading_text(node) for node in tree.css("h1")[:_MAX_H1S]]
+    h1s = [heading_text(node) for node in tree.css("h1")[:_MAX_H1S]]
     marked = []
     if "headline" in page.text:  # the selector walks the whole tree; most pages hold none
         nodes = tree.css(_MARKED_HEADLINE_SELECTOR)[:_MAX_MARKED_HEADLINES]
-        marked = [_heading_text(node) for node in nodes]
-    headline = _headline(metadata, [h for h in h1s if h], [h for h in marked if h], page.url)
+        marked = [heading_text(node) for node in nodes]
+    headline = choose_headline(metadata, [h for h in h1s if h], [h for h in marked if h], page.url)
     if not headline:
         return Rejection("no_headline", "no JSON-LD headline, og:title, <h1> or <title> with text")
     deferred = _deferred_markup(tree)
     tree.strip_tags(list(_DROPPED_TAGS))
     byline = _byline(tree, metadata)
-    if byline and _TITLE_SEPARATOR.search(headline):
+    if byline and TITLE_SEPARATOR.search(headline):
         # Blogs and columns end a title with the author's name, which some pages state only in
         # their text ("Get your Frontend JavaScript Code Covered | Code | Nicolas Perriault").
-        headline = _strip_site_name(headline, _Furniture((), frozenset({_fold(byline)})))
+        headline = strip_site_name(headline, Furniture((), frozenset({fold(byline)})))
     extraction = _body(tree, headline)
     if not extraction.paragraphs and deferred:
         # Some platforms (Blogger) ship the post as a template that script renders.
@@ -628,148 +519,12 @@ def _stated_body(text: str) -> tuple[str, ...]:
     return tuple(" ".join(line.split()) for line in lines if line.strip())
 
 
-def _text(node: LexborNode) -> str:
-    """Give a node's text with whitespace collapsed."""
-    return " ".join(node.text(deep=True, separator=" ").split())
-
-
 # ---------------------------------------------------------------------------------------------
 # Metadata
 
 
-def _read_metadata(tree: LexborHTMLParser) -> _Metadata:
-    """Gather headline, date, author, section and language statements from JSON-LD and metas."""
-    metadata = _Metadata()
-    for script in tree.css('script[type*="ld+json"]'):
-        _read_json_ld(script.text(deep=True), metadata)
-    metas: dict[str, str] = {}
-    for meta in tree.css("meta[content]"):
-        attributes = meta.attributes
-        content = (attributes.get("content") or "").strip()
-        key = attributes.get("property") or attributes.get("name") or attributes.get("itemprop")
-        if content and key:
-            # RDFa lets one property attribute name several: "og:title dc:title".
-            for name in key.lower().split():
-                metas.setdefault(name, content)
-    metadata.headlines.extend(metas[key] for key in _TITLE_METAS if key in metas)
-    title = tree.css_first("title")
-    if title is not None:
-        metadata.headlines.append(_text(title))
-    # A page's other JSON-LD things (a WebPage, a VideoObject) date the page, less surely.
-    metadata.dates.extend(metadata.other_dates)
-    metadata.dates.extend((metas[key], "meta") for key in _DATE_METAS if key in metas)
-    metadata.updated.extend((metas[key], "meta") for key in _UPDATED_METAS if key in metas)
-    metadata.site_names.extend(metas[key] for key in _SITE_NAME_METAS if key in metas)
-    author = metas.get("author") or metas.get("article:author") or metas.get("byl")
-    if author and "://" not in author:
-        metadata.authors.append(author)
-    metadata.sections.extend(metas[key] for key in _SECTION_METAS if key in metas)
-    metadata.image = metas.get("og:image")
-    metadata.canonical_url = metas.get("og:url")
-    if metadata.canonical_url is None:
-        canonical = tree.css_first('link[rel="canonical"][href]')
-        metadata.canonical_url = canonical.attributes.get("href") if canonical else None
-    html = tree.css_first("html")
-    language = html.attributes.get("lang") if html is not None else None
-    language = language or metas.get("og:locale") or metas.get("content-language")
-    if language:
-        metadata.language = re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0] or None
-    return metadata
-
-
-def _read_json_ld(source: str, metadata: _Metadata) -> None:
-    """Add what the article objects of one JSON-LD script state to the metadata."""
-    try:
-        document = orjson.loads(source)
-    except orjson.JSONDecodeError:
-        # CMSs write line breaks raw inside strings and end the script with ";", which the
-        # standard library reads when not strict (measured: 11 of the 29 JSON-LD scripts orjson
-        # refused on the development pages; json5 would read 7 more, at up to 12 ms each).
-        try:
-            document = json.loads(source.strip().rstrip(";"), strict=False)
-        except (ValueError, RecursionError):
-            return
-    for thing in _json_objects(document):
-        types = thing.get("@type")
-        type_names = {str(t).lower() for t in (types if isinstance(types, list) else [types])}
-        if "breadcrumblist" in type_names:
-            metadata.sections.extend(_breadcrumb_names(thing))
-        if not type_names & _ARTICLE_TYPES:
-            if isinstance(thing.get("datePublished"), str):
-                metadata.other_dates.append((thing["datePublished"], "jsonld"))
-            continue
-        for key in ("headline", "name"):
-            if isinstance(thing.get(key), str):
-                metadata.headlines.append(thing[key])
-                break
-        metadata.site_names.extend(_names(thing.get("publisher")))
-        for key in ("datePublished", "dateCreated"):
-            if isinstance(thing.get(key), str):
-                metadata.dates.append((thing[key], "jsonld"))
-                break
-        if isinstance(thing.get("dateModified"), str):
-            metadata.updated.append((thing["dateModified"], "jsonld"))
-        if isinstance(thing.get("articleBody"), str):
-            metadata.bodies.append(thing["articleBody"])
-        metadata.authors.extend(_names(thing.get("author")))
-        section = thing.get("articleSection")
-        if isinstance(section, str):
-            metadata.sections.append(section)
-        elif isinstance(section, list):
-            metadata.sections.extend(s for s in section if isinstance(s, str))
-        if isinstance(thing.get("inLanguage"), str) and metadata.language is None:
-            metadata.language = thing["inLanguage"].split("-")[0].lower() or None
-
-
-def _json_objects(document: Any) -> Iterator[dict[str, Any]]:
-    """Yield the JSON objects of a JSON-LD document in document order, `@graph` members included."""
-    # A stack, children pushed last-first, so the page's first (main) article comes out first.
-    stack = [document]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            yield item
-            stack.extend(
-                reversed(
-                    [
-                        value
-                        for key, value in item.items()
-                        if key == "@graph" or isinstance(value, list)
-                    ]
-                )
-            )
-        elif isinstance(item, list):
-            stack.extend(reversed(item))
-
-
-def _names(value: Any) -> list[str]:
-    """Give the person or organisation names a JSON-LD author value holds."""
-    if isinstance(value, str):
-        return [value] if "://" not in value else []
-    if isinstance(value, dict):
-        name = value.get("name")
-        return [name] if isinstance(name, str) else []
-    if isinstance(value, list):
-        return [name for item in value for name in _names(item)]
-    return []
-
-
-def _breadcrumb_names(thing: dict[str, Any]) -> list[str]:
-    """Give the item names of a JSON-LD BreadcrumbList, home page excluded."""
-    names = []
-    items = thing.get("itemListElement")
-    for element in items if isinstance(items, list) else []:
-        if not isinstance(element, dict):
-            continue
-        item = element.get("item")
-        name = element.get("name") or (item.get("name") if isinstance(item, dict) else None)
-        if isinstance(name, str):
-            names.append(name)
-    return names[1:] if len(names) > 1 else names
-
-
 def _published(
-    tree: LexborHTMLParser, metadata: _Metadata, page: DecodedPage
+    tree: LexborHTMLParser, metadata: PageMetadata, page: DecodedPage
 ) -> PublishedAt | None:
     """Give the page's publication time from its strongest dated statement, or None."""
     fetched_at = page.fetched_at
@@ -796,7 +551,7 @@ def _first_parsed(
 
 
 def _stated_date(
-    tree: LexborHTMLParser, metadata: _Metadata, fetched_at: datetime | None
+    tree: LexborHTMLParser, metadata: PageMetadata, fetched_at: datetime | None
 ) -> PublishedAt | None:
     """Give the publication time the page's metadata or <time> elements state, or None."""
     published = _first_parsed(metadata.dates, fetched_at)
@@ -836,7 +591,10 @@ def _epoch_date(node: LexborNode, fetched_at: datetime | None) -> PublishedAt | 
 
 
 def _in_page_zone(
-    published: PublishedAt, tree: LexborHTMLParser, metadata: _Metadata, fetched_at: datetime | None
+    published: PublishedAt,
+    tree: LexborHTMLParser,
+    metadata: PageMetadata,
+    fetched_at: datetime | None,
 ) -> PublishedAt:
     """Give a time stated in UTC or in no zone with the page's own offset, where the page says it.
 
@@ -864,7 +622,7 @@ def _in_page_zone(
     return published
 
 
-def _zone_statements(tree: LexborHTMLParser, metadata: _Metadata) -> Iterator[str]:
+def _zone_statements(tree: LexborHTMLParser, metadata: PageMetadata) -> Iterator[str]:
     """Give the page's other stated publication times: metadata first, then <time> tags."""
     for value, _ in metadata.dates[1:_MAX_ZONE_STATEMENTS]:
         yield value
@@ -882,7 +640,7 @@ def _element_date(node: LexborNode, fetched_at: datetime | None) -> PublishedAt 
         # The microformats' abbr pattern (Blogger's posts among them): the machine-readable
         # time in title=, a reader's "9:05 PM" as the text.
         value = attributes.get("title")
-    return _parse(value or _text(node), fetched_at, "time_tag")
+    return _parse(value or node_text(node), fetched_at, "time_tag")
 
 
 def _dateline(
@@ -896,12 +654,12 @@ def _dateline(
     other lines up there are a site's ticker, a teaser or the page's print date ("Ausdruck vom
     11.02.2020") more often than the story's.
     """
-    folded = _fold(headline)
+    folded = fold(headline)
     at = next(
         (
             index
             for index, line in enumerate(lines)
-            if _may_fold_to(line, folded) and _fold(line) == folded
+            if _may_fold_to(line, folded) and fold(line) == folded
         ),
         None,
     )
@@ -1021,7 +779,7 @@ def _dated_elements(tree: LexborHTMLParser) -> tuple[str, ...]:
     """Give the texts of the elements a page names as its date, outside page chrome."""
     texts = []
     for node in tree.css(_DATED_SELECTOR)[:_MAX_DATED_ELEMENTS]:
-        text = _text(node)
+        text = node_text(node)
         if (
             0 < len(text) <= _MAX_DATED_CHARS
             and any(ch.isdigit() for ch in text)
@@ -1139,301 +897,20 @@ def _token_chrome(token: str) -> int:
     return _NOT_CHROME
 
 
-def _headline(
-    metadata: _Metadata, h1s: list[str], marked: list[str], url: str | None
-) -> str | None:
-    """Give the headline: the page's own headline element (an <h1>, else one microdata marks)
-    that a metadata title confirms, else the best title without the site's name, section,
-    author or date around it."""
-    furniture = _furniture(metadata, url, (*h1s, *marked))
-    # WordPress writes "&" as "&amp;#038;": once parsed, the og:title still says "&#038;".
-    titles = [
-        _strip_site_name(_DANGLING_SEPARATOR.sub("", " ".join(html.unescape(t).split())), furniture)
-        for t in metadata.headlines
-    ]
-    stated_titles = [title for title in titles if title]
-    # A title that is only the site's name (a twitter:title "Beige.de") or a URL slug
-    # ("adac-kindersitztest-herbst-2018") names no story, nor does a heading that is the site's
-    # name (a logo printed as an <h1>). A page may state its headline as its site's name too (an
-    # apple-mobile-web-app-title): only a name no title repeats counts, and the host's always.
-    stated = {_fold(title) for title in titles}
-    names = frozenset(
-        name.replace(" ", "")
-        for name in (*furniture.host_names, *furniture.site_names)
-        if name in furniture.host_names or name not in stated
-    )
-    titles = [title for title in titles if title and not _names_no_story(title, names)]
-    headings = [h for h in (*h1s, *marked) if not _names_no_story(h, names)]
-    # A heading that a title states as one of its parts, beside a longer part, is the site's
-    # name printed as a heading (a logo): "Rinderleber-Geschnetzeltes mit Apfel und Zwiebel |
-    # Liebe geht durch den Magen" above an <h1> "Liebe geht durch den Magen".
-    logos = {heading for heading in headings if _titles_name_as_site(heading, titles)}
-    if logos:
-        headings = [heading for heading in headings if heading not in logos]
-        furniture = replace(
-            furniture, site_names=(*furniture.site_names, *(_fold(logo) for logo in logos))
-        )
-        titles = [_strip_site_name(title, furniture) for title in titles]
-    folded_titles = [_fold(title) for title in titles]
-    # A title may carry more around its headline than a site name: "Faire Lieferketten -
-    # Evangelisches Jugendwerk in Württemberg (ejw)". Each head keeps the title's spelling.
-    heads: dict[str, str] = {}
-    for title in titles:
-        head = _TITLE_SEPARATOR.split(title, 1)[0]
-        heads.setdefault(_fold(head), head)
-    folded_headings = [_fold(heading) for heading in headings]
-    # A heading the titles state word for word: the titles in the order the page commits to
-    # them (JSON-LD and og:title before <title>) choose among several <h1>s ("News" above the
-    # story's own). The title's spelling is kept: markup assembles a heading's text from inline
-    # elements (a space before a colon, quotes restyled, a kicker in capitals), while the title
-    # is one string the publisher wrote.
-    for title, folded_title in zip(titles, folded_titles, strict=True):
-        if folded_title in folded_headings:
-            heading = headings[folded_headings.index(folded_title)]
-            return _spelling(title, heading)
-    for heading, folded in zip(headings, folded_headings, strict=True):
-        if folded in heads:
-            return _strip_site_name(_spelling(heads[folded], heading), furniture)
-        for title, folded_title in zip(titles, folded_titles, strict=True):
-            if folded_title and _same_title(folded, folded_title):
-                # A print header's <h1> may carry the site name as the <title> does; a date
-                # printed in the <h1> before or after the headline is not the headline.
-                extra = folded.replace(folded_title, " ").strip()
-                if extra and parse_date(extra, fetched_at=None, source="text") is not None:
-                    return title
-                if extra and folded.endswith(folded_title) and not title.endswith(("…", "...")):
-                    # A kicker the <h1> prints above the headline ("Deutschlandtakt: Flixbus
-                    # attackiert Deutsche Bahn") is the section's or the story's label.
-                    return _without_kicker(heading, folded_title)
-                return _strip_site_name(heading, furniture)
-    # One <h1> no title states is the page's own headline where it names the story the titles
-    # name in other words ("Wie pflege ich meine Zaubernuss im Winter?" under a <title>
-    # "Zaubernuss im Winter » Wann blüht die Hamamelis?"): titles are written for search and
-    # sharing, the heading for the reader.
-    own = [heading for heading in h1s if heading in headings]
-    if len(own) == 1 and _retitles(own[0], titles):
-        return _strip_site_name(own[0], furniture)
-    if titles or headings:
-        return titles[0] if titles else headings[0]
-    # Better a slug or the site's name than losing the article.
-    return stated_titles[0] if stated_titles else (h1s[0] if h1s else None)
-
-
-def _title_parts(title: str) -> list[str]:
-    """Give a title's parts between separators, folded."""
-    return [_fold(part) for part in _TITLE_SEPARATOR.split(title)]
-
-
-def _titles_name_as_site(heading: str, titles: list[str]) -> bool:
-    """Say whether a title states the heading as a part after its first, beside a part of more
-    words: "Headline | Site" is how titles are written, so a heading that is the tail is the
-    site's name."""
-    folded = _fold(heading)
-    for title in titles:
-        parts = _title_parts(title)
-        if folded in parts[1:]:
-            longest = max(len(part.split()) for part in parts if part != folded)
-            if longest > len(folded.split()):
-                return True
-    return False
-
-
-def _retitles(heading: str, titles: list[str]) -> bool:
-    """Say whether a heading names the story a title's first part names, in other words: a few
-    words, not a whole part of a title (a section's name) nor the title's head with more after
-    it, sharing two words of some length with the title's head (a site's or section's heading
-    shares none, or only its own name)."""
-    words = _fold(heading).split()
-    if len(words) < _MIN_HEADLINE_WORDS:
-        return False
-    long_words = {word for word in words if len(word) >= _SHARED_WORD_CHARS}
-    padded = f" {' '.join(words)} "
-    for title in titles:
-        parts = _title_parts(title)
-        if " ".join(words) in parts:
-            return False
-        # A heading that opens with the title's head carries a subtitle or a date line that its
-        # markup glued on ("... der Region 02.02.2022 • HVW-Verband, Presse").
-        if padded.startswith(f" {parts[0]} "):
-            return False
-        if len(long_words.intersection(parts[0].split())) >= _SHARED_WORDS:
-            return True
-    return False
-
-
-def _spelling(title: str, heading: str) -> str:
-    """Give the spelling of a headline that a title and a heading state in the same words: the
-    title's, unless it is set in capitals or cut short where the heading is not."""
-    if title.isupper() and not heading.isupper():
-        return heading
-    # A title for sharing may be cut short ("... says 'I'm trying not to panic'...").
-    if title.endswith(("...", "…")) and not heading.endswith(("...", "…")):
-        return heading
-    return title
-
-
-def _names_no_story(text: str, site_names: frozenset[str]) -> bool:
-    """Say whether a title or heading is only the site's name (folded, without spaces), a host
-    name or a URL slug."""
-    if _URL_SLUG.fullmatch(text) or _HOST_NAME.fullmatch(text):
-        return True
-    # Only the name itself: a headline may hold a site's name among other words.
-    return _fold(text).replace(" ", "") in site_names
-
-
-def _without_kicker(heading: str, folded_title: str) -> str:
-    """Give the end of a headline element that folds to the title, or the whole element."""
-    for match in re.finditer(r"\s+", heading):
-        # Folding drops the separator a kicker may end with ("Local News | Brothel ...").
-        if _fold(heading[match.end() :]) == folded_title:
-            return heading[match.end() :].lstrip("|-–—:·•»›~ ")
-    return heading
-
-
-def _heading_text(node: LexborNode) -> str:
-    """Give a headline element's text as a reader sees it, without a permalink mark."""
-    # Inline markup splits text without a space ("Metroid</a>, One").
-    return _PERMALINK_MARK.sub("", _SPACE_BEFORE_PUNCTUATION.sub("", _text(node)))
-
-
-@dataclass(frozen=True, slots=True)
-class _Furniture:
-    """What a page's titles may carry around the headline, folded: site, sections, authors."""
-
-    site_names: tuple[str, ...]
-    exact_names: frozenset[str]  # sections and authors: only a whole part that is one counts
-    host_names: tuple[str, ...] = ()  # the site names read from the page's address
-
-
-def _furniture(metadata: _Metadata, url: str | None, own: tuple[str, ...]) -> _Furniture:
-    """Gather the names the page gives its site, sections and authors, folded for comparison."""
-    site_names = [_fold(name) for name in metadata.site_names if name.strip()]
-    hosts: list[str] = []
-    for address in (url, metadata.canonical_url):
-        if address:
-            # A page the Wayback Machine keeps is the archived address's site's.
-            archived = _ARCHIVED_URL.match(address[:_MAX_URL_CHARS])
-            own_address = archived.group(1) if archived else address[:_MAX_URL_CHARS]
-            # The host's labels but its top-level domain and a "www"-like prefix; "-" joins the
-            # words of a name ("st-lucia-times").
-            labels = (urlsplit(own_address).hostname or "").lower().split(".")[:-1]
-            hosts.extend(label.replace("-", "") for label in labels if label not in _HOST_PREFIXES)
-    exact = {_fold(name) for name in (*metadata.sections, *metadata.authors)}
-    # A breadcrumb ends with the page itself: its headline is never furniture.
-    exact -= {"", *(_fold(heading) for heading in own)}
-    return _Furniture(
-        tuple(dict.fromkeys((*site_names, *hosts))), frozenset(exact), tuple(dict.fromkeys(hosts))
-    )
-
-
-def _same_title(first: str, second: str) -> bool:
-    """Say whether two folded titles are one headline, one perhaps carrying a few extra words."""
-    shorter, longer = sorted((first, second), key=len)
-    return shorter in longer and len(shorter) >= len(longer) * _SAME_TITLE_SHARE
-
-
-def _fold(text: str) -> str:
-    """Give text reduced to lower-case words for loose comparison."""
-    return " ".join(_WORD.findall(text.lower()))
-
-
 def _may_fold_to(text: str, folded: str) -> bool:
-    """Say whether `_fold(text)` could be `folded`, without folding: a cheap test for the many
+    """Say whether `fold(text)` could be `folded`, without folding: a cheap test for the many
     short blocks of a page. Folding keeps or drops characters, except that "İ" (U+0130, the one
     character whose lower case is two) lower-cases to "i" and a combining dot."""
     return len(text) >= len(folded) or "\u0130" in text
 
 
-def _strip_site_name(title: str, furniture: _Furniture) -> str:
-    """Remove the site name, section, author or date (" - BBC News", "Reuters | ") leading or
-    trailing a title, as many as it carries."""
-    stripped = _strip_one(title, furniture)
-    while stripped != title:
-        title, stripped = stripped, _strip_one(stripped, furniture)
-    return title
-
-
-def _strip_one(title: str, furniture: _Furniture) -> str:
-    """Remove one leading or trailing part that names the site, a section, an author or a date."""
-    separators = list(_TITLE_SEPARATOR.finditer(title))
-    # Fewest parts first; a site name may hold a separator itself ("AOC media - Analyse Opinion
-    # Critique"), so a longer tail or head is tried when a one-part one does not name the site.
-    for count in range(1, len(separators) + 1):
-        tail = separators[-count]
-        rest = title[: tail.start()].strip()
-        if _is_furniture(title[tail.end() :], rest, furniture, whole=count == 1):
-            return rest
-        head = separators[count - 1]
-        rest = title[head.end() :].strip()
-        if _is_furniture(title[: head.start()], rest, furniture, whole=count == 1):
-            return rest
-    # A site's name followed by its motto: "Headline : Krimiblog-Archiv | Ermittlungen zum
-    # Verfall eines Genres". The part that names the site, and all after it, go.
-    for before, after in itertools.pairwise(separators):
-        rest = title[: before.start()].strip()
-        part = _fold(title[before.end() : after.start()])
-        if len(rest.split()) >= _MIN_HEADLINE_WORDS and any(
-            _names_site(part, name) for name in furniture.site_names
-        ):
-            return rest
-    return title
-
-
-def _is_furniture(part: str, rest: str, furniture: _Furniture, *, whole: bool) -> bool:
-    """Say whether a title part names the site, or (a part with no separator in it) a section,
-    an author or a date beside the rest of the title."""
-    folded = _fold(part)
-    if not whole:
-        # Several parts name the site only as a whole: "AOC media - Analyse Opinion Critique".
-        return folded in furniture.site_names
-    if any(_names_site(folded, name) for name in furniture.site_names):
-        return True
-    if _HOST_NAME.fullmatch(part.strip()) and len(rest.split()) >= _MIN_HEADLINE_WORDS:
-        return True
-    if folded in furniture.exact_names:
-        return True
-    # A date beside a short rest may end a range ("Wochenbericht 14. - 20. Januar 2022").
-    return (
-        len(part) <= _MAX_TITLE_PART_DATE_CHARS
-        and len(rest.split()) >= _MIN_HEADLINE_WORDS
-        and _DIGIT.search(part) is not None
-        and parse_date(part, fetched_at=None, source="text") is not None
-    )
-
-
-def _names_site(folded_part: str, site_name: str) -> bool:
-    """Say whether a title segment names the site (its og:site_name, or a word of its host)."""
-    if not folded_part or not site_name:
-        return False
-    compact = folded_part.replace(" ", "")
-    if folded_part == site_name or site_name.replace(" ", "") == compact:
-        return True
-    if len(site_name) < _MIN_LOOSE_SITE_NAME_CHARS:
-        return False  # "dw", "slf": only a part that is the name itself
-    words = folded_part.split()
-    if site_name in words and len(words) <= _MAX_SITE_PART_WORDS:
-        return True  # "MyOOS Community Forum" on foren.myoos.de
-    # A host spells "Müritz" "mueritz" and "Nestlé" "nestle".
-    spellings = {compact} if compact.isascii() else _ascii_spellings(compact)
-    return any(
-        site_name in spelling and len(spelling) <= len(site_name) + 12 for spelling in spellings
-    )
-
-
-def _ascii_spellings(text: str) -> set[str]:
-    """Give the ways a host name may spell a text: umlauts as "ae", or accents dropped."""
-    stripped = unicodedata.normalize("NFKD", text)
-    stripped = "".join(character for character in stripped if not unicodedata.combining(character))
-    return {text, text.translate(_UMLAUTS), stripped}
-
-
-def _byline(tree: LexborHTMLParser, metadata: _Metadata) -> str | None:
+def _byline(tree: LexborHTMLParser, metadata: PageMetadata) -> str | None:
     """Give the author names the page states, or None."""
     names = list(dict.fromkeys(name.strip() for name in metadata.authors if name.strip()))
     if not names:
         for selector in _BYLINE_SELECTORS:
             node = tree.css_first(selector)
-            text = _text(node) if node is not None else ""
+            text = node_text(node) if node is not None else ""
             if 0 < len(text) <= _MAX_BYLINE_TEXT_CHARS:
                 names = [text]
                 break
@@ -1441,12 +918,12 @@ def _byline(tree: LexborHTMLParser, metadata: _Metadata) -> str | None:
     return byline or None
 
 
-def _section_labels(tree: LexborHTMLParser, metadata: _Metadata) -> tuple[str, ...]:
+def _section_labels(tree: LexborHTMLParser, metadata: PageMetadata) -> tuple[str, ...]:
     """Give the section names the page shows about itself (articleSection, breadcrumb)."""
     labels = list(metadata.sections)
     trail = tree.css_first('[class*="breadcrumb"], [aria-label*="readcrumb"]')
     if trail is not None:
-        crumbs = [_text(crumb) for crumb in trail.css("a")[:_MAX_LABELS]]
+        crumbs = [node_text(crumb) for crumb in trail.css("a")[:_MAX_LABELS]]
         # The first crumb is the home page, not a section.
         labels.extend(crumbs[1:] if len(crumbs) > 1 else crumbs)
     unique = dict.fromkeys(
@@ -1521,7 +998,7 @@ def _lines_outside_hard_chrome(blocks: list[_Block]) -> tuple[str, ...]:
 
 def _without_repeats(blocks: list[_Block], headline: str) -> list[_Block]:
     """Drop the headline and text said twice: a repeated pull quote, a hidden copy of the story."""
-    folded_headline = _fold(headline)
+    folded_headline = fold(headline)
     # Folding every paragraph only to compare it with the headline showed in the profile: text
     # many times the headline's length cannot fold to it.
     longest_headline = 4 * len(headline) + 40
@@ -1533,7 +1010,7 @@ def _without_repeats(blocks: list[_Block], headline: str) -> list[_Block]:
         if (len(text) >= _REPEAT_MIN_CHARS and text in seen) or (
             _may_fold_to(text, folded_headline)
             and len(text) <= longest_headline
-            and _fold(text) == folded_headline
+            and fold(text) == folded_headline
         ):
             continue
         # Bounded so a hostile page of endless long paragraphs stays linear.
@@ -1851,7 +1328,7 @@ def _teasers(layout: _Layout, headline: str) -> tuple[set[int], set[int]]:
     own headline is the article (blog themes link a post's title to itself), never a teaser.
     """
     blocks, spans = layout.blocks, layout.spans
-    folded_headline = _fold(headline)
+    folded_headline = fold(headline)
     # Prefix sums over the blocks in document order: an element's blocks are one contiguous run.
     prose_before = [0]
     links_before = [0]
@@ -1885,7 +1362,7 @@ def _teasers(layout: _Layout, headline: str) -> tuple[set[int], set[int]]:
             ),
             block,
         )
-        if title is not block and _same_title(_fold(title.text), folded_headline):
+        if title is not block and same_title(fold(title.text), folded_headline):
             continue
         if links_before[end] - links_before[start] - block.link_chars >= _TEASER_LINK_CHARS:
             loose.add(id(block))
