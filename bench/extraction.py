@@ -44,11 +44,8 @@ import hashlib
 import html
 import json
 import re
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -63,6 +60,7 @@ DATA = ROOT / ".." / "shared" / "data"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import w3m  # noqa: E402
 from splits import SPLITS  # noqa: E402
 from splits import split as _split  # noqa: E402
 
@@ -359,7 +357,7 @@ def bench_dumps_eval(limit: int | None, figures: dict[str, object]) -> None:
 
     The text cleaner's rules were set on the Scrapinghub dumps. Here the 990 pages of
     trafilatura's evaluation (~20 languages) are rendered as a text-mode crawl stores them
-    (`w3m -dump -cols 120`, cached under the system's temporary folder) and scored as that
+    (`bench/w3m.py`, cached under the system's temporary folder) and scored as that
     evaluation scores: each `with` snippet found in the body is a true positive, each missed a
     false negative; each `without` snippet found is a false positive. Trafilatura reads the same
     dump with each line wrapped in <p>, as in the text-dump body section. Needs the w3m program.
@@ -368,35 +366,23 @@ def bench_dumps_eval(limit: int | None, figures: dict[str, object]) -> None:
 
     from worker.pipeline.clean_text import clean_text
 
-    if shutil.which("w3m") is None:
+    if not w3m.available():
         print(
             "\nText dumps of trafilatura-eval: skipped, w3m is not installed (apt-get install w3m)"
         )
         return
     folder = DATA / "extraction" / "trafilatura-eval"
     cases = json.loads((folder / "evaldata.json").read_bytes())
-    cache = Path(tempfile.gettempdir()) / "newsingest-w3m-dumps"
-    cache.mkdir(exist_ok=True)
     counts = {name: {part: Counter[str]() for part in SPLITS} for name in ("ours", "trafilatura")}
     rejected: Counter[str] = Counter()
     for url in sorted(cases)[:limit]:
         source = folder / cases[url]["file"]
         if not source.is_file():
             continue
-        dump_file = cache / (hashlib.sha256(url.encode()).hexdigest()[:24] + ".txt")
-        if not dump_file.is_file():
-            text = decode(gzip.decompress(source.read_bytes()), content_type="text/html")
-            if isinstance(text, Rejection):
-                continue
-            rendered = subprocess.run(
-                ["w3m", "-dump", "-cols", "120", "-T", "text/html", "-I", "UTF-8", "-O", "UTF-8"],
-                input=text.encode("utf-8", "replace"),
-                capture_output=True,
-                timeout=60,
-                check=False,
-            )
-            dump_file.write_bytes(rendered.stdout)
-        dump = dump_file.read_text("utf-8", errors="replace")
+        text = decode(gzip.decompress(source.read_bytes()), content_type="text/html")
+        if isinstance(text, Rejection):
+            continue
+        dump = w3m.render(url, text)
         result = clean_text(DecodedPage(text=dump, kind="text", url=url))
         if isinstance(result, Rejection):
             rejected[result.reason] += 1

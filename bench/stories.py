@@ -7,6 +7,8 @@ scratch database, and prints one JSON line per part and split (bench/splits.py):
   pairs that get one dedupe key (one article: `same_key_share`, with what keeps the others apart,
   and on the tuning part each such pair's two keys) and the share that end in one story (both
   stored; a rejected copy is counted apart).
+- `forms-eval`: the same on trafilatura-eval's pages that have a URL (about 940), their dumps
+  rendered by w3m (`bench/w3m.py`; skipped without the program): a second, larger set of pairs.
 - `syndication`: the Reuters stories of some days, each re-sent by 0-4 outlets with seeded edits
   (headline rewritten, first or last paragraph cut, the outlet's header and footer, paragraphs
   re-wrapped, a later timestamp), all in one random order: recall (copies in their original's
@@ -15,7 +17,7 @@ scratch database, and prints one JSON line per part and split (bench/splits.py):
   article in this process and in the PostgreSQL backend. Recall is also given over stories whose
   body is long enough to link (`shingles.MIN_SHINGLES`); briefs never link by body, by design.
 
-    .venv/bin/python bench/stories.py [--days 20] [--similarity 0.6] [--keep]
+    .venv/bin/python bench/stories.py [--part forms|forms-eval|syndication] [--days 20] [--keep]
 
 Server: PostgreSQL at NEWSINGEST_BENCH_POSTGRES_URL (default postgres on 127.0.0.1:5432).
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -43,9 +46,13 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import w3m
 from e2e import CHROME_BOTTOM, CHROME_TOP, DATA  # the e2e text dumps' site chrome
 from scratch import scratch_database
 from splits import SPLITS, split
+
+_MAX_STEM_CHARS = 150
+_URL_SHOWN_CHARS = 70
 
 OUTLETS = [
     ("Valley Courier", "The Valley Courier | News you can trust", "Subscribe to the Courier."),
@@ -252,19 +259,54 @@ class _Scorer:
 def forms(db_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     """Part 1: each Scrapinghub page as HTML and as its text dump."""
     gold = json.loads((DATA / "extraction" / "scrapinghub" / "ground-truth.json").read_text())
-    pages = []
+    pairs = []
     for stem, record in sorted(gold.items()):
         html = gzip.decompress(
             (DATA / "extraction" / "scrapinghub" / "html" / f"{stem}.html.gz").read_bytes()
         ).decode("utf-8", "replace")
         dump = (DATA / "extraction" / "scrapinghub-textdumps" / f"{stem}.txt").read_text()
+        pairs.append((stem, record["url"], html, dump))
+    return _forms(db_url, args, pairs, "scrapinghub")
+
+
+def forms_eval(db_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Part 1 again on trafilatura-eval's 990 pages, their dumps rendered by w3m (bench/w3m.py):
+    a second, larger set of development pages, which the linking rules were not set on."""
+    if not w3m.available():
+        print("forms-eval: skipped, w3m is not installed (apt install w3m)", file=sys.stderr)
+        return []
+    from worker.pipeline.decode import decode
+    from worker.pipeline.types import Rejection
+
+    folder = DATA / "extraction" / "trafilatura-eval"
+    cases = json.loads((folder / "evaldata.json").read_bytes())
+    pairs = []
+    for url in sorted(cases):
+        source = folder / cases[url]["file"]
+        if not source.is_file() or not url.startswith(("http://", "https://")):
+            continue  # a few are named, not addressed ("hard::..."): a page has its URL here
+        html = decode(gzip.decompress(source.read_bytes()), content_type="text/html")
+        if isinstance(html, Rejection):
+            continue
+        # The page ids name the receipt (at most 200 characters); the split goes by the URL, as
+        # in bench/extraction.py's dumps-eval section.
+        pairs.append((url, url, html, w3m.render(url, html)))
+    return _forms(db_url, args, pairs, "trafilatura-eval")
+
+
+def _forms(
+    db_url: str, args: argparse.Namespace, pairs: list[tuple[str, str, str, str]], label: str
+) -> list[dict[str, Any]]:
+    """Ingest each (id, URL, HTML, dump) pair's two forms in one random order; score the pairs."""
+    pages = []
+    for stem, url, html, dump in pairs:
         for kind, content in (("html", html), ("text", dump)):
             pages.append(
                 {
-                    "id": f"{stem}:{kind}",
+                    "id": f"{_page_id(stem)}:{kind}",
                     "content": content,
                     "content_type": "text/html" if kind == "html" else "text/plain",
-                    "url": record["url"],
+                    "url": url,
                     "source": f"forms-{kind}",
                 }
             )
@@ -272,26 +314,30 @@ def forms(db_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     articles, _ = _ingest(pages, batch_size=args.batch_size)
     stories = _stories(db_url)
     keys = _keys(db_url)
+    # Each pair's two articles, where both forms were stored.
+    stored = {
+        stem: (articles[f"{_page_id(stem)}:html"], articles[f"{_page_id(stem)}:text"])
+        for stem, *_ in pairs
+        if f"{_page_id(stem)}:html" in articles and f"{_page_id(stem)}:text" in articles
+    }
     figures = []
     for part in SPLITS:
-        stems = [stem for stem in sorted(gold) if split(stem) == part]
-        both = [s for s in stems if f"{s}:html" in articles and f"{s}:text" in articles]
-        linked = [
-            s
-            for s in both
-            if stories[articles[f"{s}:html"]][0] == stories[articles[f"{s}:text"]][0]
-        ]
+        stems = [stem for stem, *_ in pairs if split(stem) == part]
+        both = [s for s in stems if s in stored]
+        linked = [s for s in both if stories[stored[s][0]][0] == stories[stored[s][1]][0]]
         how = Counter(
             "same_article"
-            if articles[f"{s}:html"] == articles[f"{s}:text"]
-            else str(stories[articles[f"{s}:text"]][2] or stories[articles[f"{s}:html"]][2])
+            if stored[s][0] == stored[s][1]
+            else str(stories[stored[s][1]][2] or stories[stored[s][0]][2])
             for s in linked
         )
-        same_key = [s for s in both if articles[f"{s}:html"] == articles[f"{s}:text"]]
-        apart = {s: _why_apart(keys[articles[f"{s}:html"]], keys[articles[f"{s}:text"]])
-                 for s in both if s not in same_key}  # fmt: skip
+        same_key = [s for s in both if stored[s][0] == stored[s][1]]
+        apart = {
+            s: _why_apart(keys[stored[s][0]], keys[stored[s][1]]) for s in both if s not in same_key
+        }
         figure = {
             "part": "forms",
+            "set": label,
             "split": part,
             "pairs": len(stems),
             "both_stored": len(both),
@@ -301,17 +347,26 @@ def forms(db_url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             "linked": len(linked),
             "linked_share": round(len(linked) / max(1, len(both)), 4),
             "how": dict(how),
-            "unlinked": sorted(s[:8] for s in set(both) - set(linked)),
+            "unlinked": sorted(_short(s) for s in set(both) - set(linked)),
         }
         if part == "tune":
             # Why each pair's keys differ, on the tuning part only (never look at the holdout's).
             figure["keys_apart"] = {
-                s[:8]: [why, _key_text(keys[articles[f"{s}:html"]]),
-                        _key_text(keys[articles[f"{s}:text"]])]
+                _short(s): [why, _key_text(keys[stored[s][0]]), _key_text(keys[stored[s][1]])]
                 for s, why in sorted(apart.items())
-            }  # fmt: skip
+            }
         figures.append(figure)
     return figures
+
+
+def _page_id(stem: str) -> str:
+    """A pair's page id: its stem, or a digest of a stem too long for a receipt (a URL)."""
+    return stem if len(stem) <= _MAX_STEM_CHARS else hashlib.sha256(stem.encode()).hexdigest()
+
+
+def _short(stem: str) -> str:
+    """How a pair is named in the figures: a file stem's first characters, or its URL."""
+    return stem[:_URL_SHOWN_CHARS] if "://" in stem else stem[:8]
 
 
 def _keys(db_url: str) -> dict[int, tuple[str, datetime | None, str | None, int | None]]:
@@ -430,7 +485,9 @@ def main() -> None:
     )
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--seed", type=int, default=20)
-    parser.add_argument("--part", choices=["forms", "syndication", "both"], default="both")
+    parser.add_argument(
+        "--part", choices=["forms", "forms-eval", "syndication", "both"], default="both"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument(
         "--same-title-only",
@@ -443,7 +500,12 @@ def main() -> None:
         sys.exit(f"{DATA} is not here: the benchmark builds its pages from the shared data")
     if args.similarity is not None:
         os.environ["NEWSINGEST_STORY_SIMILARITY"] = str(args.similarity)
-    parts = {"forms": [forms], "syndication": [syndication], "both": [forms, syndication]}
+    parts = {
+        "forms": [forms],
+        "forms-eval": [forms_eval],
+        "syndication": [syndication],
+        "both": [forms, forms_eval, syndication],
+    }
     for measure in parts[args.part]:
         from worker.config import get_settings
         from worker.store import reset_engine
