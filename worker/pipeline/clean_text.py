@@ -238,7 +238,14 @@ _CHROME_TERMS_TEXT = (
     "anmelden|abonnieren|werbung|datenschutz|impressum|weitere artikel|teilen|"
     "connexion|s abonner|publicité|partager|iniciar sesión|suscríbete|publicidad|"
     "compartir|accedi|iscriviti|pubblicità|condividi|inloggen|delen|"
-    "sharing|sign out|continue reading|external links|media caption|edit profile"
+    "sharing|sign out|continue reading|external links|media caption|edit profile|"
+    # Blog and site software in the languages read: "skip to content", "menu", "close menu",
+    # "leave a comment", "cancel reply", "home" as a trail's first word, "page 1 of 3".
+    "zum inhalt|aller au contenu|saltar al contenido|ir al contenido|vai al contenuto|"
+    "naar de inhoud|menü|menü schließen|kommentar verfassen|antwort abbrechen|"
+    "laisser un commentaire|deja un comentario|lascia un commento|cancel reply|leave a reply|"
+    "leave a comment|startseite|accueil|kommentare|commentaires|comentarios|commenti|"
+    "seite 1 von|page 1 of"
 )
 _CHROME_TERMS = _CHROME_TERMS_TEXT.split("|")
 _CHROME_WORDS = frozenset(term for term in _CHROME_TERMS if " " not in term)
