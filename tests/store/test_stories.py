@@ -426,6 +426,41 @@ def test_the_same_url_days_apart_needs_a_similar_body(db: str) -> None:
     assert query(db, "SELECT count(DISTINCT story_id) FROM articles") == [(2,)]
 
 
+def test_a_short_page_and_its_dump_link_within_a_day_but_short_bodies_of_two_urls_do_not(
+    db: str,
+) -> None:
+    """A product page or a brief as HTML and as a dump: its body is too short to link by body
+    alone, but the same URL within a day is the same page; another URL's same brief is not."""
+    brief = [
+        "Aluminum Co of America said its board declared a regular quarterly dividend of 30 cts "
+        "a share, unchanged from the prior quarter.",
+        "The dividend is payable May 25 to shareholders of record on May one, the company said.",
+    ]
+    url = "https://example.com/dividends/alcoa"
+    pages = [
+        _page("Alcoa regular dividend", "1987-03-06T13:55:00Z", brief),
+        _page("Aluminum Co of America dividend", "1987-03-06T18:00:00Z", brief, source="dumps"),
+        _page("Alcoa pays its dividend", "1987-03-06T19:00:00Z", brief, source="other"),
+    ]
+    first, dump, other = pages
+    first, dump = (
+        receive(page.page.model_copy(update={"url": url}), receipt_key=page.receipt_key)
+        for page in (first, dump)
+    )
+    assert not _print(first).linkable
+    _ingest([first], [dump, other])
+    rows = query(
+        db,
+        "SELECT a.source, a.link_reason::text, f.source FROM articles AS a "
+        "JOIN articles AS f ON f.id = a.story_id ORDER BY a.source",
+    )
+    assert rows == [
+        ("dumps", "near_duplicate", "wire"),
+        ("other", None, "other"),
+        ("wire", None, "wire"),
+    ]
+
+
 def _print(page: Received) -> Any:
     from worker.pipeline import process
 

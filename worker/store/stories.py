@@ -11,10 +11,11 @@ alike the bodies are (`link_similarity`).
   (`story_bands`, indexed by band and time) within the window, and is similar.
 - Either, at any distance in time, for the same page: an article from the same URL (a page saved
   as HTML and as a text dump) with a similar body; within a day of each other, half the smaller
-  body found in the other is similar enough (the URL says the rest).
+  body found in the other is similar enough, however short the bodies (the URL says the rest).
 
 Similar means `worker.pipeline.shingles.similarity` at least `StoryRules.min_similarity`, both
-bodies long enough to tell apart (a brief or a recurring column's few lines never link by body).
+bodies long enough to tell apart (a brief or a recurring column's few lines never link by body,
+but for the same URL within a day).
 Two dated articles are near in time by their publication; when either is undated, by when each
 was first seen (the bands of an undated article are stored at its first sighting).
 
@@ -251,17 +252,19 @@ def _best_link(
         # one form shows another date than the other (the cleaners read what each form holds).
         same_page = new.url is not None and other.url == new.url
         distance = new.distance(other)
+        # One page seen twice within a day: its URL says most, so a short body may link too.
+        near_page = same_page and distance <= _SAME_PAGE_SPAN
         if same_headline and other.body_hash == new.body_hash:
             # The very same text under the same headline, at any distance (a retransmission).
             score, similar = 2.0, None
         elif (distance > rules.window and not same_page) or not (
-            new.print.linkable and other.print.linkable
+            (new.print.linkable and other.print.linkable) or near_page
         ):
             continue
         else:
             similar = similarity(new.print, other.print)
             floor = rules.min_similarity
-            if same_page and distance <= _SAME_PAGE_SPAN:
+            if near_page:
                 floor = min(floor, _SAME_PAGE_SIMILARITY)
             if similar < floor:
                 continue
