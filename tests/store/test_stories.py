@@ -356,11 +356,7 @@ def test_two_forms_of_one_page_link_whatever_dates_they_show(db: str) -> None:
         for page in pages[:2]
     ]
     _ingest(pages[:1], pages[1:])
-    rows = query(
-        db,
-        "SELECT a.source, a.link_reason::text, f.source FROM articles AS a "
-        "JOIN articles AS f ON f.id = a.story_id ORDER BY a.source",
-    )
+    rows = _story_firsts(db)
     # The page's other form joins; the same text from another URL months later does not.
     assert rows == [
         ("dumps", "near_duplicate", "wire"),
@@ -449,16 +445,21 @@ def test_a_short_page_and_its_dump_link_within_a_day_but_short_bodies_of_two_url
     )
     assert not _print(first).linkable
     _ingest([first], [dump, other])
-    rows = query(
-        db,
-        "SELECT a.source, a.link_reason::text, f.source FROM articles AS a "
-        "JOIN articles AS f ON f.id = a.story_id ORDER BY a.source",
-    )
+    rows = _story_firsts(db)
     assert rows == [
         ("dumps", "near_duplicate", "wire"),
         ("other", None, "other"),
         ("wire", None, "wire"),
     ]
+
+
+def _story_firsts(db: str) -> list[tuple[Any, ...]]:
+    """(source, link reason, source of the story's first article) of every article."""
+    return query(
+        db,
+        "SELECT a.source, a.link_reason::text, f.source FROM articles AS a "
+        "JOIN articles AS f ON f.id = a.story_id ORDER BY a.source",
+    )
 
 
 def _print(page: Received) -> Any:
