@@ -665,6 +665,33 @@ def test_a_title_of_one_or_two_words_above_the_article_is_its_headline(
     assert _clean(dump).headline == title
 
 
+def test_a_two_word_title_standing_alone_beats_the_caption_above_it() -> None:
+    # tvtoday.de, as w3m prints it: the image's keywords and caption, a kicker, then the title.
+    dump = "\n\n".join(
+        [
+            "Will Smith, Sohn, Trey\nWill Smith mit seinem ältesten Sohn Trey\nJudy Eddy/WENN.com",
+            "Familienkrach",
+            "Will Smith",
+            _paragraph("budget", 1),
+            _paragraph("council", 2),
+        ]
+    )
+    assert _clean(dump).headline == "Will Smith"
+
+
+def test_two_words_with_a_figure_among_a_table_are_no_title() -> None:
+    # A wire story's results: "12 mths" heads a column of figures, not the story.
+    dump = "\n\n".join(
+        [
+            "CORRECTED - MANHATTAN NATIONAL CORP <MLC> 4TH",
+            "12 mths",
+            _paragraph("budget", 1),
+            _paragraph("council", 2),
+        ]
+    )
+    assert _clean(dump).headline != "12 mths"
+
+
 def test_a_menu_entry_above_the_article_is_no_short_title() -> None:
     dump = "\n\n".join(["• Home\n• Contact", _paragraph("budget", 1), _paragraph("council", 2)])
     result = clean_text(DecodedPage(text=dump, kind="text"))

@@ -1161,7 +1161,11 @@ def _is_story_line(unit: _Unit) -> bool:
 
 
 def _title_shaped(unit: _Unit) -> bool:
-    if unit.bullet or unit.chrome or unit.label_only or not 3 <= unit.words <= 30:
+    if unit.bullet or unit.chrome or unit.label_only or not 2 <= unit.words <= 30:
+        return False
+    if unit.words == 2 and not (unit.alone and _DIGIT.search(unit.text) is None):
+        # Two words are a title ("Will Smith", "Performant Python") standing alone in their
+        # block; packed among others, or with a figure ("12 mths"), they are a menu or a table.
         return False
     if len(unit.text) > 250 or _BYLINE.fullmatch(unit.text):
         return False
