@@ -520,6 +520,22 @@ def test_json_ld_with_a_raw_line_break_in_a_string_and_a_closing_semicolon_is_re
     assert result.published.utc_offset_minutes == 480
 
 
+def test_hyphenation_hints_and_zero_width_marks_are_not_kept_in_the_words() -> None:
+    # courage-online.de and steinzeitwissen.de: every long word carries soft hyphens, as a
+    # character or as "&shy;", which a reader never sees.
+    story = "<p>Ihr gelang so eini\u00adges in ihrem Leben. " + _STORY[3:] + "</p>"
+    page = (
+        "<html><head><title>Erfin&shy;derinnen: Ann Kiess&#173;ling</title></head><body><article>"
+        f"<h1>Erfin&shy;derinnen: Ann Kiess&#173;ling</h1>{story}{_STORY * 2}</article></body>"
+        "</html>"
+    ).encode()
+    result = _clean(page, url=None, fetched_at=None)
+    assert isinstance(result, CleanPage)
+    assert result.headline == "Erfinderinnen: Ann Kiessling"
+    assert result.body[0].startswith("Ihr gelang so einiges in ihrem Leben.")
+    assert not any("\u00ad" in paragraph for paragraph in result.body)
+
+
 def test_a_forum_members_sign_up_date_is_not_the_post_date() -> None:
     result = _clean(
         _dated_page(metadata="", dateline="Registriert: 18.09.2008, 05:56</div><div>21.01.2009"),

@@ -61,6 +61,16 @@ from worker.pipeline.types import CleanPage, DateSource, DecodedPage, PublishedA
 
 __all__ = ["clean_html"]
 
+# Characters a reader never sees inside a word: the soft hyphen (hyphenation hints), the zero-width
+# space, the word joiner and a stray byte-order mark; as characters or as entities. (The zero-width
+# joiner and non-joiner are left: Persian and Indic scripts spell with them.)
+_INVISIBLE = re.compile(
+    r"[\u00ad\u200b\u2060\ufeff]|&(?:shy|ZeroWidthSpace|NoBreak);|&#(?:173|8203|8288|65279);"
+    r"|&#x(?:ad|200b|2060|feff);",
+    re.IGNORECASE,
+)
+_INVISIBLE_ENTITY = re.compile(r"&(?:shy|ZeroWidthSpace|NoBreak|#173|#8203|#x(?:ad|200b));", re.I)
+
 # Elements whose content is never article text.
 _DROPPED_TAGS = (
     "script",
@@ -433,6 +443,10 @@ class _Extraction:
 def clean_html(page: DecodedPage) -> CleanPage | Rejection:
     """Take a decoded HTML page; give its headline, date, body and labels, or a Rejection."""
     markup = page.utf8 if page.utf8 is not None else page.text  # the same page, as lexbor reads it
+    if "\u00ad" in page.text or "\u200b" in page.text or _INVISIBLE_ENTITY.search(page.text):
+        # Hyphenation hints and zero-width marks are in the words, not between them: "mar­kante"
+        # is "markante" to a reader, to search and to the cleaner's own word tests.
+        markup = _INVISIBLE.sub("", page.text)
     tree = LexborHTMLParser(markup)
     metadata = read_metadata(tree)
     published = _published(tree, metadata, page)
