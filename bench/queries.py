@@ -25,6 +25,7 @@ import json
 import random
 import re
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -248,11 +249,19 @@ def measure(url: str, runs: int) -> None:
     engine.dispose()
 
 
-def main() -> None:
-    """Create, load, measure and drop a scratch database."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=50)
+def run_on_loaded_database(
+    kind: str,
+    measure: Callable[[str, int], None],
+    *,
+    articles: int,
+    runs: int,
+    prepare: Callable[[str], None] | None = None,
+) -> None:
+    """The command line of a benchmark over a database of Reuters articles: load `--articles`
+    into a scratch database (or take `--url`), `prepare` it, `measure` it `--runs` times."""
+    parser = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=articles)
+    parser.add_argument("--runs", type=int, default=runs)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
     parser.add_argument("--url", help="Measure an already loaded database instead.")
@@ -262,10 +271,17 @@ def main() -> None:
         return
     if not REUTERS.exists():
         raise SystemExit(f"{REUTERS} is not here: the shared evaluation data is needed")
-    with scratch_database("queries", keep=args.keep) as url:
+    with scratch_database(kind, keep=args.keep) as url:
         print(f"loading {args.articles:,} articles into {url.rpartition('/')[2]}")
         load(url, args.articles, args.seed)
+        if prepare is not None:
+            prepare(url)
         measure(url, args.runs)
+
+
+def main() -> None:
+    """Create, load, measure and drop a scratch database."""
+    run_on_loaded_database("queries", measure, articles=1_000_000, runs=50)
 
 
 if __name__ == "__main__":

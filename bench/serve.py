@@ -11,7 +11,6 @@ sources), starts `newsingest serve` as a real process, and times GETs of each pa
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import statistics
@@ -24,8 +23,7 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from queries import REUTERS, load
-from scratch import scratch_database
+from queries import run_on_loaded_database
 
 PAGES = (
     "/",
@@ -129,23 +127,7 @@ def measure(url: str, runs: int) -> None:
 
 def main() -> None:
     """Create, load, measure and drop a scratch database (or measure one given)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
-    parser.add_argument("--url", help="Measure an already loaded database instead.")
-    args = parser.parse_args()
-    if args.url:
-        measure(args.url, args.runs)
-        return
-    if not REUTERS.exists():
-        raise SystemExit(f"{REUTERS} is not here: the shared evaluation data is needed")
-    with scratch_database("serve", keep=args.keep) as url:
-        print(f"loading {args.articles:,} articles into {url.rpartition('/')[2]}")
-        load(url, args.articles, args.seed)
-        add_receipts(url)
-        measure(url, args.runs)
+    run_on_loaded_database("serve", measure, articles=200_000, runs=20, prepare=add_receipts)
 
 
 if __name__ == "__main__":
