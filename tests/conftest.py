@@ -114,6 +114,43 @@ def query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return conn.execute(sql, params).fetchall()
 
 
+def ingest_at_once(db: str, batches: list[list[Any]]) -> list[Any]:
+    """Ingest each batch of received pages in its own transaction on its own connection, all
+    at the same moment (each transaction open before any writes); give their BatchOutcomes."""
+    import threading
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from worker.config import Settings, sqlalchemy_url
+    from worker.ingest import ingest_batch
+
+    engine = create_engine(sqlalchemy_url(db), pool_size=len(batches))
+    factory = sessionmaker(engine)
+    barrier = threading.Barrier(len(batches))
+    errors: list[BaseException] = []
+    outcomes: list[Any] = []
+
+    def send(pages: list[Any]) -> None:
+        try:
+            with factory.begin() as session:
+                session.connection()  # open the transaction before waiting
+                barrier.wait(timeout=30)
+                outcome = ingest_batch(session=session, pages=pages, settings=Settings())
+            outcomes.append(outcome)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(pages,)) for pages in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    assert errors == []
+    return outcomes
+
+
 def wait_for(predicate: Callable[[], bool], *, timeout: float = 60.0, what: str) -> None:
     """Poll until `predicate()` holds, failing the test with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import html
 import json
-import threading
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 
 import psycopg
-from conftest import DUMP, query, shared_data
+from conftest import DUMP, ingest_at_once, query, shared_data
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import create_engine
-from sqlalchemy.orm import sessionmaker
 
 from schemas import RawPage
-from worker.config import Settings, sqlalchemy_url
+from worker.config import Settings
 from worker.ingest import ingest_batch
 from worker.pipeline import Received, receive
 from worker.pipeline.headline import headline_key
@@ -114,30 +111,11 @@ def _assert_books_balance() -> None:
 
 def _ingest_at_once(db: str, pages: list[Received]) -> list[Outcome | None]:
     """Ingest each page in its own transaction on its own connection, all at the same moment."""
-    engine = create_engine(sqlalchemy_url(db), pool_size=len(pages))
-    factory = sessionmaker(engine)
-    barrier = threading.Barrier(len(pages))
-    errors: list[BaseException] = []
-    outcomes: list[Outcome | None] = []
-
-    def worker(page: Received) -> None:
-        try:
-            with factory.begin() as session:
-                session.connection()  # open the transaction before waiting
-                barrier.wait(timeout=30)
-                result = ingest_batch(session=session, pages=[page], settings=Settings())
-            outcomes.extend(item.outcome for item in result.items)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(page,)) for page in pages]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    engine.dispose()
-    assert errors == []
-    return outcomes
+    return [
+        item.outcome
+        for outcome in ingest_at_once(db, [[page] for page in pages])
+        for item in outcome.items
+    ]
 
 
 def test_concurrent_upserts_of_one_key_make_one_row(db: str) -> None:

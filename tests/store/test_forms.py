@@ -5,17 +5,14 @@ from __future__ import annotations
 import gzip
 import html
 import json
-import threading
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from conftest import query, shared_data
-from sqlalchemy import create_engine
-from sqlalchemy.orm import sessionmaker
+from conftest import ingest_at_once, query, shared_data
 
 from schemas import RawPage
-from worker.config import Settings, sqlalchemy_url
+from worker.config import Settings
 from worker.ingest import ingest_batch
 from worker.pipeline import Received, receive
 from worker.pipeline.dates import parse_date
@@ -163,30 +160,11 @@ def test_a_page_and_its_dump_are_one_article(db: str, order: str) -> None:
 def test_a_page_and_its_dump_sent_at_the_same_moment_are_one_article(db: str) -> None:
     """Two transactions on two connections, one form each: the headline lock serializes them, and
     the second reads the first's article once it commits."""
-    engine = create_engine(sqlalchemy_url(db), pool_size=2)
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def send(page: Received) -> None:
-        try:
-            with sessionmaker(engine).begin() as session:
-                session.connection()
-                barrier.wait(timeout=30)
-                ingest_batch(session=session, pages=[page], settings=Settings())
-        except BaseException as exc:
-            errors.append(exc)
-
     pages = [
         _html(HEADLINE, PUBLISHED_META, BODY, url=URL),
         _dump(HEADLINE, PUBLISHED_LINE, BODY, url=URL),
     ]
-    threads = [threading.Thread(target=send, args=(page,)) for page in pages]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    engine.dispose()
-    assert errors == []
+    ingest_at_once(db, [[page] for page in pages])
     assert query(db, "SELECT count(*), sum(seen_count) FROM articles") == [(1, 2)]
 
 

@@ -5,17 +5,14 @@ from __future__ import annotations
 import gzip
 import html
 import json
-import threading
 import uuid
 from functools import cache
 from typing import Any
 
-from conftest import query, run_cli, shared_data
-from sqlalchemy import create_engine
-from sqlalchemy.orm import sessionmaker
+from conftest import ingest_at_once, query, run_cli, shared_data
 
 from schemas import RawPage
-from worker.config import Settings, sqlalchemy_url
+from worker.config import Settings
 from worker.ingest import ingest_batch
 from worker.pipeline import Received, receive
 from worker.pipeline.shingles import BANDS, MIN_SHINGLES, body_print, similarity
@@ -209,35 +206,10 @@ def test_an_html_page_and_its_text_dump_are_one_story(db: str) -> None:
     assert rows == [(2, 1)]
 
 
-def _ingest_at_once(db: str, batches: list[list[Received]]) -> None:
-    """Each batch in its own transaction on its own connection, all at the same moment."""
-    engine = create_engine(sqlalchemy_url(db), pool_size=len(batches))
-    factory = sessionmaker(engine)
-    barrier = threading.Barrier(len(batches))
-    errors: list[BaseException] = []
-
-    def worker(pages: list[Received]) -> None:
-        try:
-            with factory.begin() as session:
-                session.connection()
-                barrier.wait(timeout=30)
-                ingest_batch(session=session, pages=pages, settings=Settings())
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(pages,)) for pages in batches]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    engine.dispose()
-    assert errors == []
-
-
 def test_concurrent_batches_link_to_the_same_story(db: str) -> None:
     body = _reuters(QUAKE)
     _ingest([_page("Ecuador quake to cut oil revenues", "1987-03-09T15:31:00Z", body)])
-    _ingest_at_once(
+    ingest_at_once(
         db,
         [
             [
@@ -311,7 +283,7 @@ def test_reprocess_stories_joins_copies_stored_at_the_same_moment(db: str) -> No
     """Two batches storing copies of one story concurrently cannot see each other; relinking
     afterwards makes them one story."""
     body = _reuters(QUAKE)
-    _ingest_at_once(
+    ingest_at_once(
         db,
         [
             [_page(f"Ecuador quake, outlet {n}", f"1987-03-09T1{n}:00:00Z", body, source=f"o{n}")]
