@@ -24,6 +24,7 @@ from conftest import (
     newsingest_bin,
     run_cli,
     service_environment,
+    stop_process,
     wait_for,
 )
 
@@ -208,12 +209,7 @@ def running_status_site(
         yield StatusSite(url, database_url, env, log_path, start)
     finally:
         for proc, log in started:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
             log.close()  # type: ignore[attr-defined]
         client = redis.Redis.from_url(REDIS_URL)
         drop_queue(client, queue)
