@@ -337,6 +337,7 @@ class _Unit:
     caption: bool  # reads as a photo caption or credit
     glued: bool  # reads as a title glued to its teaser ("... NASCAR FinaleFord v Toyota ...")
     notice: bool  # the site's copyright notice ("© 2019 Acme, LLC. All rights reserved.")
+    comments_heading: bool  # the heading of the comments ("25 thoughts on “<title>”")
     tokens: list[str]  # the lower-cased words of `text`, links and labels included
     # What the rest of the page decides.
     repeated: bool = False
@@ -632,6 +633,8 @@ def _unit(
         notice=chrome
         and ("©" in plain or "ⓒ" in plain or not _NOTICE_WORDS.isdisjoint(words))
         and _COPYRIGHT_NOTICE.search(plain) is not None,
+        comments_heading=count <= _COMMENTS_HEADING_WORDS
+        and _COMMENTS_HEADING.match(text) is not None,
         tokens=words if plain is text else _words(text, ascii_words=alphabet.ascii_words),
     )
 
@@ -769,7 +772,7 @@ def _best_region(units: Sequence[_Unit]) -> tuple[int, int] | None:
     runs = _runs(units)
     # What follows the comments' heading is the readers', not the article: an article before it
     # is the one, however long the thread.
-    heading = next((index for index, unit in enumerate(units) if _heads_comments(unit)), None)
+    heading = next((index for index, unit in enumerate(units) if unit.comments_heading), None)
     if heading is not None:
         before = [run for run in runs if run[1] < heading and run[2] >= _MIN_BODY_SCORE]
         runs = before or runs
@@ -856,7 +859,7 @@ def _runs(units: Sequence[_Unit]) -> list[tuple[int, int, float]]:
             or gap < -_GAP_LIMIT
             or unit.notice
             or (unit.text[-1:] == ":" and _is_comment_header(units, index))
-            or _heads_comments(unit)
+            or unit.comments_heading
         ):
             if best is not None:
                 runs.append(best)
@@ -869,11 +872,6 @@ def _runs(units: Sequence[_Unit]) -> list[tuple[int, int, float]]:
     if best is not None:
         runs.append(best)
     return runs
-
-
-def _heads_comments(unit: _Unit) -> bool:
-    """Whether a unit is the heading of the comments ("25 thoughts on “<title>”")."""
-    return unit.words <= _COMMENTS_HEADING_WORDS and _COMMENTS_HEADING.match(unit.text) is not None
 
 
 def _is_comment_header(units: Sequence[_Unit], index: int) -> bool:
@@ -1072,7 +1070,7 @@ def _is_page_furniture(unit: _Unit) -> bool:
     text = unit.text
     if unit.words <= _SECTION_HEADING_WORDS and _SECTION_HEADING.match(text):
         return True
-    if _COMMENTS_HEADING.match(text):
+    if unit.comments_heading:
         return True
     return _CALL_TO_ACTION.match(text) is not None or _is_breadcrumb(text)
 
